@@ -1,0 +1,1 @@
+"""One module per paper: grids per profile (with expected run times), run functions, CLAIMS and verdicts."""

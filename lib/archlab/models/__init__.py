@@ -1,0 +1,74 @@
+"""Model registry: every architecture is built through ``create_model(name, **kwargs)``.
+
+Modeled on timm's registry. Each paper family lives in its own module in this package and
+decorates its factory functions with ``@register_model``; importing this package imports every
+family module, so ``list_models()`` always sees all of them. The registry also records the input
+shape a factory expects, so one generic test (tests/test_models.py) can run forward/backward on
+every registered model without per-model code.
+"""
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import inspect
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch.nn as nn
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    fn: Callable[..., nn.Module]
+    family: str
+    input_shape: tuple  # one sample, e.g. (3, 32, 32) or (2,) for spirals
+    test_kwargs: dict = field(default_factory=dict)  # small sizes for the generic model test
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(fn=None, *, name=None, input_shape=(3, 32, 32), test_kwargs=None):
+    """Decorator registering a factory ``fn(**kwargs) -> nn.Module`` under ``name`` (default: fn name)."""
+
+    def wrap(f):
+        key = name or f.__name__
+        if key in _REGISTRY and _REGISTRY[key].fn is not f:
+            raise ValueError(f"model {key!r} is registered twice ({_REGISTRY[key].fn.__module__} and {f.__module__})")
+        family = f.__module__.rsplit(".", 1)[-1]
+        _REGISTRY[key] = ModelEntry(key, f, family, tuple(input_shape), dict(test_kwargs or {}))
+        return f
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
+    """Sorted names of registered models matching a glob ``pattern`` (and ``family`` module name)."""
+    return sorted(k for k, e in _REGISTRY.items() if fnmatch.fnmatch(k, pattern) and (family is None or e.family == family))
+
+
+def model_entry(name: str) -> ModelEntry:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; registered models: {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build a registered model. Unknown names and unknown keyword arguments are refused with the valid choices."""
+    entry = model_entry(name)
+    sig = inspect.signature(entry.fn)
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    unknown = sorted(set(kwargs) - set(sig.parameters))
+    if unknown and not takes_any:
+        raise TypeError(f"model {name!r} got unknown argument(s) {unknown}; valid arguments: {sorted(sig.parameters)}")
+    return entry.fn(**kwargs)
+
+
+# Import every family module so its @register_model decorators run.
+for _m in pkgutil.iter_modules(__path__):
+    if not _m.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_m.name}")
+
+__all__ = ["register_model", "create_model", "list_models", "model_entry", "ModelEntry"]

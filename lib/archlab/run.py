@@ -1,0 +1,163 @@
+"""Run a notebook headless with papermill: ``python -m archlab.run NOTEBOOK [-p name value ...]``.
+
+Parameters are checked against the notebook's ``parameters`` cell before a kernel starts: an
+unknown name, a value of the wrong type or a value outside the choices declared in the cell's
+comment (``# choices: a, b``) is refused with the valid names and choices. When the notebook's
+metadata names a config factory (``{"archlab": {"config": "module:function"}}``), it is called with
+every parameter too, so cross-field errors (a kernel larger than the image, ...) also surface
+before anything trains. The executed notebook lands in ``results/<stem>/<stem>.ipynb``.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from .config import ConfigError
+from .paths import REPO_ROOT, results_dir
+
+_TYPES = {"int": (int,), "float": (float, int), "str": (str,), "bool": (bool,), "list": (list, tuple),
+          "tuple": (list, tuple), "dict": (dict,), "None": (type(None),)}
+
+
+class ParameterError(ConfigError):
+    pass
+
+
+def notebook_parameters(path: Path) -> dict:
+    """``name -> {"default", "type", "choices", "help"}`` from the cell tagged ``parameters``."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise ParameterError(f"{path} has no cell tagged 'parameters'")
+    params = {}
+    for line in cells[0].source.splitlines():
+        m = re.match(r"^([A-Za-z_]\w*)\s*(?::[^=]+)?=\s*(.+?)\s*(?:#\s*(.*))?$", line)
+        if not m:
+            continue
+        name, expr, comment = m.group(1), m.group(2), (m.group(3) or "")
+        try:
+            default = ast.literal_eval(expr)
+        except (ValueError, SyntaxError):
+            raise ParameterError(f"{path}: parameter {name} = {expr} is not a plain value") from None
+        ch = re.search(r"choices:\s*(.+)$", comment)
+        params[name] = {"default": default, "type": type(default).__name__ if default is not None else "None",
+                        "choices": [_literal(v.strip()) for v in ch.group(1).split(",")] if ch else None,
+                        "help": comment}
+    return params
+
+
+def _literal(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def check_parameters(path: Path, given: dict) -> dict:
+    """Validate ``given`` against the notebook; return the full parameter dict (defaults filled in)."""
+    spec = notebook_parameters(path)
+    unknown = sorted(set(given) - set(spec))
+    if unknown:
+        raise ParameterError(f"{path.name}: unknown parameter(s) {unknown}; valid parameters: {sorted(spec)}")
+    for name, value in given.items():
+        s = spec[name]
+        if s["type"] != "None" and not isinstance(value, _TYPES.get(s["type"], (object,))):
+            raise ParameterError(f"{path.name}: parameter {name} = {value!r} should be of type {s['type']} "
+                                 f"(default {s['default']!r})")
+        if s["type"] in ("int", "float") and isinstance(value, bool):
+            raise ParameterError(f"{path.name}: parameter {name} = {value!r} should be a number")
+        if s["choices"] is not None:
+            values = value if isinstance(value, (list, tuple)) else [value]
+            bad = [v for v in values if v not in s["choices"]]
+            if bad:
+                raise ParameterError(f"{path.name}: parameter {name} = {value!r} is not valid; "
+                                     f"choose from {s['choices']}")
+    full = {k: v["default"] for k, v in spec.items()} | given
+    factory = _config_factory(path)
+    if factory is not None:
+        factory(**full)  # raises ConfigError naming the bad value
+    return full
+
+
+def _config_factory(path: Path):
+    import nbformat
+
+    meta = nbformat.read(path, as_version=4).metadata.get("archlab", {})
+    target = meta.get("config")
+    if not target:
+        return None
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def parse_value(text: str):
+    """Command-line values: Python literals when they parse (3, 0.1, True, [1, 2]), else strings."""
+    return _literal(text)
+
+
+def run_notebook(path: str | Path, parameters: dict | None = None, *, output_dir: Path | None = None,
+                 timeout: int | None = None) -> Path:
+    import papermill as pm
+
+    path = Path(path).resolve()
+    if not path.exists():
+        raise FileNotFoundError(f"no notebook at {path}; notebooks: {[p.name for p in (REPO_ROOT / 'notebooks').glob('*.ipynb')]}")
+    given = dict(parameters or {})
+    check_parameters(path, given)
+    stem = path.stem
+    out_dir = output_dir or results_dir(stem)
+    out = out_dir / f"{stem}.ipynb"
+    os.environ["ARCHLAB_HEADLESS"] = "1"  # plain log lines instead of progress widgets in the saved notebook
+    t0 = time.perf_counter()
+    pm.execute_notebook(str(path), str(out), parameters=given, cwd=str(path.parent), kernel_name="python3",
+                        progress_bar=False, log_output=True, execution_timeout=timeout)
+    print(f"{stem}: executed in {time.perf_counter() - t0:.1f}s -> {out}", flush=True)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m archlab.run", description=__doc__.splitlines()[0])
+    ap.add_argument("notebooks", nargs="+", type=Path)
+    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    ap.add_argument("--list", action="store_true", help="print each notebook's parameters and exit")
+    args = ap.parse_args(argv)
+    given = {k: parse_value(v) for k, v in args.parameter}
+    try:
+        if args.list:
+            for nb in args.notebooks:
+                print(json.dumps({nb.name: notebook_parameters(nb)}, indent=2, default=str))
+            return 0
+        # With several notebooks each gets the parameters it declares; a name no notebook declares is an error.
+        # Every notebook is checked first, so a typo fails before the first one trains.
+        specs = {}
+        for nb in args.notebooks:
+            if not nb.exists():
+                raise ParameterError(f"no notebook at {nb}")
+            specs[nb] = notebook_parameters(nb)
+        if len(args.notebooks) > 1:
+            known = set().union(*specs.values())
+            if set(given) - known:
+                raise ParameterError(f"unknown parameter(s) {sorted(set(given) - known)}; valid: {sorted(known)}")
+        plan = {nb: given if len(specs) == 1 else {k: v for k, v in given.items() if k in spec}
+                for nb, spec in specs.items()}
+        for nb, params in plan.items():
+            check_parameters(nb, params)
+        for nb, params in plan.items():
+            run_notebook(nb, params)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The run store: every training run is computed once and kept in an embedded SQLite database.
+
+A run is identified by a hash of (run function, its config, archlab's version, the function's own
+code version). ``run_or_load`` returns the stored result when the key is present, so notebooks
+resume after a crash and figures re-render from stored runs without training. SQLite in WAL mode
+lets several processes (sweep workers, a notebook reading results) use one file safely, and each
+run is committed the moment it finishes, so killing a sweep loses only the runs in flight.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import socket
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+
+from . import __version__
+from .paths import store_path
+
+STATUSES = ("ok", "diverged", "failed", "oom")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY,
+    fn TEXT NOT NULL,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    code_version TEXT NOT NULL,
+    seconds REAL,
+    host TEXT,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_fn ON runs (fn);
+"""
+
+
+def versioned(version: int):
+    """Tag a run function with a code version; bump it when a change alters the function's results."""
+
+    def wrap(fn):
+        fn.code_version = version
+        return fn
+
+    return wrap
+
+
+def fn_name(fn) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def code_version(fn) -> str:
+    return f"archlab-{__version__}/fn-{getattr(fn, 'code_version', 0)}"
+
+
+def run_key(fn, config: dict) -> str:
+    blob = json.dumps({"fn": fn_name(fn), "config": config, "code": code_version(fn)}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _json(obj) -> str:
+    # NaN/inf are valid results (a diverged loss); store them as strings JSON can carry.
+    def clean(o):
+        if isinstance(o, float) and not math.isfinite(o):
+            return str(o)
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        return o
+
+    return json.dumps(clean(obj), default=str)
+
+
+def _unjson(text):
+    def restore(o):
+        if o in ("nan", "inf", "-inf"):
+            return float(o)
+        if isinstance(o, dict):
+            return {k: restore(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [restore(v) for v in o]
+        return o
+
+    return None if text is None else restore(json.loads(text))
+
+
+class RunStore:
+    """A SQLite file of runs. Cheap to construct; each call opens and closes its own connection."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def get(self, key: str) -> dict | None:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT * FROM runs WHERE key = ?", (key,)).fetchone()
+        return None if row is None else self._row(row)
+
+    def put(self, key: str, fn, config: dict, status: str, result: dict | None = None, error: str | None = None,
+            seconds: float | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown run status {status!r}; valid: {STATUSES}")
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, fn_name(fn) if callable(fn) else fn, _json(config), status, _json(result), error,
+                 code_version(fn) if callable(fn) else "", seconds, socket.gethostname(), time.time()),
+            )
+
+    def keys(self, fn=None) -> set[str]:
+        with closing(self._connect()) as db:
+            if fn is None:
+                rows = db.execute("SELECT key FROM runs").fetchall()
+            else:
+                rows = db.execute("SELECT key FROM runs WHERE fn = ?", (fn_name(fn),)).fetchall()
+        return {r["key"] for r in rows}
+
+    def runs(self, fn=None) -> list[dict]:
+        with closing(self._connect()) as db:
+            q, args = ("SELECT * FROM runs", ()) if fn is None else ("SELECT * FROM runs WHERE fn = ?", (fn_name(fn),))
+            return [self._row(r) for r in db.execute(q + " ORDER BY created", args).fetchall()]
+
+    def delete(self, key: str) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM runs WHERE key = ?", (key,))
+
+    @staticmethod
+    def _row(row: sqlite3.Row) -> dict:
+        d = dict(row)
+        d["config"] = _unjson(d["config"])
+        d["result"] = _unjson(d["result"])
+        return d
+
+    def __len__(self) -> int:
+        with closing(self._connect()) as db:
+            return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
+
+def execute(fn, config: dict) -> tuple[str, dict | None, str | None, float]:
+    """Run ``fn(config)`` and classify the outcome: (status, result, error, seconds). Never raises
+    for a failing run, so one bad configuration cannot take a sweep down."""
+    import traceback
+
+    t0 = time.perf_counter()
+    try:
+        result = fn(dict(config))
+    except Exception as e:  # noqa: BLE001 - every failure is recorded with its reason
+        status = "oom" if _is_oom(e) else "failed"
+        if status == "oom":
+            _free_cuda()
+        tb = traceback.format_exception_only(type(e), e)[-1].strip()
+        return status, None, tb, time.perf_counter() - t0
+    if not isinstance(result, dict):
+        return "failed", None, f"run function returned {type(result).__name__}, expected dict", time.perf_counter() - t0
+    status = result.get("status", "ok")
+    if status not in STATUSES:
+        status = "failed"
+    return status, result, result.get("error"), time.perf_counter() - t0
+
+
+def _is_oom(e: Exception) -> bool:
+    import torch
+
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
+
+
+def _free_cuda() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def run_or_load(fn, config: dict, *, store: RunStore | None = None, retry_failed: bool = False) -> dict:
+    """The stored result of ``fn(config)``, computing and storing it first when absent.
+
+    Returns the result dict with ``status`` set; a failed run returns ``{"status": ..., "error": ...}``.
+    """
+    store = store if store is not None else RunStore()
+    key = run_key(fn, config)
+    row = store.get(key)
+    if row is not None and (row["status"] in ("ok", "diverged") or not retry_failed):
+        return {**(row["result"] or {}), "status": row["status"], "error": row["error"]}
+    status, result, error, seconds = execute(fn, config)
+    store.put(key, fn, config, status, result, error, seconds)
+    return {**(result or {}), "status": status, "error": error}

@@ -1,0 +1,156 @@
+"""Sweeps: a grid of configurations, run through the run store by an executor.
+
+Executors:
+- ``local``: in this process, one run after another;
+- ``ray``: Ray tasks, several per GPU (``gpus_per_run`` is the fraction of a GPU each takes), on a
+  local Ray instance or on the cluster that ``RAY_ADDRESS`` names. Workers only compute; the driver
+  writes every result into its run store, so the store never needs to be reachable from a cluster.
+
+Either way a finished run is stored the moment it completes and is never recomputed, and a failing
+run (exception, out-of-memory, divergence) is recorded with its reason while the sweep goes on.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import time
+
+import pandas as pd
+
+from .store import RunStore, execute, run_key
+
+EXECUTORS = ("local", "ray")
+
+
+def expand_grid(grid: dict, **fixed) -> list[dict]:
+    """The Cartesian product of ``grid`` (a dict of lists) with ``fixed`` values added to every config."""
+    for k, v in grid.items():
+        if not isinstance(v, (list, tuple)):
+            raise TypeError(f"grid values must be lists; {k!r} is {v!r}")
+    keys = list(grid)
+    return [{**dict(zip(keys, combo)), **fixed} for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def parse_shard(shard) -> tuple[int, int] | None:
+    """``"i/n"`` or ``(i, n)`` -> (i, n): run only configs whose position modulo n is i."""
+    if shard is None:
+        return None
+    i, n = (int(s) for s in shard.split("/")) if isinstance(shard, str) else shard
+    if not 0 <= i < n:
+        raise ValueError(f"shard {shard!r} must satisfy 0 <= i < n")
+    return i, n
+
+
+def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executor: str = "local",
+              gpus_per_run: float = 0.25, shard=None, desc: str | None = None, verbose: bool = True) -> pd.DataFrame:
+    """Run every config not yet in the store and return all of them as a DataFrame.
+
+    Columns: the config keys, the scalar entries of each result, ``status``, ``error``, ``seconds``,
+    ``key``, and ``result`` (the whole result dict). With ``shard="i/n"`` only that shard is run, but
+    the frame still holds every config already stored.
+    """
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}")
+    store = store if store is not None else RunStore()
+    keys = [run_key(fn, c) for c in configs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("the sweep holds duplicate configurations")
+    done = store.keys(fn)
+    sh = parse_shard(shard)
+    todo = [(k, c) for j, (k, c) in enumerate(zip(keys, configs))
+            if k not in done and (sh is None or j % sh[1] == sh[0])]
+    log = _Reporter(len(todo), sum(k in done for k in keys), desc or fn.__name__, verbose)
+    if todo:
+        if executor == "local":
+            for k, c in todo:
+                status, result, error, seconds = execute(fn, c)
+                store.put(k, fn, c, status, result, error, seconds)
+                log.update(c, status, seconds, error)
+        else:
+            _run_ray(fn, todo, store, gpus_per_run, log)
+    log.close()
+    return frame(store, fn, configs)
+
+
+def frame(store: RunStore, fn, configs: list[dict]) -> pd.DataFrame:
+    """Stored runs of ``fn`` for ``configs`` as a DataFrame (configs not yet run are left out)."""
+    stored = {r["key"]: r for r in store.runs(fn)}  # one query, not one per config
+    rows = []
+    for c in configs:
+        r = stored.get(run_key(fn, c))
+        if r is None:
+            continue
+        result = r["result"] or {}
+        scalars = {k: v for k, v in result.items() if isinstance(v, (int, float, str, bool)) or v is None}
+        rows.append({**c, **scalars, "status": r["status"], "error": r["error"], "seconds": r["seconds"],
+                     "key": r["key"], "result": result})
+    return pd.DataFrame(rows)
+
+
+def _run_ray(fn, todo, store, gpus_per_run, log):
+    import ray
+    import torch
+
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        kwargs = {"include_dashboard": False, "log_to_driver": False}
+        if address:
+            import archlab
+
+            # A remote cluster gets this checkout of archlab shipped to its workers.
+            kwargs["runtime_env"] = {"py_modules": [archlab]}
+        ray.init(address=address, **kwargs)
+    gpus = gpus_per_run if (torch.cuda.is_available() or ray.cluster_resources().get("GPU", 0)) else 0
+    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(execute)
+    # Bounded in-flight window: results stream back and are stored as they finish.
+    window = max(1, int(ray.cluster_resources().get("CPU", 1)) * 2)
+    pending, queue = {}, list(todo)
+    while queue or pending:
+        while queue and len(pending) < window:
+            k, c = queue.pop(0)
+            pending[task.remote(fn, c)] = (k, c)
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        for ref in ready:
+            k, c = pending.pop(ref)
+            try:
+                status, result, error, seconds = ray.get(ref)
+            except Exception as e:  # noqa: BLE001 - a killed worker or a lost node is a failed run
+                status, result, error, seconds = "failed", None, f"{type(e).__name__}: {str(e).splitlines()[0]}", None
+            store.put(k, fn, c, status, result, error, seconds)
+            log.update(c, status, seconds, error)
+
+
+class _Reporter:
+    """A tqdm bar when interactive; one line per finished run when headless (papermill, CI)."""
+
+    def __init__(self, n: int, cached: int, desc: str, verbose: bool):
+        from .train import _interactive
+
+        self.n, self.i, self.desc, self.verbose = n, 0, desc, verbose
+        self.t0 = time.perf_counter()
+        self.bar = None
+        if verbose:
+            print(f"[{desc}] {n} runs to do, {cached} already stored", flush=True)
+            if n and _interactive():
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=n, desc=desc)
+
+    def update(self, config, status, seconds, error):
+        self.i += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            if status != "ok":
+                self.bar.write(f"{status}: {config} {error or ''}")
+        elif self.verbose:
+            eta = (time.perf_counter() - self.t0) / self.i * (self.n - self.i)
+            extra = f" {error}" if error else ""
+            print(f"[{self.desc}] {self.i}/{self.n} {status} in {seconds or 0:.1f}s, eta {eta:.0f}s{extra}",
+                  file=sys.stdout, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        if self.verbose and self.n:
+            print(f"[{self.desc}] done: {self.n} runs in {time.perf_counter() - self.t0:.1f}s", flush=True)

@@ -1,0 +1,25 @@
+"""Run functions for the store/sweep tests; module-level so subprocesses and Ray workers can import them."""
+import math
+import os
+import time
+
+import torch
+
+from archlab.store import versioned
+
+
+@versioned(1)
+def square(config):
+    """Records each call in a marker folder (when given), so tests can count recomputation."""
+    if config.get("marker"):
+        open(os.path.join(config["marker"], f"call-{config['x']}-{time.time_ns()}"), "w").close()
+    time.sleep(config.get("sleep", 0))
+    if config.get("fail"):
+        raise ValueError(f"bad x={config['x']}")
+    if config.get("oom"):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1 GiB")
+    if config.get("diverge"):
+        return {"status": "diverged", "loss": math.nan}
+    if config.get("die"):
+        os._exit(1)  # a worker killed mid-run
+    return {"y": config["x"] ** 2, "seed_draw": float(torch.rand(1, generator=torch.Generator().manual_seed(config.get("seed", 0))))}

@@ -1,0 +1,35 @@
+"""Claims: declared up front, collected from results, 'not run' when missing."""
+import pandas as pd
+import pytest
+
+from archlab.claims import Claim, all_claims, collect_claims, decide, verdict, write_claims
+
+
+def test_verdict_rejects_unknown_outcomes():
+    c = Claim("C1", "2", "x", "y")
+    assert verdict(c, "1.0", "reproduced")["verdict"] == "reproduced"
+    with pytest.raises(ValueError, match="inconclusive"):
+        verdict(c, "1.0", "maybe")
+
+
+def test_decide():
+    assert decide(True) == "reproduced" and decide(False) == "not reproduced" and decide(None) == "inconclusive"
+
+
+def test_collect_marks_missing_claims_not_run(tmp_path):
+    claims = all_claims()
+    if not claims:
+        pytest.skip("no experiment module declares claims yet")
+    first = claims[0]
+    write_claims([verdict(first, "0.97", "reproduced", "cpu")], tmp_path / "nb" / "claims.csv")
+    table = collect_claims(tmp_path)
+    assert len(table) == len(claims)
+    row = table[(table.paper == first.paper) & (table.id == first.id)].iloc[0]
+    assert row.verdict == "reproduced" and row.profile == "cpu"
+    assert (table.drop(row.name).verdict == "not run").all()
+
+
+def test_claim_ids_are_unique_per_paper():
+    claims = all_claims()
+    ids = pd.Series([(c.paper, c.id) for c in claims])
+    assert not ids.duplicated().any()

@@ -1,0 +1,108 @@
+"""Run store and sweeps: stored once, resumed after a kill, failures recorded, Ray equals local."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import sweep_fns
+from archlab.store import RunStore, run_key, run_or_load
+from archlab.sweep import expand_grid, parse_shard, run_sweep
+
+TESTS = Path(__file__).resolve().parent
+
+
+def test_expand_grid():
+    g = expand_grid({"a": [1, 2], "b": ["x", "y", "z"]}, c=0)
+    assert len(g) == 6 and g[0] == {"a": 1, "b": "x", "c": 0} and g[-1] == {"a": 2, "b": "z", "c": 0}
+    with pytest.raises(TypeError):
+        expand_grid({"a": 1})
+
+
+def test_key_depends_on_config_and_code_version():
+    k = run_key(sweep_fns.square, {"x": 1})
+    assert k == run_key(sweep_fns.square, {"x": 1}) and k != run_key(sweep_fns.square, {"x": 2})
+    try:
+        sweep_fns.square.code_version = 2
+        assert run_key(sweep_fns.square, {"x": 1}) != k
+    finally:
+        sweep_fns.square.code_version = 1
+
+
+def test_run_or_load_computes_once(store, tmp_path):
+    cfg = {"x": 3, "marker": str(tmp_path)}
+    assert run_or_load(sweep_fns.square, cfg, store=store)["y"] == 9
+    assert run_or_load(sweep_fns.square, cfg, store=store)["y"] == 9
+    assert len(list(tmp_path.glob("call-*"))) == 1
+
+
+def test_failures_are_recorded_and_the_sweep_goes_on(store):
+    configs = [{"x": 1}, {"x": 2, "fail": True}, {"x": 3, "oom": True}, {"x": 4, "diverge": True}, {"x": 5}]
+    df = run_sweep(sweep_fns.square, configs, store=store, verbose=False)
+    assert df.set_index("x").status.to_dict() == {1: "ok", 2: "failed", 3: "oom", 4: "diverged", 5: "ok"}
+    assert "bad x=2" in df.set_index("x").error[2]
+    assert df.set_index("x").y[5] == 25
+
+
+def test_shards_partition_the_grid(store):
+    configs = [{"x": i} for i in range(7)]
+    run_sweep(sweep_fns.square, configs, store=store, shard="0/2", verbose=False)
+    assert len(store) == 4
+    df = run_sweep(sweep_fns.square, configs, store=store, shard=(1, 2), verbose=False)
+    assert len(df) == 7 and (df.status == "ok").all()
+    with pytest.raises(ValueError):
+        parse_shard("2/2")
+
+
+def test_killed_sweep_resumes_without_recomputing(tmp_path):
+    db, marker = tmp_path / "runs.sqlite", tmp_path / "calls"
+    marker.mkdir()
+    configs = [{"x": i, "sleep": 0.3, "marker": str(marker)} for i in range(8)]
+    script = textwrap.dedent(f"""
+        import sweep_fns
+        from archlab.store import RunStore
+        from archlab.sweep import run_sweep
+        run_sweep(sweep_fns.square, {configs!r}, store=RunStore({str(db)!r}), verbose=False)
+    """)
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    store = None
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if db.exists():
+            store = RunStore(db)
+            if len(store) >= 3:
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished_before = len(store)
+    assert 3 <= finished_before < 8, "the sweep must be killed mid-way"
+    calls_before = len(list(marker.iterdir()))
+    df = run_sweep(sweep_fns.square, configs, store=store, verbose=False)
+    assert (df.status == "ok").all() and len(df) == 8
+    recomputed = len(list(marker.iterdir())) - calls_before
+    assert recomputed == 8 - finished_before  # only runs that had not finished
+
+
+@pytest.mark.slow
+def test_ray_executor_matches_local_and_survives_a_killed_worker(tmp_path):
+    ray = pytest.importorskip("ray")
+    configs = [{"x": i, "seed": i} for i in range(4)]
+    local = run_sweep(sweep_fns.square, configs, store=RunStore(tmp_path / "a.sqlite"), verbose=False)
+    path = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])  # workers import sweep_fns too
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+    try:
+        remote = run_sweep(sweep_fns.square, configs + [{"x": 9, "die": True}, {"x": 10, "oom": True}],
+                           store=RunStore(tmp_path / "b.sqlite"), executor="ray", verbose=False)
+    finally:
+        ray.shutdown()
+    remote = remote.set_index("x")
+    for r in local.itertuples():  # same config, same numbers, whichever executor ran it
+        assert (remote.y[r.x], remote.seed_draw[r.x], remote.status[r.x]) == (r.y, r.seed_draw, r.status)
+    st = remote.status
+    assert st[9] == "failed" and st[10] == "oom"
