@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	@# strip notebook outputs on commit (keeps cell tags such as `parameters`); only inside a git checkout
+	@git rev-parse --git-dir >/dev/null 2>&1 && $(VENV)/bin/nbstripout --install --keep-id || true
 	@touch $(STAMP)
 
 reproduce: $(STAMP)

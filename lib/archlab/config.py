@@ -71,7 +71,7 @@ def _coerce(owner: str, name: str, value, hint):
     origin = typing.get_origin(hint)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if origin is tuple and isinstance(value, list):
+    if (hint is tuple or origin is tuple) and isinstance(value, list):
         return tuple(value)
     if hint in (int, float, str, bool) and not isinstance(value, hint):
         raise ConfigError(f"{owner}.{name} = {value!r} should be of type {hint.__name__}")

@@ -1,0 +1,287 @@
+"""Paper 4, sensitivity-based layer insertion (SensLI): studies per profile, the run function, grids.
+
+Studies (spec section 5; spirals = the authors' two-spiral set, 450 train / 150 test, our seeded split):
+- ``fnn`` (E1): FNN [5], full-batch GD, lr 0.2, insert at 450 of 1850; small (FNN1, same init) and the
+  large net [5, 5] from a fresh init (FNN2).
+- ``resnet`` (E2): res2 [3, 3], lr 0.1; large = [3, 3, 3] (LI's final shape) and ``large+1`` = the
+  authors' as-coded big net [3, 3, 3, 3].
+- ``validity`` (E3): FNN [4, 4] (lr 0.2) and res2 [3, 3, 3] (lr 0.1, x0.7 at insertion): SensLI (max)
+  vs the least sensitive position (min, the authors' "LIother"), a random and a fixed position, all
+  from the identical state at insertion (same seed, deterministic).
+- ``when`` (E4): FNN [5], lr 0.2, x0.8 at insertion, insertion epoch varied; FNN1 at 0.2, FNN2 at 0.16.
+- ``minibatch`` (E5a): FNN [5], batch 45, lr 0.01; sensitivity = mean gradient over one epoch.
+- ``mnist`` / ``cifar10`` [R]: FNN / residual MLP on flattened images, minibatch SGD with momentum.
+Spirals always run on the CPU (tiny nets are launch-bound on a GPU); images use the session device.
+
+Expected run time (smoke/cpu measured on the shared 2-core CPU; gpu/paper estimated for one H100):
+- smoke: 2 seeds, 120 GD steps, digits/synthetic images: ~25 s
+- cpu:   spirals 10 seeds (5 for when, 3 for minibatch), full 1850 steps (validity 450 + 400): ~2 min;
+         MNIST (offline 17k) FNN [128,128] 3+3 epochs, CIFAR-10 10k residual MLP width 128 4+4, 3 seeds: ~6 min
+- gpu:   spirals 30 seeds (minibatch 20): ~8 min on the CPU cores; MNIST 10+10 and CIFAR-10 15+15 epochs,
+         5 seeds: ~5 min on the GPU
+- paper: as gpu with 30 seeds everywhere (minibatch 40) and 10 image seeds: ~30 min
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from ..config import Config, ConfigError, choices
+from ..data import DeviceLoader, load_splits
+from ..insertion import train_growing
+from ..models import create_model
+from ..profiles import CHOICES, default_device, resolve_profile
+from ..store import versioned
+from ..sweep import run_sweep
+from ..train import count_params, evaluate, seed_everything
+from ..claims import Claim
+
+STEM = "04_layer_insertion"
+STUDIES = ("fnn", "resnet", "validity", "when", "minibatch", "mnist", "cifar10")
+GROWING = ("sensli", "min", "random", "fixed")  # methods that insert; "select" rule of each
+SELECT = {"sensli": "max", "min": "min", "random": "random"}
+LARGE_SEED_OFFSET = 10_000  # FNN2/ResNet2 start from a fresh init, not the small net's
+PAPER = "4"  # the claims table groups by paper number
+
+SPIRAL_STUDIES = {  # the authors' configurations (spec section 3); epochs/insertion come from the profile
+    "fnn": [dict(arch="fnn", widths=(5,), lr=0.2, factor=1.0, methods=("small", "sensli", "large"))],
+    "resnet": [dict(arch="resnet", widths=(3, 3), lr=0.1, factor=1.0, methods=("small", "sensli", "large", "large+1"))],
+    "validity": [dict(arch="fnn", widths=(4, 4), lr=0.2, factor=1.0, methods=("sensli", "min", "random", "fixed")),
+                 dict(arch="resnet", widths=(3, 3, 3), lr=0.1, factor=0.7, methods=("sensli", "min", "random", "fixed"))],
+}
+PRESETS = {
+    "smoke": dict(seeds=2, epochs=120, insert_at=(30,), when=(20, 50, 80), when_seeds=2,
+                  minibatch=dict(epochs=30, insert_at=(8,), seeds=2),
+                  mnist=dict(dataset="digits", data_kw={}, train_size=None, widths=(16, 16), epochs=4, insert_at=(2,),
+                             batch_size=64, lr=0.05, seeds=2),
+                  cifar10=dict(dataset="synthetic", data_kw={"shape": (3, 8, 8)}, train_size=None, widths=(16, 16, 16),
+                               epochs=4, insert_at=(2,), batch_size=64, lr=0.02, seeds=2)),
+    "cpu": dict(seeds=10, epochs=1850, insert_at=(450,), when=(150, 450, 850), when_seeds=5, validity_after=400,
+                minibatch=dict(epochs=925, insert_at=(225,), seeds=3),
+                mnist=dict(dataset="mnist", data_kw={}, train_size=None, widths=(128, 128), epochs=6, insert_at=(3,),
+                           batch_size=128, lr=0.02, seeds=3),
+                cifar10=dict(dataset="cifar10", data_kw={}, train_size=10_000, widths=(128, 128, 128), epochs=8,
+                             insert_at=(4,), batch_size=128, lr=0.01, seeds=3)),
+    "gpu": dict(seeds=30, epochs=1850, insert_at=(450,), when=(150, 250, 350, 450, 550, 650, 750, 850), when_seeds=10,
+                minibatch=dict(epochs=1850, insert_at=(450,), seeds=20),
+                mnist=dict(dataset="mnist", data_kw={}, train_size=None, widths=(128, 128), epochs=20, insert_at=(10,),
+                           batch_size=128, lr=0.02, seeds=5),
+                cifar10=dict(dataset="cifar10", data_kw={}, train_size=None, widths=(256, 256, 256), epochs=30,
+                             insert_at=(15,), batch_size=128, lr=0.01, seeds=5)),
+}
+PRESETS["paper"] = {**PRESETS["gpu"], "when_seeds": 30, "minibatch": dict(epochs=1850, insert_at=(450,), seeds=40),
+                    "mnist": {**PRESETS["gpu"]["mnist"], "seeds": 10}, "cifar10": {**PRESETS["gpu"]["cifar10"], "seeds": 10}}
+IMAGE_METHODS = ("small", "sensli", "random", "large")
+
+# ----------------------------------------------------------------------------- claims, fixed before any run
+# Each claim comes with the rule ``layer_insertion_analysis.verdicts`` applies to it. "wins": per seed,
+# SensLI's value < the baseline's; reproduced if the fraction of wins >= frac and the one-sided sign test
+# p < 0.05, not reproduced if the fraction <= 1/2, inconclusive otherwise.
+_WIN = "reproduced if SensLI is lower in >= {:.0%} of seeds and a one-sided sign test gives p < 0.05; " \
+       "not reproduced if it is lower in <= 50% of seeds; inconclusive otherwise"
+_COST = ("Per seed: target = the higher of the two runs' lowest logged training loss (so both reach it); exact "
+         "cumulative FLOPs (sensitivity pass included) until each run first reaches it. Reproduced if SensLI needs "
+         "fewer FLOPs in >= 2/3 of seeds and the median FLOP ratio SensLI/large < 1; not reproduced if it needs "
+         "fewer in <= 1/2 of seeds; inconclusive otherwise or with fewer than 3 seeds")
+_EARLY = ("Validity study, FNN [4, 4] and res2 [3, 3, 3] pooled, seeds where the {0} position differs from "
+          "SensLI's: training loss {1} steps after insertion lower for SensLI in >= 2/3 of them with a one-sided "
+          "sign test p < 0.05 -> reproduced; lower in <= 1/2 -> not reproduced; otherwise, or with fewer than 5 "
+          "differing seeds, inconclusive")
+_ALL = ("Final training loss (whole training set) lower for SensLI than for the small net in every seed (>= 3 "
+        "seeds) -> reproduced; mean not lower -> not reproduced; otherwise inconclusive")
+_DECLARED = [
+    (Claim("fnn_vs_small", PAPER, "[A] Inserting a layer by sensitivity (SensLI) trains faster than keeping the small "
+           "fixed architecture: lower training loss at the same step (spirals, FNN [5], GD).",
+           "Final training loss, SensLI vs FNN1 (same init): " + _WIN.format(0.9)),
+     dict(kind="wins", study="fnn", base="small", metric="final_loss", frac=0.9)),
+    (Claim("resnet_vs_small", PAPER, "[A] SensLI trains faster than the small fixed ResNet (spirals, res2 [3, 3], GD).",
+           "Final training loss, SensLI vs ResNet1 (same init): " + _WIN.format(0.8)),
+     dict(kind="wins", study="resnet", base="small", metric="final_loss", frac=0.8)),
+    (Claim("fnn_test_error", PAPER, "[A] SensLI gives a lower test error than the small fixed architecture (spirals FNN).",
+           "Test error after training, SensLI vs FNN1: " + _WIN.format(0.75) + " (seeds with equal error are ties)"),
+     dict(kind="wins", study="fnn", base="small", metric="test_err", frac=0.75)),
+    (Claim("fnn_cost_vs_large", PAPER, "[A] SensLI needs less computation than training the large architecture "
+           "(FNN [5, 5]) from scratch to reach the same training loss.", _COST),
+     dict(kind="cost", study="fnn", base="large")),
+    (Claim("resnet_cost_vs_large", PAPER, "[A] SensLI needs less computation than training the large ResNet from "
+           "scratch to reach the same loss (res2 [3, 3, 3], LI's final shape; the as-coded 4-layer net is shown).",
+           _COST), dict(kind="cost", study="resnet", base="large")),
+    (Claim("sensli_vs_random", PAPER, "[A/R] The most sensitive position beats a randomly chosen one shortly after "
+           "insertion (a first-order check; the spec promises no final-loss advantage).", _EARLY.format("random", 25)),
+     dict(kind="early", study="validity", base="random", k=25)),
+    (Claim("sensli_vs_min", PAPER, "[C/R] The most sensitive position beats the least sensitive one (the authors' "
+           "LIother) shortly after insertion.", _EARLY.format("least sensitive", 25)),
+     dict(kind="early", study="validity", base="min", k=25)),
+    (Claim("when_vs_small", PAPER, "[R] SensLI beats the small net for most insertion times (spec E4).",
+           "Final training loss over all (seed, insertion time) pairs vs FNN1: " + _WIN.format(0.75)),
+     dict(kind="wins", study="when", base="small", metric="final_loss", frac=0.75)),
+    (Claim("minibatch_vs_small", PAPER, "[A] With minibatch SGD (batch 45) SensLI also trains faster than the small "
+           "FNN [5] (spec E5a).", "Final training loss vs FNN1: " + _WIN.format(0.8)),
+     dict(kind="wins", study="minibatch", base="small", metric="final_loss", frac=0.8)),
+    (Claim("mnist_vs_small", PAPER, "[R] On MNIST a growing FNN trains faster than the small fixed FNN.", _ALL),
+     dict(kind="all", study="mnist", base="small")),
+    (Claim("cifar10_vs_small", PAPER, "[R] On CIFAR-10 a growing residual MLP trains faster than the small fixed one.",
+           _ALL), dict(kind="all", study="cifar10", base="small")),
+    (Claim("mnist_cost_vs_large", PAPER, "[R] On MNIST SensLI reaches the large FNN's loss level with fewer FLOPs.",
+           _COST), dict(kind="cost", study="mnist", base="large")),
+    (Claim("cifar10_cost_vs_large", PAPER, "[R] On CIFAR-10 SensLI reaches the large residual MLP's loss level with "
+           "fewer FLOPs.", _COST), dict(kind="cost", study="cifar10", base="large")),
+]
+CLAIMS = [c for c, _ in _DECLARED]
+RULES = {c.id: rule for c, rule in _DECLARED}
+
+
+@dataclass(frozen=True)
+class InsertionConfig(Config):
+    """The notebook's parameters; 0 / empty means "the profile's value"."""
+
+    profile: str = field(default="auto", metadata=choices(*CHOICES))
+    seeds: int = 0  # initialisations per method in the spirals studies
+    studies: tuple[str, ...] = field(default=(), metadata=choices(*STUDIES))
+    epochs: int = 0  # full-batch GD epochs (= steps) of the spirals studies
+    insert_at: tuple[int, ...] = ()  # insertion epochs of fnn/resnet/validity
+    when: tuple[int, ...] = ()  # insertion epochs compared in the when-to-insert study
+    fixed_position: int = 0  # the position the "fixed" control of the validity study always picks
+
+    def validate(self):
+        if self.seeds < 0 or self.epochs < 0:
+            raise ConfigError(f"seeds = {self.seeds} and epochs = {self.epochs} must be >= 0 (0: the profile's)")
+        p = self.plan()
+        for name in ("insert_at", "when"):
+            times = list(p[name])
+            bad = [t for t in times if not (isinstance(t, int) and 0 < t < p["epochs"])]
+            if bad or times != sorted(set(times)):
+                raise ConfigError(f"{name} = {times}: insertion epochs must be increasing integers in 1..{p['epochs'] - 1} "
+                                  f"(training lasts epochs = {p['epochs']}); {bad or 'not increasing'} is not")
+        n_pos = min(len(s["widths"]) for s in SPIRAL_STUDIES["validity"])
+        if not 0 <= self.fixed_position < n_pos:
+            raise ConfigError(f"fixed_position = {self.fixed_position} does not exist in the validity nets "
+                              f"(FNN [4, 4], res2 [3, 3, 3]); valid positions: {list(range(n_pos))}")
+
+    def plan(self) -> dict:
+        """The profile's preset with this config's overrides; times scale with a changed ``epochs``."""
+        p = dict(PRESETS[resolve_profile(self.profile)])
+        p["profile"] = resolve_profile(self.profile)
+        scale = (self.epochs / p["epochs"]) if self.epochs else 1.0
+        p["epochs"] = self.epochs or p["epochs"]
+        p["insert_at"] = tuple(self.insert_at) or _scaled(p["insert_at"], scale, p["epochs"])
+        p["when"] = tuple(self.when) or _scaled(p["when"], scale, p["epochs"])
+        if self.seeds:
+            p["seeds"] = p["when_seeds"] = self.seeds
+        p["studies"] = tuple(self.studies) or STUDIES
+        # E3 is a short-horizon check: the cpu profile stops it validity_after epochs after the last insertion
+        after = p.get("validity_after")
+        p["validity_epochs"] = min(p["epochs"], p["insert_at"][-1] + after) if after else p["epochs"]
+        return p
+
+
+def _scaled(times, scale: float, epochs: int) -> tuple:
+    return tuple(sorted({min(max(1, round(t * scale)), epochs - 1) for t in times}))
+
+
+def make_config(**params) -> InsertionConfig:
+    return InsertionConfig.from_dict(params)
+
+
+# ----------------------------------------------------------------------------- the run function
+
+
+@versioned(1)
+def run_growth(config: dict) -> dict:
+    """Train one net (growing or fixed) and return its curves, decisions and final metrics."""
+    c = config
+    train, test = load_splits(c["dataset"], train_size=c["train_size"], seed=0, **c["data_kw"])
+    device = torch.device(c["device"])
+    method, widths = c["method"], list(c["widths"])
+    grows = method in GROWING
+    if method.startswith("large"):  # LI's final architecture (+1: the authors' as-coded big net)
+        widths += [widths[-1]] * (len(c["insert_at"]) + (method == "large+1"))
+    seed_everything(c["seed"] + (LARGE_SEED_OFFSET if method.startswith("large") else 0))
+    model = create_model(f"growing_{c['arch']}", in_features=math.prod(train.sample_shape), widths=widths,
+                         num_classes=train.num_classes).to(device)
+    params_start = count_params(model)
+    loader = DeviceLoader(train, c["batch_size"] or len(train), device=device, seed=c["seed"])
+    every = lambda epochs: epochs * len(loader)  # noqa: E731  (cadences are given in epochs)
+
+    def test_metrics(m):
+        loss, acc = evaluate(m, test, device=device)
+        return {"test_loss": loss, "test_err": 1.0 - acc}
+
+    model, log = train_growing(
+        model, loader, epochs=c["epochs"], lr=c["lr"], insert_at=c["insert_at"] if grows else (),
+        select=SELECT.get(method, c["fixed_position"]), factor=c["factor"], momentum=c["momentum"],
+        log_every=c["log_every"], sens_every=every(c["sens_every"]), evaluate=test_metrics,
+        eval_every=every(c["eval_every"]),
+        probe_lr=c["probe_lr"] if grows else 0.0, seed=c["seed"])
+    train_loss, train_acc = evaluate(model, train, device=device)
+    test_loss, test_acc = evaluate(model, test, device=device)
+    ins = log["insertions"]
+    return dict(status=log["status"], diverged_step=log["diverged_step"], final_loss=train_loss, train_acc=train_acc,
+                test_loss=test_loss, test_acc=test_acc, test_err=1.0 - test_acc, params_start=params_start,
+                params_end=count_params(model), total_flops=log["flops"][-1] if log["flops"] else 0,
+                position=ins[0]["position"] if ins else -1, widths_end=model.widths, curve=dict(
+                    step=log["step"], loss=log["loss"], flops=log["flops"]), evals=log["evals"], sens=log["sens"],
+                insertions=ins)
+
+
+# ----------------------------------------------------------------------------- grids
+
+
+def _base(seed: int, **kw) -> dict:
+    """Spirals defaults; ``log_every`` is in steps, ``sens_every``/``eval_every`` in epochs (0: never)."""
+    base = dict(dataset="spirals", data_kw={}, train_size=None, batch_size=0, momentum=0.0, fixed_position=0,
+                log_every=1, sens_every=50, eval_every=50, probe_lr=0.0, device="cpu", seed=seed)
+    return {**base, **kw}
+
+
+def spiral_configs(study: str, p: dict, fixed_position: int = 0) -> list[dict]:
+    """Configs of one spirals study; every config carries ``study`` and ``method`` for grouping."""
+    out = []
+    if study in SPIRAL_STUDIES:
+        for s in SPIRAL_STUDIES[study]:
+            for method in s["methods"]:
+                for seed in range(p["seeds"]):
+                    out.append(_base(seed, study=study, arch=s["arch"], widths=s["widths"], lr=s["lr"], factor=s["factor"],
+                                     method=method, insert_at=p["insert_at"],
+                                     epochs=p["validity_epochs"] if study == "validity" else p["epochs"],
+                                     fixed_position=fixed_position,
+                                     probe_lr=0.02 if study == "validity" and method == "sensli" else 0.0))
+    elif study == "when":
+        for seed in range(p["when_seeds"]):
+            common = dict(study=study, arch="fnn", widths=(5,), factor=0.8, epochs=p["epochs"], sens_every=0)
+            out.append(_base(seed, **common, method="small", lr=0.2, insert_at=p["when"][:1]))
+            out.append(_base(seed, **common, method="large", lr=0.16, insert_at=p["when"][:1]))
+            out += [_base(seed, **common, method="sensli", lr=0.2, insert_at=(t,)) for t in p["when"]]
+    elif study == "minibatch":
+        m = p["minibatch"]
+        for method in ("small", "sensli", "large"):
+            out += [_base(seed, study=study, arch="fnn", widths=(5,), lr=0.01, factor=1.0, method=method, batch_size=45,
+                          epochs=m["epochs"], insert_at=m["insert_at"], log_every=10, sens_every=10, eval_every=50)
+                    for seed in range(m["seeds"])]
+    return out
+
+
+def image_configs(study: str, p: dict, device: str) -> list[dict]:
+    m = p[study]
+    arch = "fnn" if study == "mnist" else "resnet"
+    return [dict(study=study, dataset=m["dataset"], data_kw=m["data_kw"], train_size=m["train_size"], arch=arch,
+                 widths=m["widths"], method=method, lr=m["lr"], factor=1.0, momentum=0.9, batch_size=m["batch_size"],
+                 epochs=m["epochs"], insert_at=m["insert_at"], fixed_position=0, log_every=10, sens_every=1,
+                 eval_every=1, probe_lr=0.0, device=device, seed=seed)
+            for method in IMAGE_METHODS for seed in range(m["seeds"])]
+
+
+def grids(cfg: InsertionConfig) -> dict[str, list[dict]]:
+    """``study -> configs`` for every study the config selects."""
+    p = cfg.plan()
+    device = default_device(p["profile"]).type
+    return {s: image_configs(s, p, device) if s in ("mnist", "cifar10") else spiral_configs(s, p, cfg.fixed_position)
+            for s in p["studies"]}
+
+
+def run(cfg: InsertionConfig, store=None) -> dict:
+    """Train (or load) every run; ``study -> DataFrame`` (one row per run, results in column ``result``)."""
+    return {study: run_sweep(run_growth, configs, store=store, desc=f"{STEM}:{study}")
+            for study, configs in grids(cfg).items()}

@@ -1,0 +1,79 @@
+"""Growable networks of paper 4: sizes match the spec, candidates are exact identities, growth is well-formed."""
+import pytest
+import torch
+
+from archlab import create_model
+from archlab.models import model_entry
+from archlab.models.growing import GrowingResNet, ResidualBlock
+
+
+def n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+@pytest.mark.parametrize(
+    "name, widths, expected",
+    [  # the spec's parameter table (2-D input, 2 classes)
+        ("growing_fnn", (5,), 27),
+        ("growing_fnn", (5, 5), 57),
+        ("growing_resnet", (3, 3), 38),
+        ("growing_resnet", (3, 3, 3), 59),
+        ("growing_resnet", (3, 3, 3, 3), 80),
+    ],
+)
+def test_parameter_counts_match_spec(name, widths, expected):
+    assert n_params(create_model(name, widths=widths)) == expected
+
+
+@pytest.mark.parametrize("name", ["growing_fnn", "growing_resnet"])
+def test_candidates_leave_function_unchanged(name):
+    torch.manual_seed(0)
+    m = create_model(name, widths=(4, 4, 4)).double()
+    x = torch.randn(32, 2, dtype=torch.float64)
+    plain = m(x)
+    assert torch.allclose(m(x, virtual=m.candidates()), plain, atol=1e-12)
+    for p in range(m.num_positions):
+        virtual = [torch.nn.Identity()] * m.num_positions
+        virtual[p] = m.candidate(p)
+        assert torch.allclose(m(x, virtual=virtual), plain, atol=1e-12)
+
+
+def test_resnet_candidate_init_and_gradient_structure():
+    m = create_model("growing_resnet", widths=(3, 3))
+    block = m.candidate(1)
+    assert isinstance(block, ResidualBlock)
+    assert torch.equal(block.inner.weight, 0.8 * torch.eye(3))
+    assert not block.outer.weight.any() and not block.inner.bias.any()
+    x = torch.randn(16, 2)
+    cands = m.candidates()
+    loss = torch.nn.functional.cross_entropy(m(x, virtual=cands), torch.randint(2, (16,)))
+    g_inner, g_outer = torch.autograd.grad(loss, [cands[1].inner.weight, cands[1].outer.weight])
+    assert not g_inner.any(), "at W2 = 0 the inner weight gets no gradient"
+    assert g_outer.abs().sum() > 0, "W1 = 0.8 I keeps the outer weight's gradient non-zero"
+
+
+def test_grow_inserts_identity_layer_after_position():
+    m = create_model("growing_fnn", widths=(3, 7))
+    m.grow(1)
+    assert m.widths == [3, 7, 7] and m.num_positions == 3
+    assert torch.equal(m.hidden[2].linear.weight, torch.eye(7))
+    assert n_params(m) == n_params(create_model("growing_fnn", widths=(3, 7, 7)))
+
+
+@pytest.mark.parametrize("bad", [-1, 2, 5])
+def test_nonexistent_position_is_refused(bad):
+    m = create_model("growing_resnet", widths=(3, 3))
+    with pytest.raises(ValueError, match=r"0\.\.1"):
+        m.grow(bad)
+
+
+def test_resnet_requires_equal_widths():
+    with pytest.raises(ValueError, match="equal"):
+        GrowingResNet(2, (3, 4), 2)
+
+
+@pytest.mark.parametrize("name", ["growing_fnn_mnist", "growing_resnet_cifar"])
+def test_image_variants_flatten_their_input(name):
+    entry = model_entry(name)
+    m = create_model(name, **entry.test_kwargs)
+    assert m(torch.randn(2, *entry.input_shape)).shape == (2, 10)
