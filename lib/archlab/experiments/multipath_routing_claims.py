@@ -1,0 +1,125 @@
+"""Paper 3 verdicts: turn stored runs into one verdict per claim, by the criteria declared in
+``multipath_routing.CLAIMS`` (fixed before any run). Nothing here is hard-coded: every verdict is computed from the
+runs frame (accuracies, CKA, MI and its null) and from counted parameters/MACs.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from ..analysis.stats import welch
+from ..claims import decide, verdict
+from .multipath_routing import (ALPHA, C1_MARGIN, C5_CKA_GAP, C6_MIN_RATIO, C6_TIE, CLAIMS, MIN_SEEDS,
+                                MultipathConfig, label)
+
+CC = "mp2_cross_connections"
+
+
+def _values(runs: pd.DataFrame, arm: str, column: str = "acc", dataset=None, epochs=None) -> np.ndarray:
+    sel = (runs["arm"] == arm) & (runs["status"] == "ok")
+    if dataset is not None:
+        sel &= runs["dataset"] == dataset
+    if epochs is not None:
+        sel &= runs["epochs"] == epochs
+    v = runs.loc[sel, column].astype(float).to_numpy() if column in runs else np.zeros(0)
+    return v[np.isfinite(v)]
+
+
+def _not_ok(runs: pd.DataFrame, arms) -> str:
+    bad = runs[runs["arm"].isin(arms) & (runs["status"] != "ok")]
+    return f"; {len(bad)} run(s) {', '.join(sorted(set(bad['status'])))}" if len(bad) else ""
+
+
+def compare(a: np.ndarray, b: np.ndarray, margin: float = 0.0, scale: float = 100.0, unit: str = "pp"):
+    """(outcome, text) for "a beats b by >= margin" under the pre-registered rule (Welch p < ALPHA, >= MIN_SEEDS)."""
+    if min(len(a), len(b)) == 0:
+        return "not run", "no finished runs"
+    diff, p = a.mean() - b.mean(), welch(a, b)
+    text = f"Δ = {scale * diff:+.2f} {unit} (n = {len(a)} vs {len(b)}, Welch p = {p:.3g})"
+    if min(len(a), len(b)) < MIN_SEEDS:
+        return "inconclusive", text + f"; fewer than {MIN_SEEDS} seeds"
+    return decide(bool(diff >= margin and p < ALPHA)), text
+
+
+def _acc(v: np.ndarray) -> str:
+    return f"{100 * v.mean():.2f} ± {100 * v.std(ddof=1) if len(v) > 1 else 0:.2f} %" if len(v) else "n/a"
+
+
+def verdicts(cfg: MultipathConfig, runs: pd.DataFrame, overhead: pd.DataFrame) -> list[dict]:
+    g = cfg.grid()
+    ds, ep = g["datasets"][0], g["epochs"]
+    claims = {c.id: c for c in CLAIMS}
+    acc = lambda arm, e=ep: _values(runs, arm, "acc", ds, e)  # noqa: E731
+    rows = []
+
+    cc = acc(CC)
+    out, text = compare(cc, acc("sp_wide"), C1_MARGIN)
+    extra = "; ".join(f"{label(a)} {_acc(acc(a))}" for a in ("sp_wide", "mp2_static", "mp2_none") if len(acc(a)))
+    rows.append(verdict(claims["C1"], f"MP2-CC {_acc(cc)}; {extra}; {text}{_not_ok(runs, [CC, 'sp_wide'])}", out))
+
+    parts = [(a, *compare(cc, acc(a))) for a in ("sp_wide_se", "sk")]
+    outs = [o for _, o, _ in parts]
+    out = ("not run" if "not run" in outs else "inconclusive" if "inconclusive" in outs
+           else decide(all(o == "reproduced" for o in outs)))
+    rows.append(verdict(claims["C2"], "; ".join(f"vs {label(a)} {_acc(acc(a))}: {t}" for a, _, t in parts), out))
+
+    for cid, arm in (("C3", "ens2"), ("C4", "sp_deeper")):
+        out, text = compare(cc, acc(arm))
+        rows.append(verdict(claims[cid], f"vs {label(arm)} {_acc(acc(arm))}: {text}{_not_ok(runs, [arm])}", out))
+
+    out, text = compare(_values(runs, "mp2_none", "cka_last", ds, ep), _values(runs, CC, "cka_last", ds, ep),
+                        C5_CKA_GAP, scale=1.0, unit="CKA")
+    rows.append(verdict(claims["C5"], f"CKA(MP2-none) - CKA(MP2-CC), last stage: {text}", out))
+
+    rows.append(_c6(claims["C6"], runs, overhead, ds, g["e3_epochs"]))
+    rows.append(_c7(claims["C7"], runs, ds, ep))
+    rows.append(verdict(claims["C8"], "not run", "not run"))
+    e5 = [d for d in g["datasets"][1:]]
+    rows.append(verdict(claims["C9"], "no large-scale run" + (f"; E5 on {', '.join(e5)} reported in the tables"
+                                                               if e5 else ""), "not run"))
+    return rows
+
+
+def _c6(claim, runs, overhead: pd.DataFrame, ds, epochs) -> dict:
+    ratios = overhead[overhead["backbone"] == "trained"]
+    ok_cost = bool((ratios["param_ratio"] >= C6_MIN_RATIO).all() and (ratios["mac_ratio"] >= C6_MIN_RATIO).all())
+    cost = ", ".join(f"m={r.m}: {r.param_ratio:.2f}x params, {r.mac_ratio:.2f}x MACs" for r in ratios.itertuples())
+    cc, cp = _values(runs, CC, "acc", ds, epochs), _values(runs, "mp2_cross_prediction_conv", "acc", ds, epochs)
+    if not ok_cost:
+        return verdict(claim, f"CP-conv / CC: {cost}", "not reproduced")
+    if min(len(cc), len(cp)) == 0:
+        return verdict(claim, f"CP-conv / CC: {cost}; accuracy not run", "inconclusive")
+    gap = cc.mean() - cp.mean()
+    text = f"CP-conv / CC: {cost}; acc CC - CP-conv = {100 * gap:+.2f} pp (n = {len(cc)}, {len(cp)})"
+    if min(len(cc), len(cp)) < 2:
+        return verdict(claim, text + "; fewer than 2 seeds", "inconclusive")
+    return verdict(claim, text, decide(bool(gap >= -C6_TIE)))
+
+
+def _c7(claim, runs, ds, epochs) -> dict:
+    sel = runs[(runs["arm"] == CC) & (runs["status"] == "ok") & (runs["dataset"] == ds) & (runs["epochs"] == epochs)]
+    frozen = _values(runs, CC + "_frozen", "mi_last", ds, epochs)
+    if sel.empty:
+        return verdict(claim, "no finished MP2-CC runs", "not run")
+    p = sel["mi_last_p"].astype(float).to_numpy()
+    mi = sel["mi_last"].astype(float).to_numpy()
+    depth = mi_by_depth(sel)
+    rho = float(spearmanr(depth["transition"], depth["mi"]).statistic) if len(depth) > 2 else float("nan")
+    text = (f"last MI {mi.mean():.3g} nats (null q99 {sel['mi_last_q99'].astype(float).mean():.3g}, max p "
+            f"{p.max():.3g}, n = {len(mi)}); frozen router {frozen.mean() if len(frozen) else float('nan'):.3g}; "
+            f"Spearman rho(depth, MI) = {rho:.2f}")
+    if len(frozen) == 0 or not np.isfinite(rho):
+        return verdict(claim, text + "; control or depth profile missing", "inconclusive")
+    return verdict(claim, text, decide(bool((p < 0.01).all() and mi.mean() > frozen.mean() and rho > 0)))
+
+
+def mi_by_depth(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean MI, normalised MI and null quantile per transition over the given runs (the 1 -> m step excluded)."""
+    rows = [{"seed": r.seed, "arm": r.arm, "transition": t["transition"], "mi": t["mi"], "mi_norm": t["mi_norm"],
+             "null_q99": t["null_q99"], "p_value": t["p_value"]}
+            for r in runs.itertuples() if isinstance(r.result, dict) and "analysis" in r.result
+            for t in r.result["analysis"]["transitions"] if "mi" in t]
+    if not rows:
+        return pd.DataFrame(columns=["transition", "mi", "mi_norm", "null_q99", "p_value"])
+    return pd.DataFrame(rows).groupby("transition", as_index=False)[["mi", "mi_norm", "null_q99", "p_value"]].mean()
