@@ -85,3 +85,10 @@ def test_run_training_returns_plain_data():
                         "test_size": 100, "train": {"epochs": 1, "batch_size": 50}})
     assert res["status"] == "ok" and res["params"] > 0 and res["flops"] > 0 and 0 <= res["val_acc"] <= 1
     assert len(res["history"]["epochs"]) == 1
+
+
+def test_run_training_fills_only_the_arguments_a_factory_takes():
+    # paper 2's models take input_shape, not in_chans
+    res = run_training({"model": "parallel", "model_kwargs": {"layers": 2, "filters": 4}, "dataset": "digits",
+                        "train_size": 100, "test_size": 50, "train": {"epochs": 1, "batch_size": 50}})
+    assert res["status"] == "ok" and res["params"] > 0

@@ -23,6 +23,16 @@ from .store import RunStore, execute, run_key
 EXECUTORS = ("local", "ray")
 
 
+def auto_executor(profile: str) -> str:
+    """``ray`` for the gpu/paper profiles when there is something to share (a local GPU or a cluster named by
+    ``RAY_ADDRESS``), else ``local``: on a CPU, concurrent runs only compete for the same cores."""
+    import torch
+
+    if profile in ("gpu", "paper") and (torch.cuda.is_available() or os.environ.get("RAY_ADDRESS")):
+        return "ray"
+    return "local"
+
+
 def expand_grid(grid: dict, **fixed) -> list[dict]:
     """The Cartesian product of ``grid`` (a dict of lists) with ``fixed`` values added to every config."""
     for k, v in grid.items():
@@ -98,8 +108,11 @@ def _run_ray(fn, todo, store, gpus_per_run, log):
         if address:
             import archlab
 
-            # A remote cluster gets this checkout of archlab shipped to its workers.
-            kwargs["runtime_env"] = {"py_modules": [archlab]}
+            from .paths import data_root
+
+            # A remote cluster gets this checkout of archlab shipped to its workers, and the driver's data folder
+            # (which must be reachable at the same path on every node, e.g. a shared mount).
+            kwargs["runtime_env"] = {"py_modules": [archlab], "env_vars": {"ARCHLAB_DATA": str(data_root())}}
         ray.init(address=address, **kwargs)
     gpus = gpus_per_run if (torch.cuda.is_available() or ray.cluster_resources().get("GPU", 0)) else 0
     task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(execute)

@@ -46,6 +46,10 @@ class TrainConfig(Config):
     log_every: int = 0  # record the training loss every n steps (0: per epoch only)
     precision: str = field(default="auto", metadata=choices("auto", "fp32", "bf16"))
     eval_every: int = 1  # evaluate on the validation set every n epochs (and always after the last)
+    # torch.compile the model for training: "reduce-overhead" adds CUDA graphs, the lever for small launch-bound
+    # models at small batches. Off by default: compiling costs seconds to minutes and pays off only over many
+    # epochs or many runs of one architecture (benchmarked in bench/).
+    compile: str = field(default="off", metadata=choices("off", "default", "reduce-overhead", "max-autotune"))
 
     def validate(self):
         for name in ("epochs", "batch_size", "eval_every"):
@@ -203,6 +207,10 @@ def fit(model: nn.Module, train: ArrayDataset, val: ArrayDataset | None, cfg: Tr
                   if val is not None else None)
     opt = make_optimizer(model, cfg)
     sched = make_scheduler(opt, cfg, len(loader))
+    # The compiled module shares the model's parameters; evaluation keeps using the plain model (eval mode would
+    # otherwise trigger a second compilation).
+    step_model = model if cfg.compile == "off" else torch.compile(model, mode=None if cfg.compile == "default" else cfg.compile)
+    graphs = cfg.compile == "reduce-overhead" and device.type == "cuda"
     hist = History()
     bar = _progress(cfg.epochs * len(loader), verbose)
     t_start = time.perf_counter()
@@ -214,8 +222,10 @@ def fit(model: nn.Module, train: ArrayDataset, val: ArrayDataset | None, cfg: Tr
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
         for i, (x, y) in enumerate(loader):
+            if graphs:  # a new iteration: CUDA-graph outputs of the last one may be overwritten from here on
+                torch.compiler.cudagraph_mark_step_begin()
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                out = model(x)
+                out = step_model(x)
             loss = F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -274,7 +284,7 @@ def run_training(config: dict) -> dict:
     ``config`` keys: ``model`` (registry name), ``model_kwargs`` (dict), ``dataset``, ``train_size``,
     ``test_size`` (None = whole split), ``data_seed``, ``train`` (a TrainConfig dict) and ``device``
     ("cpu"/"cuda"; part of the key because bf16 on a GPU and float32 on a CPU give different numbers).
-    ``num_classes`` and ``in_chans`` are filled in from the data unless given.
+    ``num_classes``, ``in_chans`` and ``input_shape`` are filled in from the data for factories that take them.
     """
     from .data import load_splits
     from .models import create_model
@@ -282,8 +292,16 @@ def run_training(config: dict) -> dict:
     cfg = TrainConfig.from_dict(config.get("train", {}))
     train, test = load_splits(config["dataset"], config.get("train_size"), config.get("test_size"),
                               config.get("data_seed", 0))
-    kwargs = {"num_classes": train.num_classes, **({"in_chans": train.sample_shape[0]} if train.is_image else {}),
-              **config.get("model_kwargs", {})}
+    import inspect
+
+    from .models import model_entry
+
+    # Fill in what the data decides, for factories that take it (not every family names its input the same way).
+    accepted = inspect.signature(model_entry(config["model"]).fn).parameters
+    implied = {"num_classes": train.num_classes, "in_chans": train.sample_shape[0] if train.is_image else None,
+               "input_shape": train.sample_shape}
+    kwargs = {k: v for k, v in implied.items() if k in accepted and v is not None}
+    kwargs.update(config.get("model_kwargs", {}))
     seed_everything(cfg.seed)
     model = create_model(config["model"], **kwargs)
     params, flops = count_params(model), count_flops(model, train.sample_shape)

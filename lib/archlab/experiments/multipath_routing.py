@@ -39,7 +39,7 @@ from ..models.multipath import PATHS, ROUTERS, MultiPathNet
 from ..models.multipath_baselines import Ensemble, budget, width_search
 from ..profiles import CHOICES, default_device, resolve_profile
 from ..store import versioned
-from ..sweep import EXECUTORS, run_sweep
+from ..sweep import EXECUTORS, auto_executor, run_sweep
 from ..train import TrainConfig, evaluate, fit, seed_everything
 
 STEM = "03_multipath_routing"
@@ -149,7 +149,7 @@ class MultipathConfig(Config):
         """Small nets leave an H100 mostly idle, so gpu/paper run four at a time through Ray (gpus_per_run=0.25)."""
         if self.executor != "auto":
             return self.executor
-        return "ray" if self.resolved in ("gpu", "paper") and torch.cuda.is_available() else "local"
+        return auto_executor(self.resolved)
 
     def grid(self) -> dict:
         g = dict(GRIDS[self.resolved])

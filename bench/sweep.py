@@ -1,0 +1,95 @@
+"""Sweep throughput: runs per hour for a batch of small deep-vs-shallow configurations, one at a time against
+concurrent execution, each way through the run store (a throw-away one, so nothing is reused):
+
+- ``local``: ``run_sweep(train_run, ..., executor="local")``, one run after another;
+- ``ray``: ``run_sweep(train_run, ..., executor="ray")`` with ``1/seeds`` of a GPU per run (on a CPU: one core
+  per run);
+- ``batched``: ``run_grouped(train_run_batched, ..., by="seed")``, the seeds of one architecture trained in one
+  vmapped step (archlab.batched).
+The configurations come from ``archlab.experiments.deep_vs_shallow`` (its grid for a profile, with levels and
+seeds overridden) and run through its own ``train_run``. Warm-ups (one run, one batched group and one Ray round
+that starts the workers) are untimed; Ray's own start-up is excluded too, since a session pays it once.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+
+import torch
+
+from archlab.batched import run_grouped
+from archlab.data import load_splits
+from archlab.store import RunStore
+from archlab.sweep import run_sweep
+
+from .common import device, peak_mb, reset_peak
+from .runs import train_run_batched
+
+
+def grid_configs(spec: dict, dev: torch.device) -> list[dict]:
+    """The spec's slice of the deep-vs-shallow grid: ``spec['seeds']`` seeds of every model."""
+    from archlab.experiments.deep_vs_shallow import DeepShallowConfig
+
+    cfg = DeepShallowConfig.from_dict(dict(profile=spec["profile"], levels=spec["levels"], epochs=spec["epochs"],
+                                           seeds=list(range(spec["seeds"]))))
+    return cfg.configs(dev)
+
+
+def _timed_sweep(run, configs) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        df = run(configs, RunStore(f"{tmp}/runs.sqlite"))
+        seconds = time.perf_counter() - t0
+    return seconds, int((df.status == "ok").sum())
+
+
+def bench_sweep(spec: dict, use_ray: bool) -> dict:
+    from archlab.experiments.deep_vs_shallow import train_run
+
+    dev = device()
+    configs = grid_configs(spec, dev)
+    try:
+        load_splits(configs[0]["dataset"], configs[0]["train_size"], configs[0]["test_size"])
+    except FileNotFoundError:  # no local copy of the grid's dataset: same models on synthetic images
+        spec = {**spec, "levels": {**spec["levels"], "dataset": ["synthetic"]}}
+        configs = grid_configs(spec, dev)
+    gpus = 1.0 / spec["seeds"]
+    modes = {
+        "local": lambda cs, st: run_sweep(train_run, cs, store=st, verbose=False),
+        "batched": lambda cs, st: run_grouped(train_run_batched, cs, store=st, by="seed", verbose=False),
+    }
+    if use_ray:
+        modes["ray"] = lambda cs, st: run_sweep(train_run, cs, store=st, executor="ray", gpus_per_run=gpus,
+                                                verbose=False)
+    c = configs[0]
+    train, _ = load_splits(c["dataset"], c["train_size"], c["test_size"])
+    batch = min(c["batch_size"], len(train))
+    out = {"runs": len(configs), "seeds_per_model": spec["seeds"], "dataset": c["dataset"], "n_train": len(train),
+           "epochs": c["epochs"], "batch_size": batch, "steps_per_epoch": len(train) // batch,
+           "gpus_per_run": gpus if dev.type == "cuda" else 0, "levels": spec["levels"]}
+    _timed_sweep(modes["local"], configs[:1])  # warm-up: data cache, kernels
+    _timed_sweep(modes["batched"], configs[:2])
+    if use_ray:
+        _start_ray()
+        _timed_sweep(modes["ray"], configs[: spec["seeds"]])  # starts the workers (they import torch once)
+    for name, run in modes.items():
+        reset_peak(dev)  # Ray workers are other processes: their memory is not seen here
+        seconds, ok = _timed_sweep(run, configs)
+        out[f"{name}_s"], out[f"{name}_ok"] = seconds, ok
+        out[f"{name}_peak_mb"] = None if name == "ray" else peak_mb(dev)
+        out[f"{name}_runs_per_hour"] = 3600 * len(configs) / seconds
+    if use_ray:
+        import ray
+
+        ray.shutdown()
+    return out
+
+
+def _start_ray() -> None:
+    import os
+
+    import ray
+
+    # A cluster named by RAY_ADDRESS is joined by run_sweep itself (shipping archlab to its workers).
+    if not ray.is_initialized() and not os.environ.get("RAY_ADDRESS"):
+        ray.init(include_dashboard=False, log_to_driver=False)

@@ -1,0 +1,260 @@
+"""Train K models of one architecture at once, in one batched step.
+
+Small models leave a GPU idle: one step of a 10k-parameter CNN is a few dozen tiny kernel launches. Stacking the
+K models' parameters (``torch.func.stack_module_state``) and mapping the forward over them with ``torch.vmap``
+turns K small convolutions into one grouped convolution and K optimizer updates into one, so K seeds cost
+little more than one. Each model still sees exactly what :func:`archlab.train.fit` would give it: its own
+initialisation, its own data order (a ``DeviceLoader`` seeded by its config's seed), the same optimizer,
+schedule, precision and divergence handling. The loss is the sum of the K mean losses, so each model's gradient
+is its own loss's gradient. Results equal K separate ``fit`` runs to float tolerance (tests/test_batched.py).
+
+``run_grouped`` is the run-store side: it groups a sweep's configs that differ only in their seed, trains each
+group with a batched run function and stores every member under its own key, so batched sweeps resume and
+render like ``run_sweep`` ones.
+
+Limits: every model must share the architecture and all training settings but the seed; ``callback`` and
+``compile`` are not supported; dropout draws differ from separate runs (``randomness="different"``).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.func import functional_call, stack_module_state
+
+from .config import ConfigError
+from .data import ArrayDataset, DeviceLoader
+from .train import History, TrainConfig, _CHECK_EVERY, _precision, make_optimizer, make_scheduler, \
+    resolve_device
+
+
+def _check_group(cfgs: list[TrainConfig]) -> None:
+    ref = {**cfgs[0].to_dict(), "seed": None}
+    for c in cfgs[1:]:
+        diff = sorted(k for k, v in {**c.to_dict(), "seed": None}.items() if ref[k] != v)
+        if diff:
+            raise ConfigError(f"batched training needs configs that differ only in seed; they differ in {diff}")
+    if cfgs[0].compile != "off":
+        raise ConfigError(f"batched training does not support compile={cfgs[0].compile!r}; use compile='off'")
+
+
+def _stacked_optimizer(model: nn.Module, params: dict, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """:func:`make_optimizer`'s optimizer and parameter groups (weight decay rule included) for stacked tensors:
+    built for one model, then each parameter is swapped for its stacked counterpart."""
+    ref = make_optimizer(model, cfg)
+    name_of = {id(p): n for n, p in model.named_parameters()}
+    groups = [{**g, "params": [params[name_of[id(p)]] for p in g["params"]]} for g in ref.param_groups]
+    return type(ref)(groups)
+
+
+def fit_batched(models: list[nn.Module], train: ArrayDataset, val: ArrayDataset | None, cfgs, *,
+                device=None) -> list[History]:
+    """Train ``models`` (one architecture, K instances) together; ``cfgs`` is one TrainConfig per model (or one
+    for all) differing only in ``seed``. Returns one :class:`History` per model and leaves the trained weights in
+    ``models``. Epoch ``seconds`` and ``wall_time`` are the group's shared time."""
+    cfgs = list(cfgs) if isinstance(cfgs, (list, tuple)) else [cfgs] * len(models)
+    if len(cfgs) != len(models) or not models:
+        raise ValueError(f"need one config per model, got {len(cfgs)} configs for {len(models)} models")
+    _check_group(cfgs)
+    cfg, K = cfgs[0], len(models)
+    device = resolve_device(device)
+    dtype = _precision(cfg, device)
+    for m in models:
+        m.to(device)
+    params, buffers = stack_module_state(models)  # new leaf tensors (K, ...) that the optimizer owns
+    base = copy.deepcopy(models[0]).to("meta")  # structure only; weights come from the stacked tensors
+    # No channels_last (unlike fit): vmap folds the K models into the channel dimension, one grouped convolution,
+    # and reshapes the input for it anyway.
+    loaders = [DeviceLoader(train, cfg.batch_size, train=True, device=device, augment=cfg.augment, seed=c.seed)
+               for c in cfgs]
+    val_loader = DeviceLoader(val, max(cfg.batch_size, 1024), train=False, device=device) if val is not None else None
+    if buffers:
+        _check_buffer_updates(models[0], base, next(iter(DeviceLoader(train, 8, train=False, device=device)))[0])
+    opt = _stacked_optimizer(models[0], params, cfg)
+    steps = len(loaders[0])
+    sched = make_scheduler(opt, cfg, steps)
+
+    def loss_fn(p, b, x, y):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out = functional_call(base, (p, b), (x,))
+        return F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing), out
+
+    train_step = torch.vmap(loss_fn, randomness="different")
+    hists = [History() for _ in range(K)]
+    alive = [True] * K  # models that have not diverged
+    t_start, step = time.perf_counter(), 0
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        base.train()
+        losses = torch.empty(steps, K, device=device)
+        correct = torch.zeros(K, device=device, dtype=torch.long)
+        for i, batches in enumerate(zip(*loaders)):
+            x = torch.stack([b[0] for b in batches])
+            y = torch.stack([b[1] for b in batches])
+            loss, out = train_step(params, buffers, x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()  # d(sum)/d(loss_k) = 1: each model gets its own gradient, NaNs stay in their model
+            opt.step()
+            sched.step()
+            losses[i] = loss.detach()
+            correct += (out.detach().argmax(-1) == y).sum(1)
+            step += 1
+            if (i + 1) % _CHECK_EVERY == 0 and not torch.isfinite(losses[i]).any():
+                break  # every model diverged (one sync per _CHECK_EVERY steps, as in fit)
+        done = losses[: i + 1]
+        val_loss = val_acc = None
+        if val_loader is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
+            val_loss, val_acc = _evaluate(base, params, buffers, val_loader, dtype)
+        # One transfer each for the epoch's losses, means, accuracies and finiteness, not one per model.
+        host, means, hits = done.T.tolist(), done.mean(0).tolist(), correct.tolist()
+        bad = (~torch.isfinite(done)).T.tolist()
+        seconds = time.perf_counter() - t0
+        for k in range(K):
+            if not alive[k]:
+                continue
+            h = hists[k]
+            if any(bad[k]):
+                h.status, h.diverged_step = "diverged", step - (i + 1) + bad[k].index(True) + 1
+                h.epochs.append({"epoch": epoch, "train_loss": math.nan, "train_acc": math.nan, "val_loss": math.nan,
+                                 "val_acc": math.nan, "seconds": seconds})
+                alive[k] = False
+                continue
+            if cfg.log_every:
+                first = step - len(host[k])
+                h.step_loss += [[first + j + 1, v] for j, v in enumerate(host[k]) if (first + j + 1) % cfg.log_every == 0]
+            h.epochs.append({"epoch": epoch, "train_loss": means[k], "train_acc": hits[k] / ((i + 1) * loaders[k].batch_size),
+                             "val_loss": math.nan if val_loss is None else val_loss[k],
+                             "val_acc": math.nan if val_acc is None else val_acc[k], "seconds": seconds})
+        if not any(alive):
+            break
+    wall = time.perf_counter() - t_start
+    for h in hists:
+        h.wall_time = wall
+    _unstack(models, params, buffers)
+    return hists
+
+
+@torch.no_grad()
+def _check_buffer_updates(model: nn.Module, base: nn.Module, x: torch.Tensor) -> None:
+    """Refuse models whose buffers vmap would silently leave stale: an in-place update through a *slice* of a
+    buffer (e.g. batch norm on a channel slice of shared running stats) is lost on a batched tensor. One training
+    forward of a copy, plain and under vmap (two stacked copies: vmap over a single model takes a path that does
+    propagate such updates), must update the buffers alike. In float32 with a loose tolerance: this checks that
+    updates arrive, not rounding (TF32 convolutions on a GPU differ in the third digit)."""
+    plain = copy.deepcopy(model).train()
+    params, buffers = stack_module_state([copy.deepcopy(model), copy.deepcopy(model)])
+    plain(x)
+    torch.vmap(lambda p, b, x: functional_call(base, (p, b), (x,)), in_dims=(0, 0, None))(params, buffers, x)
+    for name, t in plain.named_buffers():
+        if not torch.allclose(t.float().expand_as(buffers[name]), buffers[name].float(), rtol=1e-2, atol=1e-4):
+            raise ValueError(f"{type(model).__name__}: buffer {name!r} is updated in a way torch.vmap does not "
+                             f"propagate (an in-place update through a view); train this model with archlab.train.fit")
+
+
+@torch.no_grad()
+def _evaluate(base: nn.Module, params: dict, buffers: dict, loader: DeviceLoader, dtype) -> tuple[list, list]:
+    """Per-model mean cross-entropy and accuracy; every model sees the same (unshuffled) batches."""
+    def fwd(p, b, x):
+        with torch.autocast(loader.device.type, dtype=dtype, enabled=dtype is not None):
+            return functional_call(base, (p, b), (x,))
+
+    batched = torch.vmap(fwd, in_dims=(0, 0, None))
+    base.eval()
+    K = next(iter(params.values())).shape[0]
+    loss_sum = torch.zeros(K, device=loader.device)
+    correct = torch.zeros(K, device=loader.device, dtype=torch.long)
+    for x, y in loader:
+        out = batched(params, buffers, x).float()  # (K, B, classes)
+        loss_sum += F.cross_entropy(out.flatten(0, 1), y.repeat(K), reduction="none").view(K, -1).sum(1)
+        correct += (out.argmax(-1) == y).sum(1)
+    base.train()
+    n = len(loader.y)
+    return (loss_sum / n).tolist(), (correct.double() / n).tolist()
+
+
+def evaluate_batched(models: list[nn.Module], ds: ArrayDataset, *, device=None, batch_size: int = 1024,
+                     dtype=None) -> tuple[list, list]:
+    """:func:`archlab.train.evaluate` for K models of one architecture in one vmapped pass over ``ds``."""
+    device = resolve_device(device)
+    params, buffers = stack_module_state([m.to(device) for m in models])
+    base = copy.deepcopy(models[0]).to("meta")
+    return _evaluate(base, params, buffers, DeviceLoader(ds, batch_size, train=False, device=device), dtype)
+
+
+@torch.no_grad()
+def _unstack(models: list[nn.Module], params: dict, buffers: dict) -> None:
+    for k, m in enumerate(models):
+        for name, t in [*m.named_parameters(), *m.named_buffers()]:
+            t.copy_((params if name in params else buffers)[name][k])
+
+
+def _without(config: dict, path: str) -> dict:
+    """``config`` minus the (possibly nested, dotted) key ``path``: the part a group's members share."""
+    head, _, rest = path.partition(".")
+    if not rest:
+        return {k: v for k, v in config.items() if k != head}
+    return {**config, head: _without(config.get(head, {}), rest)}
+
+
+def run_grouped(fn, configs: list[dict], *, store=None, by: str = "seed", verbose: bool = True):
+    """Like :func:`archlab.sweep.run_sweep` with the local executor, but configs equal except for ``by`` (a key,
+    dotted for nested ones: ``"train.seed"``) run as one call ``fn(list_of_configs) -> list_of_results``, e.g. K
+    seeds in one batched step. Each member is stored under its own key, so an interrupted sweep resumes; a group
+    that raises is recorded as failed (or oom) for each of its members and the sweep goes on."""
+    import json
+
+    from .store import RunStore, execute, run_key
+    from .sweep import frame
+
+    store = store if store is not None else RunStore()
+    done = store.keys(fn)
+    groups: dict[str, list[dict]] = {}
+    for c in configs:
+        if run_key(fn, c) not in done:
+            groups.setdefault(json.dumps(_without(c, by), sort_keys=True, default=str), []).append(c)
+    t0 = time.perf_counter()
+    for members in groups.values():
+        status, out, error, seconds = execute(lambda c: {"results": fn(c["configs"])}, {"configs": members})
+        results = out["results"] if out else [None] * len(members)
+        for c, r in zip(members, results):
+            s = status if r is None else r.get("status", "ok")
+            store.put(run_key(fn, c), fn, c, s, r, error if r is None else r.get("error"), seconds / len(members))
+        if verbose:
+            print(f"[{fn.__name__}] group of {len(members)}: {status} in {seconds:.1f}s", flush=True)
+    if verbose and groups:
+        print(f"[{fn.__name__}] done: {sum(map(len, groups.values()))} runs in {len(groups)} groups in "
+              f"{time.perf_counter() - t0:.1f}s", flush=True)
+    return frame(store, fn, configs)
+
+
+def run_training_batched(configs: list[dict]) -> list[dict]:
+    """:func:`archlab.train.run_training` for configs that differ only in ``train.seed`` (use it with
+    ``run_grouped(..., by="train.seed")``): same config format and result keys, all seeds in one batched step.
+    ``sec_per_epoch`` is each run's share of the group's time; ``group_size`` says how many shared it."""
+    from .data import load_splits
+    from .models import create_model
+    from .train import count_flops, count_params, seed_everything
+
+    c0 = configs[0]
+    cfgs = [TrainConfig.from_dict(c.get("train", {})) for c in configs]
+    train, test = load_splits(c0["dataset"], c0.get("train_size"), c0.get("test_size"), c0.get("data_seed", 0))
+    kwargs = {"num_classes": train.num_classes, **({"in_chans": train.sample_shape[0]} if train.is_image else {}),
+              **c0.get("model_kwargs", {})}
+    models = []
+    for cfg in cfgs:
+        seed_everything(cfg.seed)
+        models.append(create_model(c0["model"], **kwargs))
+    params, flops = count_params(models[0]), count_flops(models[0], train.sample_shape)
+    hists = fit_batched(models, train, test, cfgs, device=c0.get("device", "cpu"))
+    out = []
+    for h in hists:
+        last = h.final
+        out.append({"status": h.status, "params": params, "flops": flops, "train_loss": last.get("train_loss"),
+                    "train_acc": last.get("train_acc"), "val_loss": last.get("val_loss"), "val_acc": last.get("val_acc"),
+                    "sec_per_epoch": h.wall_time / max(1, len(h.epochs)) / len(hists), "diverged_step": h.diverged_step,
+                    "group_size": len(hists), "history": h.to_dict()})
+    return out

@@ -1,0 +1,107 @@
+"""Batched training: K seeds in one vmapped step equal K separate fit() runs; groups are stored per member."""
+import math
+
+import pytest
+import torch
+
+from archlab.batched import fit_batched, run_grouped, run_training_batched
+from archlab.config import ConfigError
+from archlab.data import load_splits
+from archlab.models import create_model
+from archlab.train import TrainConfig, fit, run_training, seed_everything
+
+SEEDS = (0, 1, 2)
+# small_cnn (conv + batch norm), and both deep-vs-shallow layouts (the sweep-throughput benchmark's models).
+MODELS = {"small_cnn": dict(in_chans=1, width=8, num_classes=10),
+          "parallel": dict(layers=3, filters=4, kernel=3, pool=2, input_shape=(1, 8, 8)),
+          "sequential": dict(layers=3, filters=4, kernel=3, pool=2, input_shape=(1, 8, 8))}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_splits("digits", train_size=320, test_size=160)
+
+
+def _models(name, seeds=SEEDS):
+    out = []
+    for s in seeds:
+        seed_everything(s)
+        out.append(create_model(name, **MODELS[name]))
+    return out
+
+
+def _cfgs(**kw):
+    base = dict(epochs=2, batch_size=64, lr=3e-3, weight_decay=0.05, schedule="cosine", augment=True, log_every=2)
+    return [TrainConfig(**{**base, **kw, "seed": s}) for s in SEEDS]
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_batched_run_equals_separate_runs(digits, name):
+    tr, te = digits
+    cfgs = _cfgs()
+    separate = _models(name)
+    hists = [fit(m, tr, te, c) for m, c in zip(separate, cfgs)]
+    together = _models(name)
+    bhists = fit_batched(together, tr, te, cfgs)
+    assert [h.status for h in bhists] == ["ok"] * len(SEEDS)
+    for h, b in zip(hists, bhists):
+        for e, f in zip(h.epochs, b.epochs, strict=True):
+            for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+                assert f[key] == pytest.approx(e[key], rel=1e-4, abs=1e-5), key
+        assert [s for s, _ in b.step_loss] == [s for s, _ in h.step_loss]
+        assert [v for _, v in b.step_loss] == pytest.approx([v for _, v in h.step_loss], rel=1e-4)
+    # The trained weights (and batch-norm statistics) are written back into the models.
+    for m, bm in zip(separate, together):
+        for (k, p), q in zip(m.state_dict().items(), bm.state_dict().values()):
+            assert torch.allclose(p.float(), q.float(), rtol=1e-4, atol=1e-5), k
+    # Different seeds really are different models.
+    assert hists[0].final["train_loss"] != pytest.approx(hists[1].final["train_loss"], rel=1e-3)
+
+
+def test_one_diverging_model_leaves_the_others_untouched(digits):
+    tr, te = digits
+    cfgs = _cfgs(augment=False, log_every=0)[:2]
+    ref = _models("small_cnn", SEEDS[:1])[0]
+    ref_hist = fit(ref, tr, te, cfgs[0])
+    models = _models("small_cnn", SEEDS[:2])
+    with torch.no_grad():
+        models[1][-1].weight.fill_(math.inf)  # model 1's logits are inf - inf = NaN from the first step
+    h0, h1 = fit_batched(models, tr, te, cfgs)
+    assert h1.status == "diverged" and h1.diverged_step == 1 and math.isnan(h1.final["train_loss"])
+    assert h0.status == "ok" and h0.final["val_loss"] == pytest.approx(ref_hist.final["val_loss"], rel=1e-4)
+
+
+def test_configs_must_differ_only_in_seed(digits):
+    tr, te = digits
+    cfgs = [TrainConfig(epochs=1, seed=0), TrainConfig(epochs=1, seed=1, lr=0.1)]
+    with pytest.raises(ConfigError, match="lr"):
+        fit_batched(_models("small_cnn", (0, 1)), tr, te, cfgs)
+
+
+def test_buffers_updated_through_views_are_refused(digits):
+    # The sequential layout's batch norm updates slices of shared running stats: vmap would drop those updates.
+    tr, te = digits
+    kw = {**MODELS["sequential"], "batchnorm": True}
+    models = [create_model("sequential", **kw) for _ in range(2)]
+    with pytest.raises(ValueError, match="running_mean"):
+        fit_batched(models, tr, te, TrainConfig(epochs=1))
+
+
+def _config(seed, width=8, model="small_cnn"):
+    return {"model": model, "model_kwargs": {"width": width}, "dataset": "digits", "train_size": 256,
+            "test_size": 128, "train": {"epochs": 1, "batch_size": 64, "lr": 3e-3, "seed": seed}, "device": "cpu"}
+
+
+def test_run_grouped_stores_each_member_and_matches_run_training(store):
+    configs = [_config(s, w) for w in (4, 8) for s in (0, 1)] + [_config(0, 8, model="no_such_model")]
+    df = run_grouped(run_training_batched, configs, store=store, by="train.seed", verbose=False)
+    assert len(df) == 5 and len(store) == 5
+    status = df.status.tolist()
+    assert status[:4] == ["ok"] * 4 and status[4] == "failed" and "no_such_model" in df.error.iloc[4]
+    assert (df.group_size.iloc[:4] == 2).all()
+    alone = run_training(configs[3])
+    assert df.val_loss.iloc[3] == pytest.approx(alone["val_loss"], rel=1e-4)
+    # A second call loads everything from the store: no group is trained again.
+    again = run_grouped(run_training_batched, configs, store=store, by="train.seed", verbose=False)
+    assert again.key.tolist() == df.key.tolist() and again.val_loss.iloc[:4].tolist() == df.val_loss.iloc[:4].tolist()
+    assert len(store) == 5

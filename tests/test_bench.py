@@ -1,0 +1,123 @@
+"""The benchmark runs end to end at a tiny size and writes a well-formed JSON (no timing thresholds here)."""
+import json
+import math
+import sys
+
+import pytest
+
+from archlab.paths import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT))  # bench/ lives beside lib/, like `python -m bench` run from the repository root
+
+from bench.__main__ import main  # noqa: E402
+from bench.project import flops, project  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    main(["--size", "tiny", "--out", str(out), "--no-ray"])
+    return json.loads(out.read_text())
+
+
+def _positive(v):
+    return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+
+
+def test_json_has_provenance(report):
+    assert report["size"] == "tiny" and report["data_source"] == "synthetic"
+    assert {"torch", "torchvision", "python"} <= set(report["versions"])
+    assert report["device"] and report["git_commit"]
+
+
+def test_every_timing_and_ratio_is_a_positive_finite_number(report):
+    (case,) = report["cases"]
+    for key in ("fit_s", "bare_s", "conventional_s"):
+        assert _positive(case[key]), key
+    sweep = report["sweep"]
+    assert sweep["local_ok"] == sweep["runs"] == sweep["batched_ok"] == 4  # 2 layouts x 2 seeds, none failed
+    metrics = {r["metric"] for r in report["table"]}
+    for m in ("trainer efficiency (bare loop / fit)", "speed-up over conventional loop",
+              "sweep throughput batched / one-at-a-time", "host memory of the dataset cache (MB)"):
+        assert m in metrics
+    for r in report["table"]:
+        assert _positive(r["value"]), r
+    eff = next(r for r in report["table"] if r["metric"].startswith("trainer efficiency"))
+    assert eff["value"] == pytest.approx(case["bare_s"] / case["fit_s"])
+    # 256 synthetic 3x32x32 images (uint8) + 256 int64 labels
+    cache = next(r for r in report["table"] if r["metric"].startswith("host memory"))
+    assert cache["value"] == pytest.approx((256 * 3 * 32 * 32 + 256 * 8) / 2**20)
+
+
+def test_projection_arithmetic():
+    job = dict(model="small_cnn", kwargs={"width": 8, "num_classes": 10}, shape=(3, 32, 32), dataset="cifar10",
+               batch_size=500, epochs=2)
+    f = flops("small_cnn", job["kwargs"])
+    assert f > 0
+    # Overhead-bound (infinite FLOP rate): 2 epochs x 100 steps x 1 s; concurrency 4 divides it.
+    p = project([job], overhead_s=1.0, flop_rate=1e30, concurrency=4.0)
+    assert p["serial_h"] == pytest.approx(200 / 3600) and p["concurrent_h"] == pytest.approx(50 / 3600)
+    # Compute-bound (no overhead): training 3x forward on 50k images plus a forward pass over 10k, per epoch.
+    p = project([job], overhead_s=0.0, flop_rate=1e9, concurrency=4.0)
+    expected = 2 * (3 * f * 50_000 + f * 10_000) / 1e9 / 3600
+    assert p["serial_h"] == pytest.approx(expected) == p["concurrent_h"] == p["compute_bound_h"]
+    assert p["train_pflop"] == pytest.approx(2 * (3 * f * 50_000 + f * 10_000) / 1e15)
+
+
+def test_compile_choice_is_validated():
+    from archlab.config import ConfigError
+    from archlab.train import TrainConfig
+
+    assert TrainConfig().compile == "off"
+    with pytest.raises(ConfigError, match="reduce-overhead"):
+        TrainConfig.from_dict({"compile": "fast"})
+
+
+@pytest.mark.slow
+def test_compiled_fit_matches_eager_fit():
+    # ~2 min on 2 shared CPU cores (inductor compiles C++); the compiled model computes the same function.
+    from archlab.data import load_splits
+    from archlab.models import create_model
+    from archlab.train import TrainConfig, fit, seed_everything
+
+    tr, te = load_splits("digits", train_size=256, test_size=128)
+    hists = []
+    for mode in ("off", "default"):
+        seed_everything(0)
+        model = create_model("small_cnn", in_chans=1, width=8)
+        hists.append(fit(model, tr, te, TrainConfig(epochs=2, batch_size=64, lr=3e-3, compile=mode)))
+    eager, compiled = hists
+    assert compiled.status == "ok"
+    for e, c in zip(eager.epochs, compiled.epochs, strict=True):
+        assert c["train_loss"] == pytest.approx(e["train_loss"], rel=1e-3)
+        assert c["val_loss"] == pytest.approx(e["val_loss"], rel=1e-3)
+
+
+@pytest.mark.slow
+def test_ray_sweep_of_real_trainings_equals_local(tmp_path):
+    # The deep-vs-shallow run function on a local Ray instance gives the local executor's numbers for the same seeds.
+    ray = pytest.importorskip("ray")
+    from archlab.store import RunStore
+    from archlab.sweep import run_sweep
+    from archlab.experiments.deep_vs_shallow import train_run
+    from bench.sweep import grid_configs
+
+    configs = grid_configs(dict(profile="smoke", levels=dict(L=[2], F=[4]), seeds=2, epochs=1), torch_device())
+    local = run_sweep(train_run, configs, store=RunStore(tmp_path / "a.sqlite"), verbose=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = run_sweep(train_run, configs, store=RunStore(tmp_path / "b.sqlite"), executor="ray", verbose=False)
+    finally:
+        ray.shutdown()
+    assert (local.status == "ok").all() and (remote.status == "ok").all() and len(remote) == 4
+    assert local.key.tolist() == remote.key.tolist()
+    # Ray workers run one thread each, the driver two: float sums may be ordered differently, nothing more.
+    for col in ("train_loss", "val_loss", "val_acc"):
+        assert remote[col].tolist() == pytest.approx(local[col].tolist(), rel=1e-4), col
+    assert local.val_loss.nunique() == 4  # distinct layouts and seeds give distinct runs
+
+
+def torch_device():
+    import torch
+
+    return torch.device("cpu")
