@@ -106,3 +106,13 @@ def test_ray_executor_matches_local_and_survives_a_killed_worker(tmp_path):
         assert (remote.y[r.x], remote.seed_draw[r.x], remote.status[r.x]) == (r.y, r.seed_draw, r.status)
     st = remote.status
     assert st[9] == "failed" and st[10] == "oom"
+
+
+def test_retry_failed_reruns_only_failures(store, tmp_path):
+    configs = [{"x": 1, "marker": str(tmp_path)}, {"x": 2, "fail": True, "marker": str(tmp_path)}]
+    run_sweep(sweep_fns.square, configs, store=store, verbose=False)
+    run_sweep(sweep_fns.square, configs, store=store, verbose=False)
+    assert len(list(tmp_path.glob("call-*"))) == 2  # nothing rerun by default
+    df = run_sweep(sweep_fns.square, configs, store=store, verbose=False, retry_failed=True)
+    assert len(list(tmp_path.glob("call-2-*"))) == 2 and len(list(tmp_path.glob("call-1-*"))) == 1
+    assert df.set_index("x").status.to_dict() == {1: "ok", 2: "failed"}

@@ -92,3 +92,13 @@ def test_run_training_fills_only_the_arguments_a_factory_takes():
     res = run_training({"model": "parallel", "model_kwargs": {"layers": 2, "filters": 4}, "dataset": "digits",
                         "train_size": 100, "test_size": 50, "train": {"epochs": 1, "batch_size": 50}})
     assert res["status"] == "ok" and res["params"] > 0
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 7])
+def test_onecycle_survives_tiny_runs(steps):
+    opt = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)
+    sched = make_scheduler(opt, TrainConfig(epochs=1, lr=0.1, schedule="onecycle"), steps_per_epoch=steps)
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+    assert all(math.isfinite(g["lr"]) for g in opt.param_groups)

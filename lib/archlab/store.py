@@ -120,13 +120,14 @@ class RunStore:
                  code_version(fn) if callable(fn) else "", seconds, socket.gethostname(), time.time()),
             )
 
-    def keys(self, fn=None) -> set[str]:
+    def keys(self, fn=None, statuses=STATUSES) -> set[str]:
+        """Keys of stored runs (of ``fn``, with one of ``statuses``)."""
         with closing(self._connect()) as db:
             if fn is None:
-                rows = db.execute("SELECT key FROM runs").fetchall()
+                rows = db.execute("SELECT key, status FROM runs").fetchall()
             else:
-                rows = db.execute("SELECT key FROM runs WHERE fn = ?", (fn_name(fn),)).fetchall()
-        return {r["key"] for r in rows}
+                rows = db.execute("SELECT key, status FROM runs WHERE fn = ?", (fn_name(fn),)).fetchall()
+        return {r["key"] for r in rows if r["status"] in statuses}
 
     def runs(self, fn=None) -> list[dict]:
         with closing(self._connect()) as db:

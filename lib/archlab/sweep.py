@@ -18,7 +18,7 @@ import time
 
 import pandas as pd
 
-from .store import RunStore, execute, run_key
+from .store import STATUSES, RunStore, execute, run_key
 
 EXECUTORS = ("local", "ray")
 
@@ -53,12 +53,14 @@ def parse_shard(shard) -> tuple[int, int] | None:
 
 
 def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executor: str = "local",
-              gpus_per_run: float = 0.25, shard=None, desc: str | None = None, verbose: bool = True) -> pd.DataFrame:
+              gpus_per_run: float = 0.25, shard=None, desc: str | None = None, verbose: bool = True,
+              retry_failed: bool = False) -> pd.DataFrame:
     """Run every config not yet in the store and return all of them as a DataFrame.
 
     Columns: the config keys, the scalar entries of each result, ``status``, ``error``, ``seconds``,
     ``key``, and ``result`` (the whole result dict). With ``shard="i/n"`` only that shard is run, but
-    the frame still holds every config already stored.
+    the frame still holds every config already stored. ``retry_failed`` reruns stored ``failed``/``oom``
+    runs (after fixing their cause); finished and diverged runs are never recomputed.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}")
@@ -66,7 +68,7 @@ def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executo
     keys = [run_key(fn, c) for c in configs]
     if len(set(keys)) != len(keys):
         raise ValueError("the sweep holds duplicate configurations")
-    done = store.keys(fn)
+    done = store.keys(fn, statuses=("ok", "diverged") if retry_failed else STATUSES)
     sh = parse_shard(shard)
     todo = [(k, c) for j, (k, c) in enumerate(zip(keys, configs))
             if k not in done and (sh is None or j % sh[1] == sh[0])]

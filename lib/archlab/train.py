@@ -139,9 +139,13 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch
     """A per-step LR schedule from torch's schedulers: constant/cosine with linear warm-up, or one-cycle."""
     S = torch.optim.lr_scheduler
     total = max(1, cfg.epochs * steps_per_epoch)
-    if cfg.schedule == "onecycle":
+    if cfg.schedule == "onecycle" and total >= 3:
         pct = cfg.warmup_epochs / cfg.epochs if cfg.warmup_epochs else 0.25
+        # Each phase needs >= 1 step or OneCycleLR divides by zero (tiny smoke runs): clip the warm-up share.
+        pct = min(max(pct, 2 / total), (total - 1) / total)
         return S.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=pct)
+    if cfg.schedule == "onecycle":  # fewer than 3 steps: nothing to anneal
+        return S.ConstantLR(opt, 1.0, 0)
     warm = int(round(cfg.warmup_epochs * steps_per_epoch))
     main = S.CosineAnnealingLR(opt, T_max=max(1, total - warm)) if cfg.schedule == "cosine" else S.ConstantLR(opt, 1.0, 0)
     if warm == 0:

@@ -1,0 +1,116 @@
+"""Paper 1 models: the stage bodies compute what the spec says, and cost what the spec's table says."""
+import pytest
+import torch
+
+from archlab.models import create_model, list_models
+from archlab.models.gradpath import fig7_net
+from archlab.models.gradpath_blocks import BasicBlock, CSPStage
+from archlab.train import count_params
+
+
+def _params(name, **kw):
+    with torch.device("meta"):
+        return count_params(create_model(name, **kw))
+
+
+@pytest.mark.parametrize("blocks, expect", [(2, dict(gp_resnet=3.5, gp_csp_fusion=1.4, gp_vovnet=2.4, gp_elan=1.4)),
+                                            (4, dict(gp_resnet=6.6, gp_csp_fusion=2.1, gp_vovnet=4.4, gp_elan=2.3)),
+                                            (8, dict(gp_resnet=12.8, gp_csp_fusion=3.7, gp_vovnet=8.3, gp_elan=4.0))])
+def test_parameter_counts_match_spec_table(blocks, expect):
+    # Spec section 7: approximate millions of parameters at C = (64, 128, 256).
+    for name, millions in expect.items():
+        got = _params(name, widths=(64, 128, 256), blocks=blocks) / 1e6
+        assert abs(got - millions) <= 0.06, f"{name} blocks={blocks}: {got:.2f}M vs spec {millions}M"
+
+
+def test_resnet_variants_share_parameters_and_forward():
+    torch.manual_seed(0)
+    ref = create_model("gp_resnet", widths=(8, 16, 32), blocks=2).eval()
+    x = torch.randn(3, 3, 32, 32)
+    for name in ("gp_resnet_sg_block", "gp_resnet_sg_identity"):
+        m = create_model(name, widths=(8, 16, 32), blocks=2).eval()
+        m.load_state_dict(ref.state_dict())  # same parameter names and shapes
+        # stop-gradient changes the backward pass only
+        assert torch.allclose(m(x), ref(x), atol=1e-6), name
+    assert _params("gp_prn", widths=(8, 16, 32), blocks=2) == _params("gp_resnet", widths=(8, 16, 32), blocks=2)
+
+
+def test_stop_gradient_blocks_route_gradients():
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 6, 6, requires_grad=True)
+    sg_block = BasicBlock(8, "sg_block")
+    (gx,) = torch.autograd.grad(sg_block(x).sum(), x)
+    f = sg_block.cv2(sg_block.cv1(x)).detach()  # F's output as a constant: x only reaches y through the identity
+    (ref,) = torch.autograd.grad(sg_block.act(f + x).sum(), x)
+    assert torch.allclose(gx, ref, atol=1e-6)
+
+    sg_id = BasicBlock(8, "sg_identity")
+    sg_id.load_state_dict(sg_block.state_dict())
+    (gx,) = torch.autograd.grad(sg_id(x).sum(), x)
+    y = sg_id.act(sg_id.cv2(sg_id.cv1(x)) + x.detach())  # the identity carries no gradient: PlainNet's path
+    (ref,) = torch.autograd.grad(y.sum(), x)
+    assert torch.allclose(gx, ref, atol=1e-6)
+    assert not torch.allclose(gx, torch.autograd.grad(BasicBlock(8)(x).sum(), x)[0])
+
+
+@pytest.mark.parametrize("rho, same_as", [(0.0, "none"), (1.0, "identity")])
+def test_prn_limits_are_plain_and_resnet(rho, same_as):
+    # PRN Eq. 1: c = 0 gives PlainNet, c = C gives ResNet.
+    torch.manual_seed(1)
+    prn, ref = BasicBlock(8, "prn", rho).eval(), BasicBlock(8, same_as).eval()
+    ref.load_state_dict(prn.state_dict())
+    x = torch.randn(2, 8, 5, 5)
+    assert torch.allclose(prn(x), ref(x), atol=1e-6)
+
+
+def test_prn_adds_identity_to_first_channels_only():
+    torch.manual_seed(2)
+    prn, plain, res = BasicBlock(8, "prn", 0.5).eval(), BasicBlock(8, "none").eval(), BasicBlock(8).eval()
+    plain.load_state_dict(prn.state_dict())
+    res.load_state_dict(prn.state_dict())
+    x = torch.randn(2, 8, 5, 5)
+    y = prn(x)
+    assert torch.allclose(y[:, :4], res(x)[:, :4], atol=1e-6)
+    assert torch.allclose(y[:, 4:], plain(x)[:, 4:], atol=1e-6)
+
+
+def test_csp_fusion_variants_cost_less_than_resnet_and_order_by_transitions():
+    kw = dict(widths=(16, 32, 64), blocks=3)
+    p = {f: _params(f"gp_csp_{f}", **kw) for f in ("fusion", "first", "last", "none")}
+    assert p["fusion"] > p["first"] > p["last"] > p["none"]  # T (C x C) costs more than T_b (C/2 x C/2)
+    assert max(p.values()) < _params("gp_resnet", **kw)
+    with pytest.raises(ValueError, match="even"):
+        CSPStage(7, 1)
+    with pytest.raises(ValueError, match="fusion"):
+        CSPStage(8, 1, "middle")
+
+
+def test_block_groups_are_same_shaped_units():
+    m = create_model("gp_elan", widths=(8, 16, 32), blocks=3)
+    groups = m.block_groups()
+    assert list(groups) == ["stage1", "stage2", "stage3"] and all(len(v) == 3 for v in groups.values())
+    shapes = {}
+    hooks = [b.register_forward_hook(lambda mod, i, o, s=s: shapes.setdefault(s, set()).add(tuple(o.shape)))
+             for s, bs in groups.items() for b in bs]
+    m(torch.randn(2, 3, 32, 32))
+    for h in hooks:
+        h.remove()
+    assert all(len(v) == 1 for v in shapes.values())
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="rho"):
+        create_model("gp_prn", rho=1.5)
+    with pytest.raises(ValueError, match="blocks"):
+        create_model("gp_resnet", blocks=(1, 2))
+    with pytest.raises(ValueError, match="odd"):
+        fig7_net("resnet", layers=4)
+    with pytest.raises(ValueError, match="kind"):
+        fig7_net("sparsenet")
+
+
+def test_every_family_is_registered():
+    names = set(list_models("gp_*"))
+    assert {"gp_plain", "gp_resnet", "gp_resnet_sg_block", "gp_resnet_sg_identity", "gp_prn", "gp_csp_fusion",
+            "gp_csp_first", "gp_csp_last", "gp_csp_none", "gp_vovnet", "gp_vovnet_elan", "gp_elan",
+            "gp_csp_elan"} <= names
