@@ -1,0 +1,230 @@
+"""Paper 2 analysis: the paper's Table 2 as data, pairing of the two layouts per configuration, Table 2 of our
+runs with identical Q binning, paired ratio statistics and the verdicts of ``deep_vs_shallow.CLAIMS``.
+
+Everything is computed from the stored runs; a run that diverged or failed keeps its row (with its status), so
+the tables count it rather than silently dropping it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from archlab.analysis.stats import bootstrap_ci
+from archlab.analysis.truncation import loglog_slope, truncation_curve
+from archlab.claims import decide, verdict
+
+# Not ``from ... import CLAIMS``: archlab.claims.all_claims reads CLAIMS from every module here, so a re-export
+# would list paper 2's claims twice.
+from . import deep_vs_shallow as experiment
+from .deep_vs_shallow import FACTORS
+
+BIN_EDGES = [0, 1, 3, 10, np.inf]
+BINS = ["[0,1)", "[1,3)", "[3,10)", "[10,inf)"]
+NAMES = {"mnist": "MNIST", "cifar10": "CIFAR10"}  # the paper's spelling, so both tables share row labels
+SHORT = {"sequential": "seq", "parallel": "par"}
+
+# [P] The paper's Table 2: mean (train, val) loss per Q bin [0,1), [1,3), [3,10), [10,inf).
+PAPER_TABLE2 = {
+    ("MNIST", "sequential"): [(0.00013, 0.05201), (0.01702, 0.12449), (0.03620, 0.11743), (0.11246, 0.13550)],
+    ("MNIST", "parallel"): [(0.00009, 0.07551), (0.02679, 0.11468), (0.05238, 0.11467), (0.13310, 0.14900)],
+    ("CIFAR10", "sequential"): [(0.25326, 2.03107), (0.72510, 1.31691), (1.07333, 1.34721), (1.58608, 1.65354)],
+    ("CIFAR10", "parallel"): [(0.52658, 1.32386), (0.88701, 1.24884), (1.17085, 1.34227), (1.63449, 1.68879)],
+}
+METRICS = ["P", "Q", "train_loss", "val_loss", "train_acc", "val_acc", "sec_per_epoch", "status"]
+
+
+def q_bin(q) -> pd.Categorical:
+    return pd.cut(q, BIN_EDGES, right=False, labels=BINS)
+
+
+def paper_bins() -> pd.DataFrame:
+    """The paper's Table 2 in the same long layout as ``bin_means``: one row per dataset x Q bin."""
+    rows = []
+    for ds in ("MNIST", "CIFAR10"):
+        for b, (seq, par) in enumerate(zip(PAPER_TABLE2[(ds, "sequential")], PAPER_TABLE2[(ds, "parallel")])):
+            rows.append({"dataset": ds, "q_bin": BINS[b], "n": np.nan, "train_seq": seq[0], "val_seq": seq[1],
+                         "train_par": par[0], "val_par": par[1]})
+    return _derived(pd.DataFrame(rows))
+
+
+def pair_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration with both layouts side by side (``*_seq``, ``*_par``), Q, its bin, and the ratios
+    par/seq. ``ok`` is True when both layouts finished; ``pair_status`` says what happened otherwise."""
+    keys = [f for f in FACTORS if f != "layout"] + ["seed"]
+    runs = runs.reindex(columns=keys + ["layout"] + METRICS)  # failed runs carry no metrics
+    wide = runs.set_index(keys + ["layout"])[METRICS].unstack("layout")
+    wide.columns = [f"{m}_{SHORT[lay]}" for m, lay in wide.columns]
+    wide = wide.reindex(columns=[f"{m}_{s}" for m in METRICS for s in ("seq", "par")]).reset_index()
+    wide["dataset"] = wide.dataset.map(lambda d: NAMES.get(d, d))
+    status = wide[["status_seq", "status_par"]].fillna("missing")
+    wide["ok"] = (status.status_seq == "ok") & (status.status_par == "ok")
+    wide["pair_status"] = np.where(wide.ok, "ok", "seq " + status.status_seq + ", par " + status.status_par)
+    wide["Q"] = pd.to_numeric(wide.Q_seq.fillna(wide.Q_par), errors="coerce")
+    wide["q_bin"] = q_bin(wide.Q)
+    num = wide[[c for c in wide if c.endswith(("_seq", "_par")) and not c.startswith("status")]]
+    wide[num.columns] = num.apply(pd.to_numeric, errors="coerce")
+    for split in ("train", "val"):
+        wide[f"r_{split}"] = (wide[f"{split}_loss_par"] / wide[f"{split}_loss_seq"]).where(wide.ok)
+    wide["r_time"] = (wide.sec_per_epoch_par / wide.sec_per_epoch_seq).where(wide.ok)
+    for s in ("seq", "par"):
+        wide[f"gap_{s}"] = (wide[f"val_loss_{s}"] - wide[f"train_loss_{s}"]).where(wide.ok)
+    return wide
+
+
+def bin_means(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Our Table 2 in long form: mean losses per dataset x Q bin over finished pairs, with the derived ratios."""
+    ok = pairs[pairs.ok]
+    t = ok.groupby(["dataset", "q_bin"], observed=True).agg(
+        n=("Q", "size"), train_seq=("train_loss_seq", "mean"), val_seq=("val_loss_seq", "mean"),
+        train_par=("train_loss_par", "mean"), val_par=("val_loss_par", "mean")).reset_index()
+    t["q_bin"] = t.q_bin.astype(str)
+    return _derived(t)
+
+
+def _derived(t: pd.DataFrame) -> pd.DataFrame:
+    """The spec's derived ratios: ratio of bin means par/seq and the val - train gap per layout."""
+    t = t.copy()
+    t["r_train"], t["r_val"] = t.train_par / t.train_seq, t.val_par / t.val_seq
+    t["gap_seq"], t["gap_par"] = t.val_seq - t.train_seq, t.val_par - t.train_par
+    return t
+
+
+def table2(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 as printed in the paper (rows dataset x layout, columns Q bin x train/val), paper beside ours."""
+    parts = []
+    for source, t in (("paper", paper_bins()), ("ours", bin_means(pairs))):
+        for s, layout in (("seq", "sequential"), ("par", "parallel")):
+            long = t.melt(id_vars=["dataset", "q_bin"], value_vars=[f"train_{s}", f"val_{s}"], var_name="split")
+            long["split"] = long.split.str.replace(f"_{s}", "")
+            parts.append(long.assign(layout=layout, source=source))
+    wide = pd.concat(parts).pivot_table(index=["dataset", "layout", "source"], columns=["q_bin", "split"],
+                                        values="value", observed=False)
+    cols = [(b, s) for b in BINS for s in ("train", "val") if (b, s) in wide.columns]
+    rows = sorted(wide.index, key=lambda r: (dataset_order(r[0]), r[1] == "parallel", r[2] == "ours"))
+    return wide.reindex(index=pd.MultiIndex.from_tuples(rows, names=wide.index.names),
+                        columns=pd.MultiIndex.from_tuples(cols, names=["Q bin", "split"]))
+
+
+def dataset_order(name: str) -> int:
+    return list(NAMES.values()).index(name) if name in NAMES.values() else len(NAMES)
+
+
+def ratio_table(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The spec's derived-ratio table (par/seq of bin means, gaps) for the paper and for our runs."""
+    cols = ["dataset", "q_bin", "n", "r_train", "r_val", "gap_seq", "gap_par"]
+    both = pd.concat([paper_bins()[cols].assign(source="paper"), bin_means(pairs)[cols].assign(source="ours")])
+    both = both.assign(order=both.dataset.map(dataset_order), q_bin=pd.Categorical(both.q_bin, BINS, ordered=True))
+    return both.sort_values(["order", "q_bin", "source"], ascending=[True, True, False]).drop(columns="order") \
+        .set_index(["dataset", "q_bin", "source"])
+
+
+def ratio_stats(pairs: pd.DataFrame, by_bin: bool = False) -> pd.DataFrame:
+    """Per dataset (and pooled, 'all') and split: median and geometric mean of r = L_par/L_seq with bootstrap 95%
+    intervals, share of configurations where parallel wins (r < 1), Wilcoxon signed-rank p on log r, mean |log r|."""
+    ok = pairs[pairs.ok]
+    groups = [("all", ok)] + [(ds, g) for ds, g in ok.groupby("dataset")]
+    rows = []
+    for ds, g in groups:
+        sub = [(b, gb) for b, gb in g.groupby("q_bin", observed=True)] if by_bin else [("all", g)]
+        for b, gb in sub:
+            for split in ("train", "val"):
+                rows.append({"dataset": ds, "q_bin": str(b), "split": split,
+                             **_ratio_summary(gb[f"r_{split}"].to_numpy(float))})
+    return pd.DataFrame(rows)
+
+
+def _ratio_summary(r: np.ndarray) -> dict:
+    r = r[np.isfinite(r) & (r > 0)]
+    log_r = np.log(r)
+    enough = len(r) >= 2 and np.ptp(log_r) > 0  # scipy's bootstrap and Wilcoxon need two distinct values
+    med_ci = bootstrap_ci(r, np.median) if enough else (np.nan, np.nan)
+    geo_ci = tuple(np.exp(bootstrap_ci(log_r, np.mean))) if enough else (np.nan, np.nan)
+    p = float(stats.wilcoxon(log_r).pvalue) if enough else np.nan
+    return {"n": len(r), "median": np.median(r) if len(r) else np.nan, "median_lo": med_ci[0],
+            "median_hi": med_ci[1], "geomean": np.exp(log_r.mean()) if len(r) else np.nan, "geomean_lo": geo_ci[0],
+            "geomean_hi": geo_ci[1], "share_par_wins": (r < 1).mean() if len(r) else np.nan, "wilcoxon_p": p,
+            "mean_abs_log": np.abs(log_r).mean() if len(r) else np.nan}
+
+
+def truncation_check(scales=np.logspace(-3, 0, 13), fit_below: float = 0.1) -> tuple[pd.DataFrame, dict]:
+    """Seq/par relative deviation against branch scale for tanh and relu bodies, and the fitted log-log slopes
+    over the small-scale end (``scale <= fit_below``), where the first-order expansion should hold."""
+    curves = pd.concat([truncation_curve(scales, activation=a) for a in ("tanh", "relu")], ignore_index=True)
+    small = curves[curves.scale <= fit_below * (1 + 1e-9)]
+    slopes = {a: loglog_slope(g.scale, g.rel_deviation) for a, g in small.groupby("activation")}
+    return curves, slopes
+
+
+def step_ratios(steps: pd.DataFrame) -> pd.DataFrame:
+    """``step_times`` output with both layouts side by side and r_step = par/seq per architecture."""
+    keys = [c for c in steps if c not in ("layout", "ms_per_step")]
+    wide = steps.pivot_table(index=keys, columns="layout", values="ms_per_step").reset_index()
+    wide = wide.rename(columns={"sequential": "ms_seq", "parallel": "ms_par"})
+    wide["r_step"] = wide.ms_par / wide.ms_seq
+    wide["dataset"] = wide.dataset.map(lambda d: NAMES.get(d, d))
+    return wide
+
+
+def verdicts(pairs: pd.DataFrame, slopes: dict, profile: str, device: str, steps: pd.DataFrame) -> list[dict]:
+    """One verdict per claim in ``CLAIMS``, each computed from the runs under the criterion declared there."""
+    claim = {c.id: c for c in experiment.CLAIMS}
+    smoke = profile == "smoke"  # the smoke grid exercises the plumbing; its losses are no evidence either way
+    note = " [smoke: plumbing only]" if smoke else ""
+    ok = pairs[pairs.ok]
+    dropped = int((~pairs.ok).sum())
+    cells = bin_means(pairs)
+    cells = cells[cells.n >= 2]
+    out = []
+
+    both = pairs.dropna(subset=["P_seq", "P_par"])
+    same = both.P_seq == both.P_par
+    p_range = f", P {both.P_seq.min():,.0f} to {both.P_seq.max():,.0f}" if len(both) else ""
+    out.append(verdict(claim["parity"], f"{int(same.sum())}/{len(both)} configurations equal{p_range}",
+                       decide(bool(same.all()) if len(both) else None)))
+
+    out.append(verdict(claim["truncation"], "log-log slopes " + ", ".join(f"{a} {s:.3f}" for a, s in slopes.items()),
+                       decide(all(0.9 <= s <= 1.1 for s in slopes.values()))))
+
+    per_ds = {ds: g.r_val for ds, g in ok.groupby("dataset")}
+    meds = {ds: float(r.median()) for ds, r in per_ds.items()}
+    few = any(ds not in per_ds or len(per_ds[ds]) < 6 for ds in ("MNIST", "CIFAR10"))
+    measured = "; ".join(f"{ds} median {m:.3f} (n={len(per_ds[ds])})" for ds, m in meds.items())
+    out.append(verdict(claim["val-close"], f"{measured}; {dropped} pairs not finished{note}",
+                       decide(all(0.8 <= m <= 1.25 for m in meds.values()), smoke or few)))
+
+    hi = cells[cells.q_bin.isin(["[3,10)", "[10,inf)"])]
+    measured = "; ".join(f"{r.dataset} Q{r.q_bin} {r.r_val:.3f} (n={r.n})" for r in hi.itertuples()) or "no cell"
+    out.append(verdict(claim["val-close-high-q"], measured + note,
+                       decide(bool(hi.r_val.between(0.85, 1.15).all()), smoke or hi.empty)))
+
+    s = _ratio_summary(ok.r_val.to_numpy(float))
+    measured = (f"geomean {s['geomean']:.3f} [{s['geomean_lo']:.3f}, {s['geomean_hi']:.3f}], parallel wins "
+                f"{s['share_par_wins']:.0%} of {s['n']}, Wilcoxon p={s['wilcoxon_p']:.3g}{note}")
+    significant = s["wilcoxon_p"] < 0.05  # False for NaN
+    outcome = ("inconclusive" if smoke or not significant else
+               "reproduced" if s["geomean"] < 1 else "not reproduced")
+    out.append(verdict(claim["shallow-val"], measured, outcome))
+
+    for cid, wins, what in (("deep-train", cells.r_train > 1, "train ratio > 1"),
+                            ("shallow-gap", cells.gap_par < cells.gap_seq, "gap par < seq")):
+        k, n = int(wins.sum()), len(cells)
+        out.append(verdict(claim[cid], f"{what} in {k}/{n} cells{note}", decide(k > n / 2, smoke or n == 0)))
+
+    low = cells[(cells.dataset == "CIFAR10") & (cells.q_bin == "[0,1)")]
+    if low.empty:
+        out.append(verdict(claim["cifar-low-q"], f"no CIFAR-10 Q<1 cell with >= 2 pairs{note}", "inconclusive"))
+    else:
+        r = float(low.r_val.iloc[0])
+        largest = bool(np.isclose(abs(np.log(r)), np.abs(np.log(cells.r_val)).max()))
+        out.append(verdict(claim["cifar-low-q"], f"CIFAR-10 Q<1 val ratio {r:.3f} (n={int(low.n.iloc[0])}), "
+                           f"largest |log ratio| of all cells: {largest}{note}", decide(r < 1 and largest, smoke)))
+
+    r = step_ratios(steps).r_step if len(steps) else pd.Series(dtype=float)
+    t = float(r.median()) if len(r) else np.nan
+    outcome = ("inconclusive" if smoke or device != "cuda" or not np.isfinite(t) else
+               "reproduced" if t < 0.9 else "not reproduced" if t > 1.1 else "inconclusive")
+    measured = (f"median time per step par/seq {t:.3f} over {len(r)} architectures on {device} (sweep sec/epoch "
+                f"par/seq {ok.r_time.median():.3f}){note}")
+    out.append(verdict(claim["speed"], measured, outcome))
+    return out

@@ -1,0 +1,212 @@
+"""Paper 2 figures, drawn only from stored runs (``pair_runs`` output) and from the spec's Table 2 numbers, which
+are always labelled as the paper's. Pairs where a layout diverged or failed are counted in every panel title
+instead of disappearing."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import FuncFormatter
+
+from archlab.plots import learning_curves
+
+from .deep_vs_shallow import FACTORS
+from .deep_vs_shallow_analysis import BIN_EDGES, BINS, dataset_order, bin_means, paper_bins, step_ratios
+
+LAYOUT_COLORS = {"sequential": "C0", "parallel": "C1"}
+PLAIN = FuncFormatter(lambda v, _: f"{v:g}")  # ratios near 1 read better as 0.9, 1.1 than as 9x10^-1
+# minor ticks labelled only at 2x and 5x a power of ten, so axes spanning decades stay readable
+SPARSE = FuncFormatter(lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** np.floor(np.log10(v)), 6) in (2, 5) else "")
+
+
+def _plain(*axes, minor=PLAIN):
+    """Plain numbers on log axes (``minor=SPARSE`` for axes that may span decades)."""
+    for axis in axes:
+        axis.set_major_formatter(PLAIN)
+        axis.set_minor_formatter(minor)
+
+
+def _log_labels(ax, lo: float, hi: float):
+    """Plain labels on both log axes of a square panel: every minor tick within a factor of 4, sparse beyond."""
+    _plain(ax.xaxis, ax.yaxis, minor=PLAIN if hi / lo < 4 else SPARSE)
+
+
+def _datasets(pairs):
+    return sorted(dict.fromkeys(pairs.dataset), key=dataset_order)
+
+
+def _unfinished(g) -> str:
+    n = int((~g.ok).sum())
+    return f" ({n} unfinished pair{'s' * (n != 1)}: see table)" if n else ""
+
+
+def _bin_spans(q_max: float):
+    """(lo, hi, label) of each Q bin, the open last bin capped for drawing."""
+    edges = list(BIN_EDGES[:-1]) + [max(100.0, 2 * q_max)]
+    return [(max(lo, 0.05), hi, b) for lo, hi, b in zip(edges[:-1], edges[1:], BINS)]
+
+
+def loss_scatter(pairs: pd.DataFrame):
+    """Parallel against sequential loss per configuration (log-log), y = x and a +-10% band, coloured by log10 Q;
+    rows train/val, one column per dataset."""
+    ds = _datasets(pairs)
+    fig, axes = plt.subplots(2, len(ds), figsize=(4.6 * len(ds), 8.4), squeeze=False, layout="constrained")
+    ok = pairs[pairs.ok]
+    norm = plt.Normalize(np.log10(ok.Q).min() if len(ok) else 0, np.log10(ok.Q).max() if len(ok) else 1)
+    for j, d in enumerate(ds):
+        g = pairs[pairs.dataset == d]
+        gok = g[g.ok]
+        for i, split in enumerate(("train", "val")):
+            ax = axes[i, j]
+            x, y = gok[f"{split}_loss_seq"], gok[f"{split}_loss_par"]
+            sc = ax.scatter(x, y, c=np.log10(gok.Q), cmap="viridis", norm=norm, s=28, edgecolor="k", lw=0.3)
+            if len(gok):
+                lo, hi = min(x.min(), y.min()) / 1.3, max(x.max(), y.max()) * 1.3
+                line = np.geomspace(lo, hi, 50)
+                ax.plot(line, line, "k-", lw=1, label="y = x")
+                ax.fill_between(line, line / 1.1, line * 1.1, color="grey", alpha=0.2, label="±10%")
+                ax.set(xlim=(lo, hi), ylim=(lo, hi))
+            ax.set(xscale="log", yscale="log", xlabel=f"sequential {split} loss", ylabel=f"parallel {split} loss",
+                   title=f"{d}, {split}")
+            if len(gok):
+                _log_labels(ax, lo, hi)
+            ax.legend(loc="upper left", fontsize="small")
+    fig.colorbar(sc, ax=axes, label="log10 Q", shrink=0.6)
+    fig.suptitle(f"Parallel vs sequential loss per configuration{_unfinished(pairs)}", fontsize="medium")
+    return fig
+
+
+def ratio_vs_q(pairs: pd.DataFrame):
+    """r = L_par/L_seq against Q (log-log) per dataset: one point per configuration, our per-bin median with its
+    IQR, and the paper's ratio of bin means (Table 2) as a dashed segment across each bin."""
+    ds = _datasets(pairs)
+    fig, axes = plt.subplots(1, len(ds), figsize=(5.2 * len(ds), 4), squeeze=False, sharey=True, layout="constrained")
+    paper = paper_bins().set_index(["dataset", "q_bin"])
+    for ax, d in zip(axes[0], ds):
+        g = pairs[(pairs.dataset == d) & pairs.ok]
+        spans = _bin_spans(g.Q.max() if len(g) else 10)
+        for split, marker in (("train", "s"), ("val", "o")):
+            color = "C2" if split == "train" else "C3"
+            ax.scatter(g.Q, g[f"r_{split}"], marker=marker, color=color, alpha=0.45, s=22, label=f"ours, {split}")
+            for lo, hi, b in spans:
+                r = g.loc[g.q_bin == b, f"r_{split}"]
+                if len(r):
+                    q25, q50, q75 = r.quantile([0.25, 0.5, 0.75])
+                    xm = np.sqrt(lo * hi) * (0.9 if split == "train" else 1.1)
+                    ax.errorbar(xm, q50, yerr=[[q50 - q25], [q75 - q50]], fmt=marker, color=color, mec="k",
+                                ms=8, capsize=3)
+                if (d, b) in paper.index:
+                    ax.plot([lo, hi], [paper.loc[(d, b), f"r_{split}"]] * 2, "--", color=color, lw=1.5,
+                            label=f"paper Table 2, {split}" if b == BINS[0] else None)
+        for edge in BIN_EDGES[1:-1]:
+            ax.axvline(edge, color="grey", lw=0.6, ls=":")
+        ax.axhline(1, color="k", lw=1)
+        ax.set(xscale="log", yscale="log", xlabel="Q = K·M / P", ylabel="L_par / L_seq",
+               title=f"{d} (big markers: bin median, IQR)")
+        _plain(ax.yaxis)
+        ax.legend(fontsize="x-small")
+    return fig
+
+
+def gap_by_layout(pairs: pd.DataFrame):
+    """Validation minus training loss per layout and Q bin (bars: our mean with 95% CI; diamonds: the paper's)."""
+    ds = _datasets(pairs)
+    fig, axes = plt.subplots(1, len(ds), figsize=(5 * len(ds), 3.8), squeeze=False, layout="constrained")
+    ok = pairs[pairs.ok]
+    long = pd.concat([ok.assign(layout=lay, gap=ok[f"gap_{s}"]) for s, lay in (("seq", "sequential"),
+                                                                                ("par", "parallel"))])
+    long["q_bin"] = pd.Categorical(long.q_bin.astype(str), BINS, ordered=True)
+    paper = paper_bins().set_index(["dataset", "q_bin"])
+    for ax, d in zip(axes[0], ds):
+        g = long[long.dataset == d]
+        sns.barplot(g, x="q_bin", y="gap", hue="layout", palette=LAYOUT_COLORS, ax=ax, errorbar=("ci", 95),
+                    hue_order=list(LAYOUT_COLORS), order=BINS)
+        for i, b in enumerate(BINS):
+            for off, s in ((-0.2, "seq"), (0.2, "par")):
+                if (d, b) in paper.index:
+                    ax.plot(i + off, paper.loc[(d, b), f"gap_{s}"], "kD", ms=5,
+                            label="paper Table 2" if (i, s) == (0, "seq") else None)
+        ax.set(xlabel="Q bin", ylabel="val − train loss", title=f"{d}{_unfinished(pairs[pairs.dataset == d])}")
+        ax.legend(fontsize="small")
+    return fig
+
+
+def time_per_epoch(pairs: pd.DataFrame, steps: pd.DataFrame, device: str, executor: str):
+    """Parallel against sequential time per configuration (log-log, y = x): top, seconds per epoch of the sweep's
+    runs; bottom, milliseconds per training step with each model timed alone (the basis of the speed verdict)."""
+    ds = _datasets(pairs)
+    ratios = step_ratios(steps) if len(steps) else pd.DataFrame(columns=["dataset", "ms_seq", "ms_par", "r_step"])
+    fig, axes = plt.subplots(2, len(ds), figsize=(4.4 * len(ds), 8), squeeze=False, layout="constrained")
+    shared = ", runs shared the device" if executor == "ray" else ""
+    for j, d in enumerate(ds):
+        g = pairs[(pairs.dataset == d) & pairs.ok]
+        g = g.rename(columns={"sec_per_epoch_seq": "seq", "sec_per_epoch_par": "par"})
+        r = ratios[ratios.dataset == d].rename(columns={"ms_seq": "seq", "ms_par": "par"})
+        for ax, t, col, unit in ((axes[0, j], g, "r_time", f"s/epoch (sweep{shared})"),
+                                 (axes[1, j], r, "r_step", "ms/step (timed alone)")):
+            if len(t):
+                sns.scatterplot(t, x="seq", y="par", hue="F", size="L", palette="crest", ax=ax)
+                lo, hi = min(t.seq.min(), t.par.min()) / 1.3, max(t.seq.max(), t.par.max()) * 1.3
+                ax.plot([lo, hi], [lo, hi], "k-", lw=1)
+                ax.set(xlim=(lo, hi), ylim=(lo, hi))
+                ax.legend(fontsize="x-small")
+                _log_labels(ax, lo, hi)
+            ax.set(xscale="log", yscale="log", xlabel=f"sequential {unit}", ylabel=f"parallel {unit}",
+                   title=f"{d}: median par/seq {t[col].median():.2f}")
+    fig.suptitle(f"Training time per layout on {device}", fontsize="medium")
+    return fig
+
+
+def table2_figure(pairs: pd.DataFrame):
+    """Mean validation and training loss per Q bin and layout: ours (solid) beside the paper's Table 2 (dashed)."""
+    ours, paper = bin_means(pairs), paper_bins()
+    ds = _datasets(pairs)
+    fig, axes = plt.subplots(2, len(ds), figsize=(4.6 * len(ds), 6.5), squeeze=False, layout="constrained")
+    for j, d in enumerate(ds):
+        for i, split in enumerate(("val", "train")):
+            ax = axes[i, j]
+            for src, t, ls in (("ours", ours, "-"), ("paper", paper, "--")):
+                t = t[t.dataset == d].set_index("q_bin").reindex(BINS)
+                for s, lay in (("seq", "sequential"), ("par", "parallel")):
+                    if t[f"{split}_{s}"].notna().any():
+                        ax.plot(BINS, t[f"{split}_{s}"], ls, marker="o", color=LAYOUT_COLORS[lay],
+                                label=f"{src}, {lay}")
+            ax.set(yscale="log", xlabel="Q bin", ylabel=f"mean {split} loss", title=f"{d}, {split}")
+            _plain(ax.yaxis, minor=SPARSE)
+            ax.legend(fontsize="x-small")
+    return fig
+
+
+def truncation_figure(curves: pd.DataFrame, slopes: dict):
+    """Relative seq/par deviation of one body against the scale of its branch weights, with a slope-1 guide."""
+    fig, ax = plt.subplots(figsize=(5.2, 4), layout="constrained")
+    for act, g in curves.groupby("activation"):
+        ax.plot(g.scale, g.rel_deviation, "o-", label=f"{act} (slope {slopes[act]:.2f} for scale ≤ 0.1)")
+    s = curves.scale.to_numpy()
+    ax.plot(s, 0.3 * curves.rel_deviation.min() * s / s.min(), "k:", label="slope 1 (guide)")
+    ax.axvline(1.0, color="grey", lw=0.6, ls="--")
+    ax.set(xscale="log", yscale="log", xlabel="branch weight scale (1 = PyTorch default init)",
+           ylabel="||seq − par|| / ||seq − h0||", title="First-order truncation error")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def learning_curve_pair(runs: pd.DataFrame, **selection):
+    """Train and validation loss per epoch of both layouts for one configuration picked by ``selection``."""
+    sel = runs
+    for k, v in selection.items():
+        sel = sel[sel[k] == v]
+    for k in [f for f in (*FACTORS, "seed") if f not in selection and f != "layout" and f in sel]:
+        sel = sel[sel[k] == sel[k].iloc[0]] if len(sel) else sel
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+    for ax, metric in zip(axes, ("train_loss", "val_loss")):
+        hist = {f"{r.layout} ({r.status})": r.result["history"] for r in sel.itertuples()
+                if isinstance(r.result, dict) and "history" in r.result}
+        if hist:
+            learning_curves(hist, ax, metric, logy=True)
+        else:
+            ax.text(0.5, 0.5, "no stored run for this selection", ha="center", transform=ax.transAxes)
+    fig.suptitle(", ".join(f"{k}={v}" for k, v in selection.items()) + " (first level of other factors)",
+                 fontsize="medium")
+    return fig
