@@ -116,3 +116,17 @@ def test_retry_failed_reruns_only_failures(store, tmp_path):
     df = run_sweep(sweep_fns.square, configs, store=store, verbose=False, retry_failed=True)
     assert len(list(tmp_path.glob("call-2-*"))) == 2 and len(list(tmp_path.glob("call-1-*"))) == 1
     assert df.set_index("x").status.to_dict() == {1: "ok", 2: "failed"}
+
+
+def test_sharded_stores_merge_into_one(tmp_path):
+    configs = [{"x": i} for i in range(6)]
+    a, b = RunStore(tmp_path / "a.sqlite"), RunStore(tmp_path / "b.sqlite")
+    run_sweep(sweep_fns.square, configs, store=a, shard="0/2", verbose=False)
+    run_sweep(sweep_fns.square, configs, store=b, shard="1/2", verbose=False)
+    from archlab.store import main
+
+    assert main(["merge", str(a.path), str(b.path), "--into", str(tmp_path / "all.sqlite")]) == 0
+    merged = RunStore(tmp_path / "all.sqlite")
+    assert len(merged) == 6 and merged.merge(a.path) == 0  # merging again adds nothing
+    df = run_sweep(sweep_fns.square, configs, store=merged, verbose=False)
+    assert sorted(df.y) == [0, 1, 4, 9, 16, 25]

@@ -134,6 +134,16 @@ class RunStore:
             q, args = ("SELECT * FROM runs", ()) if fn is None else ("SELECT * FROM runs WHERE fn = ?", (fn_name(fn),))
             return [self._row(r) for r in db.execute(q + " ORDER BY created", args).fetchall()]
 
+    def merge(self, other: str | Path) -> int:
+        """Copy in every run of another store (e.g. one shard's) that this one lacks; returns how many."""
+        before = len(self)
+        with closing(self._connect()) as db:
+            db.execute("ATTACH DATABASE ? AS other", (str(other),))
+            with db:
+                db.execute("INSERT OR IGNORE INTO runs SELECT * FROM other.runs")
+            db.execute("DETACH DATABASE other")
+        return len(self) - before
+
     def delete(self, key: str) -> None:
         with closing(self._connect()) as db, db:
             db.execute("DELETE FROM runs WHERE key = ?", (key,))
@@ -198,3 +208,25 @@ def run_or_load(fn, config: dict, *, store: RunStore | None = None, retry_failed
     status, result, error, seconds = execute(fn, config)
     store.put(key, fn, config, status, result, error, seconds)
     return {**(result or {}), "status": status, "error": error}
+
+
+def main(argv=None) -> int:
+    """``python -m archlab.store merge SHARD.sqlite ... [--into results/runs.sqlite]``: gather sharded runs."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m archlab.store")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("merge", help="copy the runs of other stores into one")
+    m.add_argument("sources", nargs="+", type=Path)
+    m.add_argument("--into", type=Path, default=None, help="target store (default: results/runs.sqlite)")
+    args = ap.parse_args(argv)
+    target = RunStore(args.into)
+    for src in args.sources:
+        if not src.exists():
+            ap.error(f"no store at {src}")
+        print(f"{src}: {target.merge(src)} new runs -> {target.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
