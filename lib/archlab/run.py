@@ -130,6 +130,11 @@ def main(argv=None) -> int:
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     ap.add_argument("--list", action="store_true", help="print each notebook's parameters and exit")
     args = ap.parse_args(argv)
+    # Papermill logs each cell's output as it arrives: show it, so a long headless run reports progress.
+    import logging
+
+    logging.basicConfig(format="%(message)s")
+    logging.getLogger("papermill").setLevel(logging.INFO)
     given = {k: parse_value(v) for k, v in args.parameter}
     try:
         if args.list:
