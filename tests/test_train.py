@@ -102,3 +102,10 @@ def test_onecycle_survives_tiny_runs(steps):
         opt.step()
         sched.step()
     assert all(math.isfinite(g["lr"]) for g in opt.param_groups)
+
+
+def test_flop_count_can_be_restricted_to_ops():
+    m = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(2 * 6 * 6, 3))
+    conv, lin = 2 * (2 * 1 * 9) * 36, 2 * 72 * 3  # 2 FLOPs per multiply-add
+    assert count_flops(m, (1, 8, 8), ops={"convolution"}) == conv
+    assert count_flops(m, (1, 8, 8), ops={"convolution", "addmm"}) == conv + lin == count_flops(m, (1, 8, 8))

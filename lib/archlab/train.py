@@ -100,20 +100,27 @@ def count_params(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def count_flops(model: nn.Module, input_shape: tuple, device="cpu") -> int:
+def count_flops(model: nn.Module, input_shape: tuple, device=None, ops: set | None = None) -> int:
     """Forward FLOPs for one sample (2 per multiply-add), counted by ``torch.utils.flop_counter``.
 
     Runs a batch of two in eval mode (batch norm needs no batch statistics there) and halves the count.
+    ``ops`` restricts the count to those aten ops (e.g. ``{"convolution", "addmm", "mm"}`` for the
+    conv/linear MACs papers usually quote); default: every op the counter knows.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
+    if device is None:
+        device = next(iter(model.parameters()), torch.empty(0)).device
     was_training = model.training
     model.eval()
     x = torch.zeros((2, *input_shape), device=device)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(x)
     model.train(was_training)
-    return counter.get_total_flops() // 2
+    if ops is None:
+        return counter.get_total_flops() // 2
+    per_op = counter.get_flop_counts().get("Global", {})
+    return sum(v for op, v in per_op.items() if str(op).split(".")[1] in ops) // 2
 
 
 def resolve_device(device=None) -> torch.device:

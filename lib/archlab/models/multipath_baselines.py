@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.ops import SqueezeExcitation
 
+from ..train import count_flops, count_params
 from . import register_model
 
 BLOCKS = ("conv", "se", "sk")
@@ -132,22 +133,13 @@ _MAC_OPS = ("convolution", "addmm", "mm")  # conv and linear layers; bmm (the ro
 
 
 def count_macs(model: nn.Module, input_shape=(3, 32, 32)) -> int:
-    """Conv + linear multiply-adds per sample (torch's flop counter, 2 FLOPs per MAC, batch of one, eval mode)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.zeros((1, *input_shape), device=device))
-    model.train(was_training)
-    flops = counter.get_flop_counts().get("Global", {})
-    return sum(v for op, v in flops.items() if str(op).split(".")[1] in _MAC_OPS) // 2
+    """Conv + linear multiply-adds per sample: the spec's budget counts only these ops."""
+    return count_flops(model, input_shape, ops=_MAC_OPS) // 2
 
 
 def count_all_params(model: nn.Module) -> int:
     """All parameters, frozen ones included (a frozen router still costs what a trained one costs)."""
-    return sum(p.numel() for p in model.parameters())
+    return count_params(model, trainable_only=False)
 
 
 def routing_params(model: nn.Module) -> int:
