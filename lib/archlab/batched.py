@@ -237,24 +237,17 @@ def run_training_batched(configs: list[dict]) -> list[dict]:
     ``sec_per_epoch`` is each run's share of the group's time; ``group_size`` says how many shared it."""
     from .data import load_splits
     from .models import create_model
-    from .train import count_flops, count_params, seed_everything
+    from .train import count_flops, count_params, model_kwargs, seed_everything, training_result
 
     c0 = configs[0]
     cfgs = [TrainConfig.from_dict(c.get("train", {})) for c in configs]
     train, test = load_splits(c0["dataset"], c0.get("train_size"), c0.get("test_size"), c0.get("data_seed", 0))
-    kwargs = {"num_classes": train.num_classes, **({"in_chans": train.sample_shape[0]} if train.is_image else {}),
-              **c0.get("model_kwargs", {})}
+    kwargs = model_kwargs(c0, train)
     models = []
     for cfg in cfgs:
         seed_everything(cfg.seed)
         models.append(create_model(c0["model"], **kwargs))
     params, flops = count_params(models[0]), count_flops(models[0], train.sample_shape)
     hists = fit_batched(models, train, test, cfgs, device=c0.get("device", "cpu"))
-    out = []
-    for h in hists:
-        last = h.final
-        out.append({"status": h.status, "params": params, "flops": flops, "train_loss": last.get("train_loss"),
-                    "train_acc": last.get("train_acc"), "val_loss": last.get("val_loss"), "val_acc": last.get("val_acc"),
-                    "sec_per_epoch": h.wall_time / max(1, len(h.epochs)) / len(hists), "diverged_step": h.diverged_step,
-                    "group_size": len(hists), "history": h.to_dict()})
-    return out
+    return [training_result(h, params, flops, h.wall_time / max(1, len(h.epochs)) / len(hists), group_size=len(hists))
+            for h in hists]

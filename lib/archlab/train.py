@@ -289,6 +289,27 @@ def _progress(total: int, verbose: bool | None):
     return tqdm(total=total, leave=False, desc="train")
 
 
+def model_kwargs(config: dict, train: ArrayDataset) -> dict:
+    """``config["model_kwargs"]`` plus what the data decides (``num_classes``, ``in_chans``, ``input_shape``), for
+    the factory arguments the registered model actually takes (not every family names its input the same way)."""
+    import inspect
+
+    from .models import model_entry
+
+    accepted = inspect.signature(model_entry(config["model"]).fn).parameters
+    implied = {"num_classes": train.num_classes, "in_chans": train.sample_shape[0] if train.is_image else None,
+               "input_shape": train.sample_shape}
+    return {**{k: v for k, v in implied.items() if k in accepted and v is not None}, **config.get("model_kwargs", {})}
+
+
+def training_result(hist: History, params: int, flops: int, sec_per_epoch: float, **extra) -> dict:
+    """The plain-data result of one run of :func:`run_training` (and its batched twin)."""
+    last = hist.final
+    return {"status": hist.status, "params": params, "flops": flops, "train_loss": last.get("train_loss"),
+            "train_acc": last.get("train_acc"), "val_loss": last.get("val_loss"), "val_acc": last.get("val_acc"),
+            "sec_per_epoch": sec_per_epoch, "diverged_step": hist.diverged_step, **extra, "history": hist.to_dict()}
+
+
 def run_training(config: dict) -> dict:
     """The generic run function for sweeps: train a registered model on a dataset and return plain data.
 
@@ -303,22 +324,8 @@ def run_training(config: dict) -> dict:
     cfg = TrainConfig.from_dict(config.get("train", {}))
     train, test = load_splits(config["dataset"], config.get("train_size"), config.get("test_size"),
                               config.get("data_seed", 0))
-    import inspect
-
-    from .models import model_entry
-
-    # Fill in what the data decides, for factories that take it (not every family names its input the same way).
-    accepted = inspect.signature(model_entry(config["model"]).fn).parameters
-    implied = {"num_classes": train.num_classes, "in_chans": train.sample_shape[0] if train.is_image else None,
-               "input_shape": train.sample_shape}
-    kwargs = {k: v for k, v in implied.items() if k in accepted and v is not None}
-    kwargs.update(config.get("model_kwargs", {}))
     seed_everything(cfg.seed)
-    model = create_model(config["model"], **kwargs)
+    model = create_model(config["model"], **model_kwargs(config, train))
     params, flops = count_params(model), count_flops(model, train.sample_shape)
     hist = fit(model, train, test, cfg, device=config.get("device", "cpu"))
-    last = hist.final
-    return {"status": hist.status, "params": params, "flops": flops, "train_loss": last.get("train_loss"),
-            "train_acc": last.get("train_acc"), "val_loss": last.get("val_loss"), "val_acc": last.get("val_acc"),
-            "sec_per_epoch": hist.wall_time / max(1, len(hist.epochs)), "diverged_step": hist.diverged_step,
-            "history": hist.to_dict()}
+    return training_result(hist, params, flops, hist.wall_time / max(1, len(hist.epochs)))

@@ -186,6 +186,38 @@ def make_config(**params) -> DeepShallowConfig:
     return DeepShallowConfig.from_dict(params)
 
 
+def build_model(c: dict, train):
+    """The run's layout, built for the data's shape and classes."""
+    from archlab import create_model
+
+    return create_model(c["layout"], layers=c["L"], filters=c["F"], kernel=c["k"], activation=c["activation"],
+                        pool=c["pool"], batchnorm=c["batchnorm"], head=c["head"], input_shape=train.sample_shape,
+                        num_classes=train.num_classes)
+
+
+def run_device(c: dict) -> torch.device:
+    """The config's device, falling back to the CPU when a cuda config is loaded without a GPU."""
+    return torch.device(c["device"] if c["device"] != "cuda" or torch.cuda.is_available() else "cpu")
+
+
+def train_config(c: dict, seed: int | None = None):
+    from archlab.train import TrainConfig
+
+    return TrainConfig(epochs=c["epochs"], batch_size=c["batch_size"], lr=c["lr"], weight_decay=c["weight_decay"],
+                       seed=c["seed"] if seed is None else seed)
+
+
+def run_result(hist, P: int, train, train_metrics: tuple, sec_per_epoch: float, wall_time: float) -> dict:
+    """One run's stored result: P, Q = K*M/P, final losses and accuracies (NaN unless it finished) and timing."""
+    ok = hist.status == "ok"
+    nan = float("nan")
+    return {"status": hist.status, "P": P, "K": len(train), "Q": len(train) * train.num_classes / P,
+            "sec_per_epoch": sec_per_epoch, "wall_time": wall_time, "diverged_step": hist.diverged_step,
+            "history": hist.to_dict(), "train_loss": train_metrics[0] if ok else nan,
+            "train_acc": train_metrics[1] if ok else nan, "val_loss": hist.final["val_loss"] if ok else nan,
+            "val_acc": hist.final["val_acc"] if ok else nan}
+
+
 @versioned(1)
 def train_run(config: dict) -> dict:
     """Train one layout from scratch and report P, Q, final train/val loss and accuracy and seconds per epoch.
@@ -193,30 +225,21 @@ def train_run(config: dict) -> dict:
     The final training loss is re-evaluated on the whole training set with the final weights (not the running
     mean over the last epoch), so train and val losses describe the same model.
     """
-    from archlab import create_model
     from archlab.data import load_splits
-    from archlab.train import TrainConfig, count_params, evaluate, fit, seed_everything
+    from archlab.train import count_params, evaluate, fit, seed_everything
 
     c = config
     train, test = load_splits(c["dataset"], c["train_size"], c["test_size"])
     seed_everything(c["seed"])
-    model = create_model(c["layout"], layers=c["L"], filters=c["F"], kernel=c["k"], activation=c["activation"],
-                         pool=c["pool"], batchnorm=c["batchnorm"], head=c["head"], input_shape=train.sample_shape,
-                         num_classes=train.num_classes)
-    device = torch.device(c["device"])  # no silent CPU fallback: the device is part of the run's key
-    tcfg = TrainConfig(epochs=c["epochs"], batch_size=c["batch_size"], lr=c["lr"], weight_decay=c["weight_decay"],
-                       seed=c["seed"])
-    hist = fit(model, train, test, tcfg, device=device)
-    P = count_params(model)
-    out = {"status": hist.status, "P": P, "K": len(train), "Q": len(train) * train.num_classes / P,
-           "sec_per_epoch": statistics.median(e["seconds"] for e in hist.epochs), "wall_time": hist.wall_time,
-           "diverged_step": hist.diverged_step, "history": hist.to_dict(),
-           "train_loss": float("nan"), "train_acc": float("nan"), "val_loss": float("nan"), "val_acc": float("nan")}
+    model = build_model(c, train)
+    device = run_device(c)
+    hist = fit(model, train, test, train_config(c), device=device)
+    train_metrics = (float("nan"), float("nan"))
     if hist.status == "ok":
         dtype = torch.bfloat16 if device.type == "cuda" else None  # the precision fit trained and validated in
-        out["train_loss"], out["train_acc"] = evaluate(model, train, device=device, dtype=dtype)
-        out["val_loss"], out["val_acc"] = hist.final["val_loss"], hist.final["val_acc"]
-    return out
+        train_metrics = evaluate(model, train, device=device, dtype=dtype)
+    return run_result(hist, count_params(model), train, train_metrics,
+                      statistics.median(e["seconds"] for e in hist.epochs), hist.wall_time)
 
 
 def run_grid(cfg: DeepShallowConfig, store=None, device=None):
