@@ -7,10 +7,15 @@ largest model of the trainer benchmark: ResNet-18 on a GPU), plus a forward pass
 
     run seconds = epochs * (steps * max(overhead, 3 * flops * batch / rate) + flops * n_test / rate)
 
+summed over a run's phases where its architecture changes (a growing net) or it trains members one after the other
+(an ensemble); a run may also evaluate less often than every epoch (see ``phases``). The job lists, one per
+notebook, are in ``bench/jobs.py``.
+
 ``flops`` is the forward cost per sample (``archlab.train.count_flops`` on a meta-device model, so nothing is
 allocated; training is ~3x forward). Narrow convolutions reach a lower FLOP rate than ResNet-18, so compute-bound
 runs are projected optimistically; the pure-compute lower bound (total FLOPs / rate) is reported beside it.
 Concurrent execution (Ray or batched seeds) is applied as the measured sweep speed-up on the overhead-bound part.
+``h100_floor_h`` is the total FLOPs at an H100's dense bf16 matmul rate: a hard lower bound, not a projection.
 """
 from __future__ import annotations
 
@@ -21,14 +26,17 @@ import torch
 from archlab.models import create_model
 from archlab.train import count_flops
 
-# Standard training/test set sizes (the full downloads a GPU machine uses; the offline MNIST copy is smaller).
-SIZES = {"mnist": (60_000, 10_000), "fashion_mnist": (60_000, 10_000), "cifar10": (50_000, 10_000),
-         "cifar100": (50_000, 10_000)}
+from .jobs import NOTEBOOKS, SIZES
+
+# bf16 dense matrix-product rate measured on this workplace's H100 (8192^3 bf16 matmul): 798 TFLOP/s. Total FLOPs at
+# this rate is a hard lower bound on an H100, far below what small convnets achieve: a floor, not an estimate.
+H100_BF16_FLOPS = 798e12
 
 
 def flops(model: str, kwargs: dict, shape: tuple = (3, 32, 32)) -> int:
     """Forward FLOPs per sample of a registered model, counted on the meta device (no memory, no compute)."""
-    return _flops(model, tuple(sorted(kwargs.items())), tuple(shape))
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))  # hashable
+    return _flops(model, frozen, tuple(shape))
 
 
 @lru_cache(maxsize=None)
@@ -38,57 +46,54 @@ def _flops(model: str, kwargs: tuple, shape: tuple) -> int:
     return count_flops(m, shape, device="meta")
 
 
-def deep_vs_shallow_jobs() -> list[dict]:
-    """The 6,912 runs of the deep-vs-shallow ``paper`` profile as (model, kwargs, data, batch, epochs) jobs."""
-    from archlab.experiments.deep_vs_shallow import SHAPES, DeepShallowConfig
+def phases(job: dict) -> list[dict]:
+    """A job as phases of one architecture each, with every quantity ``project`` uses filled in.
 
-    jobs = []
-    for c in DeepShallowConfig(profile="paper").configs(device="cpu"):
-        shape = SHAPES[c["dataset"]]
-        kwargs = dict(layers=c["L"], filters=c["F"], kernel=c["k"], activation=c["activation"], pool=c["pool"],
-                      batchnorm=c["batchnorm"], head=c["head"], input_shape=shape, num_classes=10)
-        jobs.append(dict(model=c["layout"], kwargs=kwargs, shape=shape, dataset=c["dataset"],
-                         batch_size=c["batch_size"], epochs=c["epochs"]))
-    return jobs
-
-
-def overview_jobs() -> list[dict]:
-    from archlab.experiments.overview import OverviewConfig, grid
-
-    jobs = []
-    for c in grid(OverviewConfig(profile="paper")):
-        jobs.append(dict(model=c["model"], kwargs={**c["model_kwargs"], "num_classes": 10}, shape=(3, 32, 32),
-                         dataset=c["dataset"], batch_size=c["train"]["batch_size"], epochs=c["train"]["epochs"]))
-    return jobs
-
-
-NOTEBOOKS = {"02_deep_vs_shallow": deep_vs_shallow_jobs, "00_overview": overview_jobs}
+    Most jobs are one phase: FLOPs from model/kwargs/shape, sizes from ``SIZES[dataset]``, n_train // batch_size
+    steps per epoch and one test-set pass per epoch. A job may override ``n_train``, ``n_test``, ``steps`` (per
+    epoch) and ``evals`` (test-set passes), and give ``phases``, a list of overrides (e.g. ``kwargs``, ``epochs``):
+    a growing net has one phase per architecture, an ensemble trained member by member one per member.
+    """
+    out = []
+    for over in job.get("phases", [{}]):
+        n_train, n_test = SIZES.get(job["dataset"], (None, None))
+        p = {"n_train": n_train, "n_test": n_test, **job, **over}
+        p.setdefault("steps", p["n_train"] // p["batch_size"])
+        p.setdefault("evals", p["epochs"])
+        p["flops"] = flops(p["model"], p["kwargs"], p["shape"])
+        out.append(p)
+    return out
 
 
 def project(jobs: list[dict], overhead_s: float, flop_rate: float, concurrency: float) -> dict:
-    """Projected hours one at a time and with the measured concurrency, and the compute-only lower bound."""
+    """Projected hours one at a time and with the measured concurrency, the compute-only lower bound at the measured
+    rate, and the H100 floor (total FLOPs at the H100's dense bf16 matmul rate)."""
     serial = bound = concurrent = flops_total = 0.0
     for j in jobs:
-        n_train, n_test = SIZES[j["dataset"]]
-        f = flops(j["model"], j["kwargs"], j["shape"])
-        steps = n_train // j["batch_size"]
-        compute = j["epochs"] * (steps * 3 * f * j["batch_size"] + f * n_test) / flop_rate
-        overhead_bound = j["epochs"] * steps * overhead_s
-        serial += j["epochs"] * (steps * max(overhead_s, 3 * f * j["batch_size"] / flop_rate) + f * n_test / flop_rate)
+        compute = overhead_bound = 0.0
+        for p in phases(j):
+            e, f, b = p["epochs"], p["flops"], p["batch_size"]
+            test = p["evals"] * f * p["n_test"]
+            compute += (e * p["steps"] * 3 * f * b + test) / flop_rate
+            overhead_bound += e * p["steps"] * overhead_s
+            serial += e * p["steps"] * max(overhead_s, 3 * f * b / flop_rate) + test / flop_rate
+            flops_total += e * 3 * f * p["n_train"] + test
         # Concurrency hides overhead, never compute: each run costs at least its compute.
         concurrent += max(compute, overhead_bound / concurrency)
         bound += compute
-        flops_total += j["epochs"] * (3 * f * n_train + f * n_test)
     return {"runs": len(jobs), "train_pflop": flops_total / 1e15, "serial_h": serial / 3600,
-            "concurrent_h": concurrent / 3600, "compute_bound_h": bound / 3600}
+            "concurrent_h": concurrent / 3600, "compute_bound_h": bound / 3600,
+            "h100_floor_h": flops_total / H100_BF16_FLOPS / 3600}
 
 
-def project_all(overhead_s: float, flop_rate: float, concurrency: float, stems=tuple(NOTEBOOKS)) -> dict:
+def project_all(overhead_s: float, flop_rate: float, concurrency, stems=tuple(NOTEBOOKS)) -> dict:
+    """Projections per notebook; ``concurrency`` is one factor, or a dict of them by stem (with a "default")."""
     out = {}
     for stem in stems:
         make = NOTEBOOKS[stem]
+        c = concurrency.get(stem, concurrency["default"]) if isinstance(concurrency, dict) else concurrency
         try:
-            out[stem] = project(make(), overhead_s, flop_rate, concurrency)
+            out[stem] = {**project(make(), overhead_s, flop_rate, c), "concurrency": c}
         except Exception as e:  # noqa: BLE001 - a notebook module another engineer is changing must not stop the bench
             out[stem] = {"error": f"{type(e).__name__}: {e}"}
     return out

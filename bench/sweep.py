@@ -2,10 +2,10 @@
 concurrent execution, each way through the run store (a throw-away one, so nothing is reused):
 
 - ``local``: ``run_sweep(train_run, ..., executor="local")``, one run after another;
-- ``ray``: ``run_sweep(train_run, ..., executor="ray")`` with ``1/seeds`` of a GPU per run (on a CPU: one core
-  per run);
-- ``batched``: ``run_grouped(train_run_batched, ..., by="seed")``, the seeds of one architecture trained in one
-  vmapped step (archlab.batched).
+- ``ray``: ``run_sweep(train_run, ..., executor="ray")`` with ``1/group`` of a GPU per run, ``group`` being the
+  runs of one architecture (on a CPU: one core per run);
+- ``batched``: ``run_sweep(train_run_batched, ..., group_by=("seed", "lr"))``, the seeds and learning rates of one
+  architecture trained in one vmapped step (archlab.batched), as the notebook's ``batched`` option runs them.
 The configurations come from ``archlab.experiments.deep_vs_shallow`` (its grid for a profile, with levels and
 seeds overridden) and run through its own ``train_run``. Warm-ups (one run, one batched group and one Ray round
 that starts the workers) are untimed; Ray's own start-up is excluded too, since a session pays it once.
@@ -17,13 +17,11 @@ import time
 
 import torch
 
-from archlab.batched import run_grouped
 from archlab.data import load_splits
 from archlab.store import RunStore
 from archlab.sweep import run_sweep
 
 from .common import device, peak_mb, reset_peak
-from .runs import train_run_batched
 
 
 def grid_configs(spec: dict, dev: torch.device) -> list[dict]:
@@ -44,7 +42,7 @@ def _timed_sweep(run, configs) -> tuple[float, int]:
 
 
 def bench_sweep(spec: dict, use_ray: bool) -> dict:
-    from archlab.experiments.deep_vs_shallow import train_run
+    from archlab.experiments.deep_vs_shallow import train_run, train_run_batched
 
     dev = device()
     configs = grid_configs(spec, dev)
@@ -53,10 +51,11 @@ def bench_sweep(spec: dict, use_ray: bool) -> dict:
     except FileNotFoundError:  # no local copy of the grid's dataset: same models on synthetic images
         spec = {**spec, "levels": {**spec["levels"], "dataset": ["synthetic"]}}
         configs = grid_configs(spec, dev)
-    gpus = 1.0 / spec["seeds"]
+    group = spec["seeds"] * len(spec["levels"].get("lr", [None]))  # runs of one architecture: one batched group
+    gpus = 1.0 / group
     modes = {
         "local": lambda cs, st: run_sweep(train_run, cs, store=st, verbose=False),
-        "batched": lambda cs, st: run_grouped(train_run_batched, cs, store=st, by="seed", verbose=False),
+        "batched": lambda cs, st: run_sweep(train_run_batched, cs, store=st, group_by=("seed", "lr"), verbose=False),
     }
     if use_ray:
         modes["ray"] = lambda cs, st: run_sweep(train_run, cs, store=st, executor="ray", gpus_per_run=gpus,
@@ -64,14 +63,14 @@ def bench_sweep(spec: dict, use_ray: bool) -> dict:
     c = configs[0]
     train, _ = load_splits(c["dataset"], c["train_size"], c["test_size"])
     batch = min(c["batch_size"], len(train))
-    out = {"runs": len(configs), "seeds_per_model": spec["seeds"], "dataset": c["dataset"], "n_train": len(train),
+    out = {"runs": len(configs), "runs_per_group": group, "dataset": c["dataset"], "n_train": len(train),
            "epochs": c["epochs"], "batch_size": batch, "steps_per_epoch": len(train) // batch,
            "gpus_per_run": gpus if dev.type == "cuda" else 0, "levels": spec["levels"]}
     _timed_sweep(modes["local"], configs[:1])  # warm-up: data cache, kernels
     _timed_sweep(modes["batched"], configs[:2])
     if use_ray:
         _start_ray()
-        _timed_sweep(modes["ray"], configs[: spec["seeds"]])  # starts the workers (they import torch once)
+        _timed_sweep(modes["ray"], configs[:group])  # starts the workers (they import torch once)
     for name, run in modes.items():
         reset_peak(dev)  # Ray workers are other processes: their memory is not seen here
         seconds, ok = _timed_sweep(run, configs)

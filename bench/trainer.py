@@ -9,7 +9,9 @@ would conventionally write (speed-up), on the same model, batch size, images and
 - fit: augmentation on the device (as the conventional loop augments), optionally with ``torch.compile``,
   timed for a first model (compilation included) and a second one of the same architecture (compiled code
   reused: what each run of a sweep pays).
-Each timed run starts from a fresh model after an untimed warm-up, with the device synchronised around it.
+Each timed run starts from a fresh model after an untimed warm-up, with the device synchronised around it, and
+each side is timed ``repeats`` times and its fastest kept (timeit's rule: slower repeats measure interference from
+other processes, not the code; on the 2-core CPU single timings swung by 20% and more).
 """
 from __future__ import annotations
 
@@ -79,8 +81,18 @@ def conventional_loop(model, ds, batch_size: int, epochs: int, dev: torch.device
             running += loss.item()
 
 
+def _fastest(repeats: int, dev: torch.device, run) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``run()``."""
+    best = float("inf")
+    for _ in range(repeats):
+        with timed(dev) as t:
+            run()
+        best = min(best, t.seconds)
+    return best
+
+
 def bench_case(name: str, kwargs: dict, batch_size: int, data: BenchData, epochs: int, dev: torch.device,
-               workers: int, compile_modes=()) -> dict:
+               workers: int, compile_modes=(), repeats: int = 1) -> dict:
     """All timings for one (model, batch size) case; seconds per side, ratios computed by the caller."""
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=LR, augment=True, seed=0)
     ds = data.ds
@@ -88,28 +100,24 @@ def bench_case(name: str, kwargs: dict, batch_size: int, data: BenchData, epochs
     fit(_model(name, kwargs, dev), warm, None, cfg.replace(epochs=1), device=dev)  # CUDA context, kernels, allocator
     steps = len(ds) // min(batch_size, len(ds))
     out = {"model": name, "model_kwargs": kwargs, "batch_size": batch_size, "epochs": epochs, "n_train": len(ds),
-           "steps_per_epoch": steps, "samples": steps * min(batch_size, len(ds)) * epochs}
+           "steps_per_epoch": steps, "samples": steps * min(batch_size, len(ds)) * epochs, "repeats": repeats}
 
     reset_peak(dev)
-    with timed(dev) as t:
-        fit(_model(name, kwargs, dev), ds, None, cfg, device=dev)
-    out["fit_s"], out["fit_peak_mb"] = t.seconds, peak_mb(dev)
+    out["fit_s"] = _fastest(repeats, dev, lambda: fit(_model(name, kwargs, dev), ds, None, cfg, device=dev))
+    out["fit_peak_mb"] = peak_mb(dev)
 
-    model = _model(name, kwargs, dev)
-    cl = dev.type == "cuda" and _is_conv_net(model)
+    cl = dev.type == "cuda" and _is_conv_net(_model(name, kwargs, "meta"))
     batches = [(x.clone(), y.clone()) for x, y in DeviceLoader(ds, batch_size, device=dev, channels_last=cl)]
-    with timed(dev) as t:
-        bare_loop(model, batches, cfg, dev)
-    out["bare_s"] = t.seconds
+    out["bare_s"] = _fastest(repeats, dev, lambda: bare_loop(_model(name, kwargs, dev), batches, cfg, dev))
     del batches
 
     # Warm-up on two batches' worth: the float32 kernels are different ones.
     conventional_loop(_model(name, kwargs, dev), conventional_dataset(data, len(warm)), batch_size, 1, dev, workers)
     tv_ds = conventional_dataset(data)
     reset_peak(dev)
-    with timed(dev) as t:
-        conventional_loop(_model(name, kwargs, dev), tv_ds, batch_size, epochs, dev, workers)
-    out["conventional_s"], out["conventional_peak_mb"] = t.seconds, peak_mb(dev)
+    out["conventional_s"] = _fastest(
+        repeats, dev, lambda: conventional_loop(_model(name, kwargs, dev), tv_ds, batch_size, epochs, dev, workers))
+    out["conventional_peak_mb"] = peak_mb(dev)
 
     for mode in compile_modes:
         ccfg = cfg.replace(compile=mode)

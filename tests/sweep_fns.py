@@ -23,3 +23,12 @@ def square(config):
     if config.get("die"):
         os._exit(1)  # a worker killed mid-run
     return {"y": config["x"] ** 2, "seed_draw": float(torch.rand(1, generator=torch.Generator().manual_seed(config.get("seed", 0))))}
+
+
+@versioned(1)
+def square_group(configs):
+    """``square`` for a group of configs in one call (the shape of a batched run function)."""
+    if any(c.get("fail_group") for c in configs):
+        raise ValueError("bad group")
+    out = [{**square(c), "group_size": len(configs)} for c in configs]
+    return out[:-1] if any(c.get("short") for c in configs) else out

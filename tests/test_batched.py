@@ -1,13 +1,15 @@
-"""Batched training: K seeds in one vmapped step equal K separate fit() runs; groups are stored per member."""
+"""Batched training: K seeds (and learning rates) in one vmapped step equal K separate fit() runs; groups are
+stored per member."""
 import math
 
 import pytest
 import torch
 
-from archlab.batched import fit_batched, run_grouped, run_training_batched
+from archlab.batched import NotBatchable, fit_batched, run_training_batched
 from archlab.config import ConfigError
 from archlab.data import load_splits
 from archlab.models import create_model
+from archlab.sweep import run_sweep
 from archlab.train import TrainConfig, fit, run_training, seed_everything
 
 SEEDS = (0, 1, 2)
@@ -71,10 +73,32 @@ def test_one_diverging_model_leaves_the_others_untouched(digits):
     assert h0.status == "ok" and h0.final["val_loss"] == pytest.approx(ref_hist.final["val_loss"], rel=1e-4)
 
 
-def test_configs_must_differ_only_in_seed(digits):
+@pytest.mark.parametrize("optimizer,schedule,lrs", [("adamw", "cosine", (1e-3, 3e-3, 1e-2)),
+                                                     ("sgd", "onecycle", (0.01, 0.05, 0.2))])
+def test_models_with_different_learning_rates_equal_separate_runs(digits, optimizer, schedule, lrs):
+    # Paper 2's full grid has one seed but three learning rates per architecture: they share one batched group.
+    # One seed for all, so the learning rate is the only difference between the models.
     tr, te = digits
-    cfgs = [TrainConfig(epochs=1, seed=0), TrainConfig(epochs=1, seed=1, lr=0.1)]
-    with pytest.raises(ConfigError, match="lr"):
+    cfgs = [TrainConfig(epochs=2, batch_size=64, lr=lr, optimizer=optimizer, schedule=schedule, weight_decay=0.05,
+                        augment=True, seed=0) for lr in lrs]
+    separate = _models("small_cnn", (0, 0, 0))
+    hists = [fit(m, tr, te, c) for m, c in zip(separate, cfgs)]
+    together = _models("small_cnn", (0, 0, 0))
+    bhists = fit_batched(together, tr, te, cfgs)
+    for h, b in zip(hists, bhists):
+        assert b.final["val_loss"] == pytest.approx(h.final["val_loss"], rel=1e-4)
+        assert b.final["train_loss"] == pytest.approx(h.final["train_loss"], rel=1e-4)
+    for m, bm in zip(separate, together):
+        for (k, p), q in zip(m.state_dict().items(), bm.state_dict().values()):
+            assert torch.allclose(p.float(), q.float(), rtol=1e-4, atol=1e-5), k
+    # The rates matter: the same seed at another rate ends elsewhere.
+    assert hists[0].final["train_loss"] != pytest.approx(hists[2].final["train_loss"], rel=1e-3)
+
+
+def test_configs_must_differ_only_in_seed_and_lr(digits):
+    tr, te = digits
+    cfgs = [TrainConfig(epochs=1, seed=0), TrainConfig(epochs=1, seed=1, lr=0.1, weight_decay=0.1)]
+    with pytest.raises(ConfigError, match=r"\['seed', 'lr'\].*\['weight_decay'\]"):
         fit_batched(_models("small_cnn", (0, 1)), tr, te, cfgs)
 
 
@@ -83,25 +107,34 @@ def test_buffers_updated_through_views_are_refused(digits):
     tr, te = digits
     kw = {**MODELS["sequential"], "batchnorm": True}
     models = [create_model("sequential", **kw) for _ in range(2)]
-    with pytest.raises(ValueError, match="running_mean"):
+    with pytest.raises(NotBatchable, match="running_mean"):
         fit_batched(models, tr, te, TrainConfig(epochs=1))
 
 
-def _config(seed, width=8, model="small_cnn"):
+def _config(seed, width=8, model="small_cnn", lr=3e-3):
     return {"model": model, "model_kwargs": {"width": width}, "dataset": "digits", "train_size": 256,
-            "test_size": 128, "train": {"epochs": 1, "batch_size": 64, "lr": 3e-3, "seed": seed}, "device": "cpu"}
+            "test_size": 128, "train": {"epochs": 1, "batch_size": 64, "lr": lr, "seed": seed}, "device": "cpu"}
 
 
-def test_run_grouped_stores_each_member_and_matches_run_training(store):
-    configs = [_config(s, w) for w in (4, 8) for s in (0, 1)] + [_config(0, 8, model="no_such_model")]
-    df = run_grouped(run_training_batched, configs, store=store, by="train.seed", verbose=False)
-    assert len(df) == 5 and len(store) == 5
+def test_grouped_sweep_stores_each_member_and_matches_run_training(store):
+    configs = [_config(s, w, lr=lr) for w in (4, 8) for lr in (3e-3, 1e-2) for s in (0, 1)]
+    configs.append(_config(0, 8, model="no_such_model"))
+    by = ("train.seed", "train.lr")
+    df = run_sweep(run_training_batched, configs, store=store, group_by=by, verbose=False)
+    assert len(df) == 9 and len(store) == 9
     status = df.status.tolist()
-    assert status[:4] == ["ok"] * 4 and status[4] == "failed" and "no_such_model" in df.error.iloc[4]
-    assert (df.group_size.iloc[:4] == 2).all()
-    alone = run_training(configs[3])
-    assert df.val_loss.iloc[3] == pytest.approx(alone["val_loss"], rel=1e-4)
+    assert status[:8] == ["ok"] * 8 and status[8] == "failed" and "no_such_model" in df.error.iloc[8]
+    assert (df.group_size.iloc[:8] == 4).all()  # two seeds x two learning rates per width
+    alone = run_training(configs[7])
+    assert df.val_loss.iloc[7] == pytest.approx(alone["val_loss"], rel=1e-4)
     # A second call loads everything from the store: no group is trained again.
-    again = run_grouped(run_training_batched, configs, store=store, by="train.seed", verbose=False)
-    assert again.key.tolist() == df.key.tolist() and again.val_loss.iloc[:4].tolist() == df.val_loss.iloc[:4].tolist()
-    assert len(store) == 5
+    again = run_sweep(run_training_batched, configs, store=store, group_by=by, verbose=False)
+    assert again.key.tolist() == df.key.tolist() and again.val_loss.iloc[:8].tolist() == df.val_loss.iloc[:8].tolist()
+    assert len(store) == 9
+
+
+def test_grouped_shards_split_whole_groups(store):
+    configs = [_config(s, w) for w in (4, 8, 16) for s in (0, 1)]
+    first = run_sweep(run_training_batched, configs, store=store, group_by="train.seed", shard="0/2", verbose=False)
+    assert sorted(first.model_kwargs.map(lambda k: k["width"]).tolist()) == [4, 4, 16, 16]
+    assert (first.group_size == 2).all()

@@ -10,7 +10,8 @@ from archlab.paths import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT))  # bench/ lives beside lib/, like `python -m bench` run from the repository root
 
 from bench.__main__ import main  # noqa: E402
-from bench.project import flops, project  # noqa: E402
+from bench.jobs import NOTEBOOKS  # noqa: E402
+from bench.project import H100_BF16_FLOPS, flops, phases, project  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,83 @@ def test_projection_arithmetic():
     expected = 2 * (3 * f * 50_000 + f * 10_000) / 1e9 / 3600
     assert p["serial_h"] == pytest.approx(expected) == p["concurrent_h"] == p["compute_bound_h"]
     assert p["train_pflop"] == pytest.approx(2 * (3 * f * 50_000 + f * 10_000) / 1e15)
+
+
+def test_projection_phases_and_overrides():
+    # A job in phases (a growing net, an ensemble trained member by member) costs what its phases cost as jobs.
+    a = dict(model="small_cnn", kwargs={"width": 8, "num_classes": 10}, shape=(3, 32, 32), dataset="cifar10",
+             batch_size=500, epochs=2)
+    b = {**a, "kwargs": {"width": 16, "num_classes": 10}, "epochs": 3}
+    grown = {**a, "epochs": 5, "phases": [dict(epochs=2), dict(kwargs=b["kwargs"], epochs=3)]}
+    for rate in (1e9, 1e30):
+        one, two = project([grown], 1.0, rate, 2.0), project([a, b], 1.0, rate, 2.0)
+        assert one["runs"] == 1 and two["runs"] == 2
+        for k in ("train_pflop", "serial_h", "compute_bound_h", "h100_floor_h"):
+            assert one[k] == pytest.approx(two[k]), k
+    # Full-batch GD on a set of explicit size, evaluated 3 times: 4 steps of 450 samples, 3 passes over 150.
+    f = flops("small_cnn", a["kwargs"])
+    gd = {**a, "dataset": "spirals", "n_train": 450, "n_test": 150, "batch_size": 450, "epochs": 4, "evals": 3}
+    p = project([gd], overhead_s=1.0, flop_rate=1e30, concurrency=1.0)
+    assert p["serial_h"] == pytest.approx(4 / 3600)
+    assert p["train_pflop"] == pytest.approx((4 * 3 * f * 450 + 3 * f * 150) / 1e15)
+    assert p["h100_floor_h"] == pytest.approx(p["train_pflop"] * 1e15 / H100_BF16_FLOPS / 3600)
+
+
+@pytest.fixture(scope="module")
+def paper_jobs():
+    import torch
+
+    # Multipath's width search runs real forward passes on small nets: with two threads on two cores that other work
+    # also uses, they take ~30 s instead of ~1 s (threads waiting on each other); one thread keeps it ~1 s.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return {stem: make() for stem, make in NOTEBOOKS.items()}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_every_notebook_enumerates_paper_jobs_with_positive_flops(paper_jobs):
+    assert set(paper_jobs) == {"00_overview", "01_gradient_paths", "02_deep_vs_shallow", "03_multipath_routing",
+                               "04_layer_insertion"}
+    for stem, jobs in paper_jobs.items():
+        assert jobs, stem
+        # ~100 jobs each: deep-vs-shallow has ~2,300 distinct architectures, ~10 s to count them all on 2 cores.
+        sample = jobs[:: max(1, len(jobs) // 100)]
+        assert all(p["flops"] > 0 and p["epochs"] > 0 and p["steps"] > 0 for j in sample for p in phases(j)), stem
+        p = project(sample, overhead_s=1e-3, flop_rate=1e14, concurrency=1.0)
+        for k in ("train_pflop", "serial_h", "concurrent_h", "compute_bound_h", "h100_floor_h"):
+            assert _positive(p[k]), (stem, k)
+
+
+def test_paper_run_counts_match_the_experiment_modules(paper_jobs):
+    from archlab.experiments import gradient_paths as gp
+    from archlab.experiments import layer_insertion as li
+    from archlab.experiments import multipath_routing as mr
+    from archlab.experiments.deep_vs_shallow import DeepShallowConfig
+    from archlab.experiments.overview import OverviewConfig, grid
+
+    assert len(paper_jobs["00_overview"]) == len(grid(OverviewConfig(profile="paper")))
+    assert len(paper_jobs["02_deep_vs_shallow"]) == len(DeepShallowConfig(profile="paper").configs(device="cpu"))
+    # Gradient paths: E2 + E3 + E4-E6 (plus the two FLOP-matched nets) per seed, less the ResNet at the common depth
+    # that E4-E6 share with E2, and E3 too where ceil(3k/2) equals that depth.
+    p = gp.make_config(profile="paper").plan()
+    per_seed = (len(gp.E2_MODELS) + len(gp.E3_MODELS) * len(p["stacking"])
+                + len(set(gp.E4_MODELS + gp.E6_MODELS)) + len(gp.MATCHED))
+    shared = 1 + any(-(-3 * k // 2) == p["depth"] for k in p["stacking"])
+    assert len(paper_jobs["01_gradient_paths"]) == (per_seed - shared) * p["seeds"]
+    # Multipath: E1-E4 on the first dataset, E5 on each other (E3's shorter runs share no MP2-CC run with E1).
+    g, a = mr.GRIDS["paper"], mr.arms(mr.make_config(profile="paper"))
+    assert g["e3_epochs"] != g["epochs"]
+    e5 = (len(g["datasets"]) - 1) * len(a["E5"]) * g["e5_seeds"]
+    expected = ((len(a["E1"]) + len(a["E2"])) * g["seeds"] + len(a["E3"]) * g["e3_seeds"]
+                + len(a["E4"]) * g["frozen_seeds"] + e5)
+    jobs = paper_jobs["03_multipath_routing"]
+    assert len(jobs) == expected and sum(j["dataset"] == "cifar100" for j in jobs) == e5 > 0
+    jobs = paper_jobs["04_layer_insertion"]
+    assert len(jobs) == sum(len(c) for c in li.grids(li.make_config(profile="paper")).values())
+    # A growing run has one phase per architecture; the fixed nets (small, large) have one.
+    assert {len(j["phases"]) for j in jobs} == {1, 2}
 
 
 def test_compile_choice_is_validated():

@@ -106,6 +106,29 @@ def test_ray_executor_matches_local_and_survives_a_killed_worker(tmp_path):
         assert (remote.y[r.x], remote.seed_draw[r.x], remote.status[r.x]) == (r.y, r.seed_draw, r.status)
     st = remote.status
     assert st[9] == "failed" and st[10] == "oom"
+    # Groups travel to Ray workers whole and come back stored per member, as with the local executor.
+    groups = [{"x": i, "seed": s} for i in range(3) for s in (0, 1)]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+    try:
+        remote = run_sweep(sweep_fns.square_group, groups, store=RunStore(tmp_path / "c.sqlite"), executor="ray",
+                           group_by="seed", verbose=False)
+    finally:
+        ray.shutdown()
+    local = run_sweep(sweep_fns.square_group, groups, store=RunStore(tmp_path / "d.sqlite"), group_by="seed",
+                      verbose=False)
+    cols = ["x", "seed", "y", "seed_draw", "group_size", "status"]
+    assert remote[cols].equals(local[cols]) and (local.group_size == 2).all()
+
+
+def test_grouped_sweep_runs_each_group_once_and_records_a_failing_group(store):
+    configs = [{"x": x, "seed": s} for x in (1, 2) for s in (0, 1, 2)] + [{"x": 3, "seed": 0, "fail_group": True}]
+    df = run_sweep(sweep_fns.square_group, configs, store=store, group_by="seed", verbose=False).set_index(["x", "seed"])
+    assert df.loc[(1, 2), "y"] == 1 and df.loc[(2, 0), "group_size"] == 3
+    assert df.loc[(3, 0), "status"] == "failed" and "bad group" in df.loc[(3, 0), "error"]
+    assert len(store) == 7
+    short = run_sweep(sweep_fns.square_group, [{"x": 4, "seed": 0, "short": True}, {"x": 4, "seed": 1, "short": True}],
+                      store=store, group_by="seed", verbose=False)
+    assert (short.status == "failed").all() and short.error.str.contains("one result per config").all()
 
 
 def test_retry_failed_reruns_only_failures(store, tmp_path):

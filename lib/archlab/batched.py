@@ -8,12 +8,20 @@ initialisation, its own data order (a ``DeviceLoader`` seeded by its config's se
 schedule, precision and divergence handling. The loss is the sum of the K mean losses, so each model's gradient
 is its own loss's gradient. Results equal K separate ``fit`` runs to float tolerance (tests/test_batched.py).
 
-``run_grouped`` is the run-store side: it groups a sweep's configs that differ only in their seed, trains each
-group with a batched run function and stores every member under its own key, so batched sweeps resume and
-render like ``run_sweep`` ones.
+The models may also differ in learning rate: a grid's learning rates of one architecture are then one group too
+(paper 2's full grid has one seed but three learning rates per architecture). Every optimizer and schedule here
+moves a parameter by ``lr * schedule(t) * u`` where ``u`` does not depend on ``lr`` (SGD's momentum buffer,
+AdamW's normalised moment plus decoupled weight decay), so the stacked optimizer steps at the group's largest
+rate and each model keeps ``lr_k / lr_max`` of its step (one ``lerp`` per tensor). The largest-rate model is
+then exact and the others differ from a separate run by rounding, which training amplifies as it does any change
+of summation order (another thread count): up to ~1e-4 relative in the final losses of the tests' tiny runs.
 
-Limits: every model must share the architecture and all training settings but the seed; ``callback`` and
-``compile`` are not supported; dropout draws differ from separate runs (``randomness="different"``).
+``archlab.sweep.run_sweep(fn, configs, group_by="train.seed")`` is the run-store side: it trains each group with a
+batched run function such as :func:`run_training_batched` and stores every member under its own key, so batched
+sweeps resume and render like the others.
+
+Limits: every model must share the architecture and all training settings but the seed and learning rate;
+``callback`` and ``compile`` are not supported; dropout draws differ from separate runs (``randomness="different"``).
 """
 from __future__ import annotations
 
@@ -32,12 +40,21 @@ from .train import History, TrainConfig, _CHECK_EVERY, _precision, make_optimize
     resolve_device
 
 
+class NotBatchable(ValueError):
+    """The model cannot be trained under vmap; train it with :func:`archlab.train.fit` instead."""
+
+
+BATCHABLE = ("seed", "lr")  # the TrainConfig fields the models of one batched group may differ in
+
+
 def _check_group(cfgs: list[TrainConfig]) -> None:
-    ref = {**cfgs[0].to_dict(), "seed": None}
+    free = dict.fromkeys(BATCHABLE)
+    ref = {**cfgs[0].to_dict(), **free}
     for c in cfgs[1:]:
-        diff = sorted(k for k, v in {**c.to_dict(), "seed": None}.items() if ref[k] != v)
+        diff = sorted(k for k, v in {**c.to_dict(), **free}.items() if ref[k] != v)
         if diff:
-            raise ConfigError(f"batched training needs configs that differ only in seed; they differ in {diff}")
+            raise ConfigError(f"batched training needs configs that differ only in {list(BATCHABLE)}; "
+                              f"they differ in {diff}")
     if cfgs[0].compile != "off":
         raise ConfigError(f"batched training does not support compile={cfgs[0].compile!r}; use compile='off'")
 
@@ -54,8 +71,8 @@ def _stacked_optimizer(model: nn.Module, params: dict, cfg: TrainConfig) -> torc
 def fit_batched(models: list[nn.Module], train: ArrayDataset, val: ArrayDataset | None, cfgs, *,
                 device=None) -> list[History]:
     """Train ``models`` (one architecture, K instances) together; ``cfgs`` is one TrainConfig per model (or one
-    for all) differing only in ``seed``. Returns one :class:`History` per model and leaves the trained weights in
-    ``models``. Epoch ``seconds`` and ``wall_time`` are the group's shared time."""
+    for all) differing only in ``seed`` and ``lr``. Returns one :class:`History` per model and leaves the trained
+    weights in ``models``. Epoch ``seconds`` and ``wall_time`` are the group's shared time."""
     cfgs = list(cfgs) if isinstance(cfgs, (list, tuple)) else [cfgs] * len(models)
     if len(cfgs) != len(models) or not models:
         raise ValueError(f"need one config per model, got {len(cfgs)} configs for {len(models)} models")
@@ -74,9 +91,17 @@ def fit_batched(models: list[nn.Module], train: ArrayDataset, val: ArrayDataset 
     val_loader = DeviceLoader(val, max(cfg.batch_size, 1024), train=False, device=device) if val is not None else None
     if buffers:
         _check_buffer_updates(models[0], base, next(iter(DeviceLoader(train, 8, train=False, device=device)))[0])
-    opt = _stacked_optimizer(models[0], params, cfg)
     steps = len(loaders[0])
+    per_model_lr = len({c.lr for c in cfgs}) > 1
+    if per_model_lr:  # step at the largest rate (the schedule still applies), then scale each model's step
+        cfg = cfg.replace(lr=max(c.lr for c in cfgs))
+    opt = _stacked_optimizer(models[0], params, cfg)
     sched = make_scheduler(opt, cfg, steps)
+    if per_model_lr:
+        stacked = [p for g in opt.param_groups for p in g["params"]]
+        before = [torch.empty_like(p) for p in stacked]
+        lr_k = torch.tensor([c.lr / cfg.lr for c in cfgs], device=device)
+        weights = [lr_k.view(-1, *[1] * (p.dim() - 1)).to(p.dtype) for p in stacked]
 
     def loss_fn(p, b, x, y):
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
@@ -98,7 +123,10 @@ def fit_batched(models: list[nn.Module], train: ArrayDataset, val: ArrayDataset 
             loss, out = train_step(params, buffers, x, y)
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()  # d(sum)/d(loss_k) = 1: each model gets its own gradient, NaNs stay in their model
-            opt.step()
+            if per_model_lr:
+                _step_scaled(opt, stacked, before, weights)
+            else:
+                opt.step()
             sched.step()
             losses[i] = loss.detach()
             correct += (out.detach().argmax(-1) == y).sum(1)
@@ -139,6 +167,17 @@ def fit_batched(models: list[nn.Module], train: ArrayDataset, val: ArrayDataset 
 
 
 @torch.no_grad()
+def _step_scaled(opt, params: list, before: list, weights: list) -> None:
+    """``opt.step()`` at the largest rate, then model k keeps ``before + w_k * (after - before)`` with
+    ``w_k = lr_k / lr_max``: its step at ``lr_k``, since every update here is linear in the rate (module
+    docstring). ``lerp`` returns ``after`` itself for ``w_k = 1``."""
+    torch._foreach_copy_(before, params)
+    opt.step()
+    torch._foreach_lerp_(before, params, weights)
+    torch._foreach_copy_(params, before)
+
+
+@torch.no_grad()
 def _check_buffer_updates(model: nn.Module, base: nn.Module, x: torch.Tensor) -> None:
     """Refuse models whose buffers vmap would silently leave stale: an in-place update through a *slice* of a
     buffer (e.g. batch norm on a channel slice of shared running stats) is lost on a batched tensor. One training
@@ -151,7 +190,7 @@ def _check_buffer_updates(model: nn.Module, base: nn.Module, x: torch.Tensor) ->
     torch.vmap(lambda p, b, x: functional_call(base, (p, b), (x,)), in_dims=(0, 0, None))(params, buffers, x)
     for name, t in plain.named_buffers():
         if not torch.allclose(t.float().expand_as(buffers[name]), buffers[name].float(), rtol=1e-2, atol=1e-4):
-            raise ValueError(f"{type(model).__name__}: buffer {name!r} is updated in a way torch.vmap does not "
+            raise NotBatchable(f"{type(model).__name__}: buffer {name!r} is updated in a way torch.vmap does not "
                              f"propagate (an in-place update through a view); train this model with archlab.train.fit")
 
 
@@ -192,48 +231,10 @@ def _unstack(models: list[nn.Module], params: dict, buffers: dict) -> None:
             t.copy_((params if name in params else buffers)[name][k])
 
 
-def _without(config: dict, path: str) -> dict:
-    """``config`` minus the (possibly nested, dotted) key ``path``: the part a group's members share."""
-    head, _, rest = path.partition(".")
-    if not rest:
-        return {k: v for k, v in config.items() if k != head}
-    return {**config, head: _without(config.get(head, {}), rest)}
-
-
-def run_grouped(fn, configs: list[dict], *, store=None, by: str = "seed", verbose: bool = True):
-    """Like :func:`archlab.sweep.run_sweep` with the local executor, but configs equal except for ``by`` (a key,
-    dotted for nested ones: ``"train.seed"``) run as one call ``fn(list_of_configs) -> list_of_results``, e.g. K
-    seeds in one batched step. Each member is stored under its own key, so an interrupted sweep resumes; a group
-    that raises is recorded as failed (or oom) for each of its members and the sweep goes on."""
-    import json
-
-    from .store import RunStore, execute, run_key
-    from .sweep import frame
-
-    store = store if store is not None else RunStore()
-    done = store.keys(fn)
-    groups: dict[str, list[dict]] = {}
-    for c in configs:
-        if run_key(fn, c) not in done:
-            groups.setdefault(json.dumps(_without(c, by), sort_keys=True, default=str), []).append(c)
-    t0 = time.perf_counter()
-    for members in groups.values():
-        status, out, error, seconds = execute(lambda c: {"results": fn(c["configs"])}, {"configs": members})
-        results = out["results"] if out else [None] * len(members)
-        for c, r in zip(members, results):
-            s = status if r is None else r.get("status", "ok")
-            store.put(run_key(fn, c), fn, c, s, r, error if r is None else r.get("error"), seconds / len(members))
-        if verbose:
-            print(f"[{fn.__name__}] group of {len(members)}: {status} in {seconds:.1f}s", flush=True)
-    if verbose and groups:
-        print(f"[{fn.__name__}] done: {sum(map(len, groups.values()))} runs in {len(groups)} groups in "
-              f"{time.perf_counter() - t0:.1f}s", flush=True)
-    return frame(store, fn, configs)
-
-
 def run_training_batched(configs: list[dict]) -> list[dict]:
-    """:func:`archlab.train.run_training` for configs that differ only in ``train.seed`` (use it with
-    ``run_grouped(..., by="train.seed")``): same config format and result keys, all seeds in one batched step.
+    """:func:`archlab.train.run_training` for configs that differ only in ``train.seed`` and ``train.lr`` (use it
+    with ``run_sweep(..., group_by=("train.seed", "train.lr"))``): same config format and result keys, the whole
+    group in one batched step.
     ``sec_per_epoch`` is each run's share of the group's time; ``group_size`` says how many shared it."""
     from .data import load_splits
     from .models import create_model

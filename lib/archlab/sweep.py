@@ -8,10 +8,15 @@ Executors:
 
 Either way a finished run is stored the moment it completes and is never recomputed, and a failing
 run (exception, out-of-memory, divergence) is recorded with its reason while the sweep goes on.
+
+With ``group_by``, configs that are equal but for the named keys (seeds, learning rates) go to ``fn`` as one
+list, so a batched run function (``archlab.batched``) trains them in one step; each member is still stored under
+its own key, and both executors run such groups.
 """
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
 import time
@@ -54,13 +59,18 @@ def parse_shard(shard) -> tuple[int, int] | None:
 
 def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executor: str = "local",
               gpus_per_run: float = 0.25, shard=None, desc: str | None = None, verbose: bool = True,
-              retry_failed: bool = False) -> pd.DataFrame:
+              retry_failed: bool = False, group_by=None) -> pd.DataFrame:
     """Run every config not yet in the store and return all of them as a DataFrame.
 
     Columns: the config keys, the scalar entries of each result, ``status``, ``error``, ``seconds``,
     ``key``, and ``result`` (the whole result dict). With ``shard="i/n"`` only that shard is run, but
     the frame still holds every config already stored. ``retry_failed`` reruns stored ``failed``/``oom``
     runs (after fixing their cause); finished and diverged runs are never recomputed.
+
+    ``group_by``: a config key (dotted for a nested one, ``"train.seed"``) or a tuple of keys. Configs equal but
+    for them form a group that runs as one call ``fn(list_of_configs) -> list_of_results``; a group that raises
+    is recorded as failed (or oom) for each member, and ``seconds`` is each member's share. Shards split whole
+    groups. Without it ``fn`` takes one config.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}")
@@ -70,19 +80,79 @@ def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executo
         raise ValueError("the sweep holds duplicate configurations")
     done = store.keys(fn, statuses=("ok", "diverged") if retry_failed else STATUSES)
     sh = parse_shard(shard)
-    todo = [(k, c) for j, (k, c) in enumerate(zip(keys, configs))
-            if k not in done and (sh is None or j % sh[1] == sh[0])]
-    log = _Reporter(len(todo), sum(k in done for k in keys), desc or fn.__name__, verbose)
+    units = _group(list(zip(keys, configs)), group_by)
+    todo = [[(k, c) for k, c in unit if k not in done] for j, unit in enumerate(units)
+            if sh is None or j % sh[1] == sh[0]]
+    todo = [unit for unit in todo if unit]
+    log = _Reporter(sum(map(len, todo)), sum(k in done for k in keys), desc or fn.__name__, verbose)
+    grouped = group_by is not None
     if todo:
         if executor == "local":
-            for k, c in todo:
-                status, result, error, seconds = execute(fn, c)
-                store.put(k, fn, c, status, result, error, seconds)
-                log.update(c, status, seconds, error)
+            for unit in todo:
+                _store_unit(store, fn, unit, _call(fn, unit, grouped), grouped, log)
         else:
-            _run_ray(fn, todo, store, gpus_per_run, log)
+            _run_ray(fn, todo, store, gpus_per_run, log, grouped)
     log.close()
     return frame(store, fn, configs)
+
+
+def _group(items: list, group_by) -> list[list]:
+    """``items`` ((key, config) pairs) as units of work: one each, or groups of configs equal but for ``group_by``
+    (in order of first appearance, so shards are stable)."""
+    if group_by is None:
+        return [[it] for it in items]
+    paths = (group_by,) if isinstance(group_by, str) else tuple(group_by)
+    groups: dict[str, list] = {}
+    for k, c in items:
+        rest = c
+        for path in paths:
+            rest = _without(rest, path)
+        groups.setdefault(json.dumps(rest, sort_keys=True, default=str), []).append((k, c))
+    return list(groups.values())
+
+
+def _without(config: dict, path: str) -> dict:
+    """``config`` minus the (possibly nested, dotted) key ``path``."""
+    head, _, rest = path.partition(".")
+    if not rest:
+        return {k: v for k, v in config.items() if k != head}
+    return {**config, head: _without(config.get(head, {}), rest)}
+
+
+class _Batch:
+    """``fn`` over a list of configs, shaped for :func:`execute` (module level, so Ray can ship it)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, config: dict) -> dict:
+        results = self.fn(config["configs"])
+        if not isinstance(results, list) or len(results) != len(config["configs"]):
+            raise TypeError(f"{self.fn.__name__} must return one result per config, got {type(results).__name__}")
+        return {"results": results}
+
+
+def _call(fn, unit: list, grouped: bool) -> tuple:
+    """What a worker runs for one unit: :func:`execute` of one config or of one group."""
+    if not grouped:
+        return execute(fn, unit[0][1])
+    return execute(_Batch(fn), {"configs": [c for _, c in unit]})
+
+
+def _store_unit(store, fn, unit: list, outcome: tuple, grouped: bool, log) -> None:
+    status, result, error, seconds = outcome
+    if not grouped:
+        (k, c), = unit
+        store.put(k, fn, c, status, result, error, seconds)
+        log.update(c, status, seconds, error)
+        return
+    results = result["results"] if result else [None] * len(unit)
+    share = None if seconds is None else seconds / len(unit)
+    for (k, c), r in zip(unit, results):
+        s, e = (status, error) if r is None else (r.get("status", "ok"), r.get("error"))
+        s = s if s in STATUSES else "failed"
+        store.put(k, fn, c, s, r, e, share)
+        log.update(c, s, share, e)
 
 
 def frame(store: RunStore, fn, configs: list[dict]) -> pd.DataFrame:
@@ -100,7 +170,7 @@ def frame(store: RunStore, fn, configs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _run_ray(fn, todo, store, gpus_per_run, log):
+def _run_ray(fn, todo, store, gpus_per_run, log, grouped):
     import ray
     import torch
 
@@ -117,23 +187,22 @@ def _run_ray(fn, todo, store, gpus_per_run, log):
             kwargs["runtime_env"] = {"py_modules": [archlab], "env_vars": {"ARCHLAB_DATA": str(data_root())}}
         ray.init(address=address, **kwargs)
     gpus = gpus_per_run if (torch.cuda.is_available() or ray.cluster_resources().get("GPU", 0)) else 0
-    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(execute)
+    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(_call)
     # Bounded in-flight window: results stream back and are stored as they finish.
     window = max(1, int(ray.cluster_resources().get("CPU", 1)) * 2)
     pending, queue = {}, list(todo)
     while queue or pending:
         while queue and len(pending) < window:
-            k, c = queue.pop(0)
-            pending[task.remote(fn, c)] = (k, c)
+            unit = queue.pop(0)
+            pending[task.remote(fn, unit, grouped)] = unit
         ready, _ = ray.wait(list(pending), num_returns=1)
         for ref in ready:
-            k, c = pending.pop(ref)
+            unit = pending.pop(ref)
             try:
-                status, result, error, seconds = ray.get(ref)
+                outcome = ray.get(ref)
             except Exception as e:  # noqa: BLE001 - a killed worker or a lost node is a failed run
-                status, result, error, seconds = "failed", None, f"{type(e).__name__}: {str(e).splitlines()[0]}", None
-            store.put(k, fn, c, status, result, error, seconds)
-            log.update(c, status, seconds, error)
+                outcome = "failed", None, f"{type(e).__name__}: {str(e).splitlines()[0]}", None
+            _store_unit(store, fn, unit, outcome, grouped, log)
 
 
 class _Reporter:

@@ -107,6 +107,11 @@ class DeepShallowConfig(Config):
     executor: str = field(default="auto", metadata=choices("auto", "local", "ray"))
     gpus_per_run: float = 0.25
     shard: str = ""
+    # Train the configs that differ only in seed and learning rate in one vmapped step (archlab.batched): the
+    # paper grid has three learning rates per architecture. auto: on for the gpu/paper profiles (whose small models
+    # leave a GPU idle one at a time) when there is more than one per architecture. Batched runs are stored under
+    # their own run function, so switching it retrains.
+    batched: str = field(default="auto", metadata=choices("auto", "on", "off"))
     benchmark: bool = True
 
     def validate(self):
@@ -147,6 +152,16 @@ class DeepShallowConfig(Config):
         if self.executor != "auto":
             return self.executor
         return auto_executor(self.resolved_profile)
+
+    def resolved_batched(self) -> bool:
+        """auto: batch on the gpu/paper profiles when an architecture has several runs (seeds x learning rates)."""
+        if self.batched != "auto":
+            return self.batched == "on"
+        return self.resolved_profile in ("gpu", "paper") and len(self.seeds) * len(self.grid_levels()["lr"]) > 1
+
+    def execution(self) -> str:
+        """How runs execute, in words: the executor, and whether seeds and learning rates are batched."""
+        return self.resolved_executor() + (", batched by seed and lr" if self.resolved_batched() else "")
 
     def configs(self, device=None) -> list[dict]:
         """One run config per grid point and seed; ``device`` is part of the key (bf16 GPU != fp32 CPU runs)."""
@@ -242,10 +257,48 @@ def train_run(config: dict) -> dict:
                       statistics.median(e["seconds"] for e in hist.epochs), hist.wall_time)
 
 
+@versioned(1)
+def train_run_batched(configs: list[dict]) -> list[dict]:
+    """``train_run`` for configs that differ only in ``seed`` and ``lr``, trained in one vmapped step; same result
+    keys, and ``sec_per_epoch`` / ``wall_time`` are each run's share of the group's time. A group of one, or a
+    model vmap cannot train (the sequential layout with batch norm updates slices of shared running statistics,
+    refused before any step), runs through ``train_run`` one config at a time."""
+    from archlab.batched import NotBatchable, evaluate_batched, fit_batched
+    from archlab.data import load_splits
+    from archlab.train import count_params, seed_everything
+
+    c = configs[0]
+    if len(configs) == 1:
+        return [train_run(c)]
+    train, test = load_splits(c["dataset"], c["train_size"], c["test_size"])
+    models = []
+    for cc in configs:
+        seed_everything(cc["seed"])
+        models.append(build_model(c, train))
+    device = run_device(c)
+    try:
+        hists = fit_batched(models, train, test, [train_config(cc) for cc in configs], device=device)
+    except NotBatchable:
+        return [train_run(cc) for cc in configs]
+    dtype = torch.bfloat16 if device.type == "cuda" else None
+    train_loss, train_acc = evaluate_batched(models, train, device=device, dtype=dtype)
+    P, K = count_params(models[0]), len(configs)
+    return [run_result(h, P, train, (train_loss[k], train_acc[k]),
+                       statistics.median(e["seconds"] for e in h.epochs) / K, h.wall_time / K)
+            for k, h in enumerate(hists)]
+
+
+def run_function(cfg: DeepShallowConfig):
+    """The run function whose stored runs this config's notebook reads: batched or one at a time."""
+    return train_run_batched if cfg.resolved_batched() else train_run
+
+
 def run_grid(cfg: DeepShallowConfig, store=None, device=None):
     """Every run of the profile's grid through the run store (finished runs load, failures are recorded)."""
     from archlab.sweep import run_sweep
 
-    return run_sweep(train_run, cfg.configs(device), store=store, executor=cfg.resolved_executor(),
-                     gpus_per_run=cfg.gpus_per_run, shard=cfg.shard or None, desc=STEM)
+    fn = run_function(cfg)
+    return run_sweep(fn, cfg.configs(device), store=store, executor=cfg.resolved_executor(),
+                     gpus_per_run=cfg.gpus_per_run, shard=cfg.shard or None, desc=STEM,
+                     group_by=("seed", "lr") if fn is train_run_batched else None)
 

@@ -138,7 +138,7 @@ def time_per_epoch(pairs: pd.DataFrame, steps: pd.DataFrame, device: str, execut
     ds = _datasets(pairs)
     ratios = step_ratios(steps) if len(steps) else pd.DataFrame(columns=["dataset", "ms_seq", "ms_par", "r_step"])
     fig, axes = plt.subplots(2, len(ds), figsize=(4.4 * len(ds), 8), squeeze=False, layout="constrained")
-    shared = ", runs shared the device" if executor == "ray" else ""
+    shared = ", runs shared the device" if "ray" in executor or "batched" in executor else ""
     for j, d in enumerate(ds):
         g = pairs[(pairs.dataset == d) & pairs.ok]
         g = g.rename(columns={"sec_per_epoch_seq": "seq", "sec_per_epoch_par": "par"})

@@ -1,5 +1,5 @@
 """Paper 2 speed measurements: time per training step of both layouts, each model timed alone (the basis of the
-speed claim), and runs per hour of the Ray executor against one run at a time on one GPU."""
+speed claim), and runs per hour of the Ray executor and of batched training against one run at a time on one GPU."""
 from __future__ import annotations
 
 import logging
@@ -16,29 +16,35 @@ from archlab.profiles import default_device
 from archlab.store import RunStore
 from archlab.sweep import run_sweep
 
-from .deep_vs_shallow import FACTORS, SHAPES, DeepShallowConfig, train_run
+from .deep_vs_shallow import FACTORS, GRIDS, SHAPES, DeepShallowConfig, train_run, train_run_batched
 
 
 def benchmark_executors(cfg: DeepShallowConfig, n: int = 8, epochs: int = 1, device=None):
-    """Runs per hour of the ray executor (``gpus_per_run`` of a GPU each) against one run at a time, on the same
-    ``n`` grid configs for ``epochs`` epochs, each way into its own throw-away store so no result is reused."""
-    configs = [{**c, "epochs": epochs} for c in cfg.configs(device)[:n]]
-    # Untimed warm-up of both executors (CUDA context, cuDNN plans, decoded data, one Ray worker per slot): the
+    """Runs per hour of the ray executor (``gpus_per_run`` of a GPU each) and of batched training (the paper grid's
+    learning rates of one architecture in one vmapped step) against one run at a time, on the same runs (the
+    first grid configs, each at the paper grid's learning rates) for ``epochs`` epochs, each way into its own
+    throw-away store so no result is reused."""
+    lrs = GRIDS["paper"]["levels"]["lr"]
+    configs = [{**c, "epochs": epochs, "lr": lr} for c in cfg.configs(device)[: max(1, n // len(lrs))] for lr in lrs]
+    ways = {"local": dict(fn=train_run), "ray": dict(fn=train_run, executor="ray", gpus_per_run=cfg.gpus_per_run),
+            "batched": dict(fn=train_run_batched, group_by=("seed", "lr"))}
+    # Untimed warm-up of each way (CUDA context, cuDNN plans, decoded data, one Ray worker per slot): the
     # start-up is paid once per session, so steady-state throughput is what a 72-run grid sees.
     slots = max(1, int(1 / cfg.gpus_per_run))
     _init_ray()
-    for executor, warm in (("local", configs[:1]), ("ray", configs[:slots])):
+    for way, warm in (("local", configs[:1]), ("ray", configs[:slots]), ("batched", configs[: len(lrs)])):
         with tempfile.TemporaryDirectory() as tmp:
-            run_sweep(train_run, warm, store=RunStore(f"{tmp}/warm.sqlite"), executor=executor,
-                      gpus_per_run=cfg.gpus_per_run, verbose=False)
+            kw = dict(ways[way])
+            run_sweep(kw.pop("fn"), warm, store=RunStore(f"{tmp}/warm.sqlite"), verbose=False, **kw)
     rows = []
-    for executor in ("local", "ray"):
+    for way, kw in ways.items():
+        kw = dict(kw)
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            df = run_sweep(train_run, configs, store=RunStore(f"{tmp}/bench.sqlite"), executor=executor,
-                           gpus_per_run=cfg.gpus_per_run, desc=f"bench-{executor}", verbose=False)
+            df = run_sweep(kw.pop("fn"), configs, store=RunStore(f"{tmp}/bench.sqlite"), desc=f"bench-{way}",
+                           verbose=False, **kw)
             seconds = time.perf_counter() - t0
-        rows.append({"executor": executor, "gpus_per_run": cfg.gpus_per_run if executor == "ray" else 1.0,
+        rows.append({"executor": way, "gpus_per_run": cfg.gpus_per_run if way == "ray" else 1.0,
                      "runs": len(configs), "ok": int((df.status == "ok").sum()), "seconds": round(seconds, 1),
                      "runs_per_hour": round(3600 * len(configs) / seconds, 1)})
     return pd.DataFrame(rows)

@@ -186,6 +186,17 @@ def e456_configs(p: dict) -> list[dict]:
     return out
 
 
+def training_configs(p: dict) -> list[dict]:
+    """Every run the notebook trains (E2, E3, E4-E6), each once: a config two experiments share (ResNet at the
+    common depth) has one run-store key, so it is trained once and loaded the second time."""
+    from ..store import run_key
+
+    unique = {}
+    for c in e2_configs(p) + e3_configs(p) + e456_configs(p):
+        unique.setdefault(run_key(train_run, c), c)
+    return list(unique.values())
+
+
 def model_cost(name: str, widths, **kwargs) -> dict:
     """Parameters and forward FLOPs per 3x32x32 sample, built on the meta device (no memory, no init)."""
     import torch

@@ -220,9 +220,14 @@ def arms(cfg: MultipathConfig) -> dict:
                    if a in mp2 or not a.startswith("mp")]}
 
 
-def plan(cfg: MultipathConfig) -> list[dict]:
-    """Every run config of the notebook (deduplicated: MP2-CC serves E1-E4 with the same seeds)."""
+def plan(cfg: MultipathConfig, datasets: tuple | None = None) -> list[dict]:
+    """Every run config of the notebook (deduplicated: MP2-CC serves E1-E4 with the same seeds).
+
+    ``datasets`` replaces the grid's (which drops CIFAR-100 when its files are absent), e.g. to count a profile's
+    runs on a machine without the data."""
     g, a = cfg.grid(), arms(cfg)
+    if datasets is not None:
+        g["datasets"] = tuple(datasets)
     mult = searched_multipliers(g["widths"], g["stem"], g["convs_per_stage"])
     base = {k: g[k] for k in ("train_size", "test_size", "stem", "convs_per_stage", "batch_size", "lr", "warmup_epochs")}
     base.update(widths=list(g["widths"]), permutations=cfg.permutations, device=str(default_device(cfg.resolved)))
