@@ -32,19 +32,27 @@ def _models(name, seeds=SEEDS):
     return out
 
 
+def _separate_and_batched(name, cfgs, seeds=SEEDS):
+    """The same K initialisations trained one at a time by fit and together by fit_batched."""
+    tr, te = load_splits("digits", train_size=320, test_size=160)
+    separate, together = _models(name, seeds), _models(name, seeds)
+    hists = [fit(m, tr, te, c) for m, c in zip(separate, cfgs)]
+    bhists = fit_batched(together, tr, te, cfgs)
+    # The trained weights (and batch-norm statistics) are written back into the models.
+    for m, bm in zip(separate, together):
+        for (k, p), q in zip(m.state_dict().items(), bm.state_dict().values()):
+            assert torch.allclose(p.float(), q.float(), rtol=1e-4, atol=1e-5), k
+    return hists, bhists
+
+
 def _cfgs(**kw):
     base = dict(epochs=2, batch_size=64, lr=3e-3, weight_decay=0.05, schedule="cosine", augment=True, log_every=2)
     return [TrainConfig(**{**base, **kw, "seed": s}) for s in SEEDS]
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_batched_run_equals_separate_runs(digits, name):
-    tr, te = digits
-    cfgs = _cfgs()
-    separate = _models(name)
-    hists = [fit(m, tr, te, c) for m, c in zip(separate, cfgs)]
-    together = _models(name)
-    bhists = fit_batched(together, tr, te, cfgs)
+def test_batched_run_equals_separate_runs(name):
+    hists, bhists = _separate_and_batched(name, _cfgs())
     assert [h.status for h in bhists] == ["ok"] * len(SEEDS)
     for h, b in zip(hists, bhists):
         for e, f in zip(h.epochs, b.epochs, strict=True):
@@ -52,10 +60,6 @@ def test_batched_run_equals_separate_runs(digits, name):
                 assert f[key] == pytest.approx(e[key], rel=1e-4, abs=1e-5), key
         assert [s for s, _ in b.step_loss] == [s for s, _ in h.step_loss]
         assert [v for _, v in b.step_loss] == pytest.approx([v for _, v in h.step_loss], rel=1e-4)
-    # The trained weights (and batch-norm statistics) are written back into the models.
-    for m, bm in zip(separate, together):
-        for (k, p), q in zip(m.state_dict().items(), bm.state_dict().values()):
-            assert torch.allclose(p.float(), q.float(), rtol=1e-4, atol=1e-5), k
     # Different seeds really are different models.
     assert hists[0].final["train_loss"] != pytest.approx(hists[1].final["train_loss"], rel=1e-3)
 
@@ -75,22 +79,15 @@ def test_one_diverging_model_leaves_the_others_untouched(digits):
 
 @pytest.mark.parametrize("optimizer,schedule,lrs", [("adamw", "cosine", (1e-3, 3e-3, 1e-2)),
                                                      ("sgd", "onecycle", (0.01, 0.05, 0.2))])
-def test_models_with_different_learning_rates_equal_separate_runs(digits, optimizer, schedule, lrs):
+def test_models_with_different_learning_rates_equal_separate_runs(optimizer, schedule, lrs):
     # Paper 2's full grid has one seed but three learning rates per architecture: they share one batched group.
     # One seed for all, so the learning rate is the only difference between the models.
-    tr, te = digits
     cfgs = [TrainConfig(epochs=2, batch_size=64, lr=lr, optimizer=optimizer, schedule=schedule, weight_decay=0.05,
                         augment=True, seed=0) for lr in lrs]
-    separate = _models("small_cnn", (0, 0, 0))
-    hists = [fit(m, tr, te, c) for m, c in zip(separate, cfgs)]
-    together = _models("small_cnn", (0, 0, 0))
-    bhists = fit_batched(together, tr, te, cfgs)
+    hists, bhists = _separate_and_batched("small_cnn", cfgs, seeds=(0, 0, 0))
     for h, b in zip(hists, bhists):
         assert b.final["val_loss"] == pytest.approx(h.final["val_loss"], rel=1e-4)
         assert b.final["train_loss"] == pytest.approx(h.final["train_loss"], rel=1e-4)
-    for m, bm in zip(separate, together):
-        for (k, p), q in zip(m.state_dict().items(), bm.state_dict().values()):
-            assert torch.allclose(p.float(), q.float(), rtol=1e-4, atol=1e-5), k
     # The rates matter: the same seed at another rate ends elsewhere.
     assert hists[0].final["train_loss"] != pytest.approx(hists[2].final["train_loss"], rel=1e-3)
 
