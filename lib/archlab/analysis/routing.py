@@ -149,21 +149,24 @@ def gini(x) -> float:
     return float((2 * np.arange(1, n + 1) - n - 1) @ x / (n * x.sum()))
 
 
-def per_class_accuracy(labels: np.ndarray, preds: np.ndarray) -> pd.Series:
-    return pd.Series(preds == labels).groupby(labels).mean()
+def per_class_accuracy(labels: np.ndarray, preds: np.ndarray, groups: np.ndarray | None = None) -> pd.Series:
+    """Accuracy per class, or per any other grouping of the samples (``groups``, e.g. a domain label)."""
+    return pd.Series(preds == labels).groupby(labels if groups is None else groups).mean()
 
 
-def path_ablation(model, ds, *, device="cpu", base: dict | None = None) -> pd.DataFrame:
+def path_ablation(model, ds, *, device="cpu", base: dict | None = None,
+                  groups: np.ndarray | None = None) -> pd.DataFrame:
     """Per-class accuracy drop when path j is zeroed at the end of stage s, for every (s, j).
 
-    Columns: stage, path, class, accuracy, drop (intact accuracy - ablated accuracy)."""
+    Columns: stage, path, class, accuracy, drop (intact accuracy - ablated accuracy). With ``groups`` (one label
+    per sample, in the set's order) the "class" column holds that grouping instead, e.g. the domain."""
     base = base or predict(model, ds, device=device)
-    intact = per_class_accuracy(base["labels"], base["preds"])
+    intact = per_class_accuracy(base["labels"], base["preds"], groups)
     rows = []
     for s in range(len(model.stages)):
         for j in range(model.paths):
             out = predict(model, ds, device=device, ablate=(s, j))
-            acc = per_class_accuracy(out["labels"], out["preds"])
+            acc = per_class_accuracy(out["labels"], out["preds"], groups)
             rows += [{"stage": s, "path": j, "class": int(c), "accuracy": float(acc[c]),
                       "drop": float(intact[c] - acc[c])} for c in intact.index]
     return pd.DataFrame(rows)
@@ -174,10 +177,15 @@ def ablation_concentration(ablation: pd.DataFrame) -> pd.DataFrame:
     return ablation.groupby(["stage", "path"])["drop"].apply(gini).rename("gini").reset_index()
 
 
-def analyse(model, test, *, device, permutations: int, seed: int) -> dict:
+def analyse(model, test, *, device, permutations: int, seed: int, base: dict | None = None,
+            domains: np.ndarray | None = None) -> dict:
     """Every analysis above on one trained multi-path net, as JSON-ready lists (stored with the run, so figures
-    re-render without the model) plus the scalars the verdicts use."""
-    base = predict(model, test, device=device)
+    re-render without the model) plus the scalars the verdicts use.
+
+    ``base``: a :func:`predict` pass already made on ``test``. ``domains`` (one label per test sample, e.g. as-is vs
+    colour-inverted): the same MI test with the domain in place of the class (``domain_*`` keys per transition),
+    the mean routing per domain, and the per-domain ablation drops."""
+    base = base or predict(model, test, device=device)
     labels = base["labels"]
     transitions = []
     for t, (w, layer) in enumerate(zip(base["routing"], model.transitions())):
@@ -187,8 +195,12 @@ def analyse(model, test, *, device, permutations: int, seed: int) -> dict:
             row["heatmap"] = class_heatmap(w, labels).to_numpy().tolist()
             row["entropy_mean"] = float(np.nanmean(ent)) if np.isfinite(ent).any() else float("nan")
             row["entropy_hist"] = np.histogram(ent[np.isfinite(ent)], ENTROPY_BINS, (0, 1))[0].tolist()
+            if domains is not None:
+                row["domain_heatmap"] = class_heatmap(w, domains).to_numpy().tolist()
             if layer.m_in > 1:  # the 1 -> m step has one source: left out of the specialisation statistics
                 row.update(mi_with_null(w, labels, permutations, seed))
+                if domains is not None:
+                    row.update({f"domain_{k}": v for k, v in mi_with_null(w, domains, permutations, seed).items()})
         transitions.append(row)
     out = {"transitions": transitions, "cka": [path_cka(f) for f in base["features"]]}
     e2e = end_to_end(base["routing"])
@@ -198,7 +210,15 @@ def analyse(model, test, *, device, permutations: int, seed: int) -> dict:
         abl = path_ablation(model, test, device=device, base=base)
         out["ablation"] = abl.to_dict("records")
         out["gini_mean"] = float(ablation_concentration(abl)["gini"].mean())
+        if domains is not None:
+            out["domain_ablation"] = path_ablation(model, test, device=device, base=base, groups=domains).rename(
+                columns={"class": "domain"}).to_dict("records")
     last = transitions[-1]
-    return {"analysis": out, "cka_last": out["cka"][-1], "gini_mean": out.get("gini_mean", float("nan")),
-            "mi_last": last.get("mi", float("nan")), "mi_last_q99": last.get("null_q99", float("nan")),
-            "mi_last_p": last.get("p_value", float("nan"))}
+    scalars = {"cka_last": out["cka"][-1], "gini_mean": out.get("gini_mean", float("nan")),
+               "mi_last": last.get("mi", float("nan")), "mi_last_q99": last.get("null_q99", float("nan")),
+               "mi_last_p": last.get("p_value", float("nan"))}
+    if domains is not None:  # the strongest transition: the C8 test asks for domain information at any depth
+        dom = [t for t in transitions if "domain_mi" in t]
+        scalars["domain_mi_max"] = max((t["domain_mi"] for t in dom), default=float("nan"))
+        scalars["domain_mi_min_p"] = min((t["domain_p_value"] for t in dom), default=float("nan"))
+    return {"analysis": out, **scalars}

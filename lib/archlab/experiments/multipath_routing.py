@@ -9,16 +9,17 @@ linear warm-up then cosine decay, pad-4 crop + flip, the same seeds across arms)
   MAC overhead of CP-conv vs CC for every m is counted, not trained;
 - E4 specialisation (C5, C7): MI with a label-permutation null, entropy, end-to-end paths, inter-path CKA and
   path ablation, computed inside every multi-path run on the test set, plus the frozen-router control;
-- E5 CIFAR-100 (when its files are present, gpu/paper only): SP-wide, MP2-{none, static, CC}, Ens2.
+- E5 CIFAR-100 (when its files are present, gpu/paper only): SP-wide, MP2-{none, static, CC}, Ens2;
+- E6 two contexts (C8, ``multipath_contexts``): SP-wide x1.41, MP2-CC, frozen router on data + its colour inversion.
 
 Expected run time (smoke/cpu measured on the shared 2-core CPU, busy with other jobs; gpu/paper are estimates,
 no GPU was available to time them):
-- smoke: synthetic 3x32x32 (512/256 images), widths (8, 16, 32), 1 epoch, 1 seed, 14 runs: ~20 s of runs,
-         ~70 s for the whole notebook under nbval
-- cpu:   CIFAR-10 3,000/1,000 images, widths (8, 16, 32), 5 epochs, 3 seeds (E3 and frozen router: 2), 38 runs:
-         measured 30 min at load average 6-7 (estimate for an idle machine: ~18-20 min)
+- smoke: synthetic 3x32x32 (512/256 images), widths (8, 16, 32), 1 epoch, 1 seed, 17 runs (E6: 3): ~25 s of runs,
+         ~70 s for the whole notebook under nbval (110 s at load average ~4)
+- cpu:   CIFAR-10 3,000/1,000 images, widths (8, 16, 32), 5 epochs, 3 seeds (E3 and frozen router: 2), 46 runs: E1-E5's
+         38 measured 30 min at load average 6-7 (idle estimate ~18-20 min); E6's 8 took 7.1 min at load average ~4
 - gpu:   full CIFAR-10 (+CIFAR-100 at 2 seeds if present), reference widths (32, 64, 128), 10 epochs, 3 seeds
-         (E3: 2), batch 512; ~47 training-equivalents of ~0.5-1 min: ~20 min with Ray at 4 runs per GPU (estimate)
+         (E3: 2), batch 512; ~55 training-equivalents of ~0.5-1 min: ~23 min with Ray at 4 runs per GPU (estimate)
 - paper: the spec's 30 epochs (E3: 20), 3 seeds, CIFAR-10 and CIFAR-100: ~2 GPU-hours (estimate)
 """
 from __future__ import annotations
@@ -30,17 +31,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..analysis import routing as ra
 from ..claims import Claim
 from ..config import Config, ConfigError, choices
-from ..data import DataNotFoundError, load_dataset, load_splits
+from ..data import DataNotFoundError, load_dataset
 from ..models import create_model
-from ..models.multipath import PATHS, ROUTERS, MultiPathNet
+from ..models.multipath import PATHS, ROUTERS
 from ..models.multipath_baselines import Ensemble, budget, width_search
 from ..profiles import CHOICES, default_device, resolve_profile
 from ..store import versioned
 from ..sweep import EXECUTORS, auto_executor, run_sweep
 from ..train import TrainConfig, evaluate, fit, seed_everything
+from . import multipath_contexts as mx
 
 STEM = "03_multipath_routing"
 SQRT2 = 2 ** 0.5
@@ -84,7 +85,7 @@ CLAIMS = [
           "(p < 0.01) in every seed; mean last MI above the frozen-router control's; MI rises with depth "
           "(Spearman rho > 0 between transition index and mean MI)."),
     Claim("C8", "3", "[V] One multi-path net serves several datasets, sharing some resources and specialising others.",
-          "optional two-context experiment (CIFAR-10 + colour-inverted CIFAR-10): not implemented here."),
+          mx.criterion(ALPHA, MIN_SEEDS)),
     Claim("C9", "3", "[V] The gains hold on small and large datasets.",
           "needs a large-scale (ImageNet) run, outside this companion; E5 reports CIFAR-100 when present."),
 ]
@@ -217,7 +218,8 @@ def arms(cfg: MultipathConfig) -> dict:
             + [f"mp{m}_cross_connections" for m in cfg.paths if m != 2],
             "E4": ["mp2_cross_connections_frozen"],
             "E5": [a for a in ("sp_wide", "mp2_none", "mp2_static", "mp2_cross_connections", "ens2")
-                   if a in mp2 or not a.startswith("mp")]}
+                   if a in mp2 or not a.startswith("mp")],
+            "E6": ["sp_wide", "mp2_cross_connections", "mp2_cross_connections_frozen"]}
 
 
 def plan(cfg: MultipathConfig, datasets: tuple | None = None) -> list[dict]:
@@ -246,6 +248,8 @@ def plan(cfg: MultipathConfig, datasets: tuple | None = None) -> list[dict]:
         add(arm, first, g["e3_seeds"], g["e3_epochs"])
     for arm in a["E4"]:
         add(arm, first, g["frozen_seeds"], g["epochs"])
+    for arm in a["E6"]:  # a dataset name of its own keeps these runs out of every E1-E5 table and verdict
+        add(arm, mx.context_dataset(first), g["frozen_seeds" if arm in a["E4"] else "seeds"], g["epochs"])
     for dataset in others:
         for arm in a["E5"]:
             add(arm, dataset, g["e5_seeds"], g["epochs"])
@@ -263,9 +267,10 @@ def _mean_epoch_seconds(hist) -> float:
 
 @versioned(1)
 def train_arm(config: dict) -> dict:
-    """Train one arm on one seed, evaluate it, and (multi-path nets) run every routing analysis on the test set."""
+    """Train one arm on one seed, evaluate it, and (multi-path nets) run every routing analysis on the test set;
+    on an E6 set (``<base>+inverted``) also per domain, with MI(domain; routing) beside MI(class; routing)."""
     c = config
-    train, test = load_splits(c["dataset"], c["train_size"], c["test_size"])
+    train, test, domain = mx.load_run_splits(c["dataset"], c["train_size"], c["test_size"])
     name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"])
     seed_everything(c["seed"])
     model = create_model(name, num_classes=train.num_classes, in_chans=train.sample_shape[0], **kw)
@@ -287,8 +292,7 @@ def train_arm(config: dict) -> dict:
         return {**out, "acc": float("nan"), "test_loss": float("nan"), "diverged_step": diverged[0].diverged_step}
     model.to(c["device"])
     out["test_loss"], out["acc"] = evaluate(model, test, device=c["device"])
-    if isinstance(model, MultiPathNet):
-        out.update(ra.analyse(model, test, device=c["device"], permutations=c["permutations"], seed=c["seed"]))
+    out.update(mx.analyse_run(model, test, domain, device=c["device"], permutations=c["permutations"], seed=c["seed"]))
     return out
 
 

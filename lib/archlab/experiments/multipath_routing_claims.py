@@ -10,6 +10,7 @@ from scipy.stats import spearmanr
 
 from ..analysis.stats import welch
 from ..claims import decide, verdict
+from . import multipath_contexts as mx
 from .multipath_routing import (ALPHA, C1_MARGIN, C5_CKA_GAP, C6_MIN_RATIO, C6_TIE, CLAIMS, MIN_SEEDS,
                                 MultipathConfig, label)
 
@@ -26,8 +27,9 @@ def _values(runs: pd.DataFrame, arm: str, column: str = "acc", dataset=None, epo
     return v[np.isfinite(v)]
 
 
-def _not_ok(runs: pd.DataFrame, arms) -> str:
+def _not_ok(runs: pd.DataFrame, arms, dataset=None) -> str:
     bad = runs[runs["arm"].isin(arms) & (runs["status"] != "ok")]
+    bad = bad if dataset is None else bad[bad["dataset"] == dataset]
     return f"; {len(bad)} run(s) {', '.join(sorted(set(bad['status'])))}" if len(bad) else ""
 
 
@@ -56,7 +58,7 @@ def verdicts(cfg: MultipathConfig, runs: pd.DataFrame, overhead: pd.DataFrame) -
     cc = acc(CC)
     out, text = compare(cc, acc("sp_wide"), C1_MARGIN)
     extra = "; ".join(f"{label(a)} {_acc(acc(a))}" for a in ("sp_wide", "mp2_static", "mp2_none") if len(acc(a)))
-    rows.append(verdict(claims["C1"], f"MP2-CC {_acc(cc)}; {extra}; {text}{_not_ok(runs, [CC, 'sp_wide'])}", out))
+    rows.append(verdict(claims["C1"], f"MP2-CC {_acc(cc)}; {extra}; {text}{_not_ok(runs, [CC, 'sp_wide'], ds)}", out))
 
     parts = [(a, *compare(cc, acc(a))) for a in ("sp_wide_se", "sk")]
     outs = [o for _, o, _ in parts]
@@ -66,7 +68,7 @@ def verdicts(cfg: MultipathConfig, runs: pd.DataFrame, overhead: pd.DataFrame) -
 
     for cid, arm in (("C3", "ens2"), ("C4", "sp_deeper")):
         out, text = compare(cc, acc(arm))
-        rows.append(verdict(claims[cid], f"vs {label(arm)} {_acc(acc(arm))}: {text}{_not_ok(runs, [arm])}", out))
+        rows.append(verdict(claims[cid], f"vs {label(arm)} {_acc(acc(arm))}: {text}{_not_ok(runs, [arm], ds)}", out))
 
     out, text = compare(_values(runs, "mp2_none", "cka_last", ds, ep), _values(runs, CC, "cka_last", ds, ep),
                         C5_CKA_GAP, scale=1.0, unit="CKA")
@@ -74,7 +76,7 @@ def verdicts(cfg: MultipathConfig, runs: pd.DataFrame, overhead: pd.DataFrame) -
 
     rows.append(_c6(claims["C6"], runs, overhead, ds, g["e3_epochs"]))
     rows.append(_c7(claims["C7"], runs, ds, ep))
-    rows.append(verdict(claims["C8"], "not run", "not run"))
+    rows.append(_c8(claims["C8"], runs, mx.context_dataset(ds), ep, smoke=cfg.resolved == "smoke"))
     e5 = [d for d in g["datasets"][1:]]
     rows.append(verdict(claims["C9"], "no large-scale run" + (f"; E5 on {', '.join(e5)} reported in the tables"
                                                                if e5 else ""), "not run"))
@@ -114,12 +116,44 @@ def _c7(claim, runs, ds, epochs) -> dict:
     return verdict(claim, text, decide(bool((p < 0.01).all() and mi.mean() > frozen.mean() and rho > 0)))
 
 
-def mi_by_depth(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean MI, normalised MI and null quantile per transition over the given runs (the 1 -> m step excluded)."""
-    rows = [{"seed": r.seed, "arm": r.arm, "transition": t["transition"], "mi": t["mi"], "mi_norm": t["mi_norm"],
-             "null_q99": t["null_q99"], "p_value": t["p_value"]}
+def mi_by_depth(runs: pd.DataFrame, prefix: str = "") -> pd.DataFrame:
+    """Mean MI, normalised MI, null quantile and permutation p per transition over the given runs (the 1 -> m step
+    excluded). ``prefix="domain_"``: the same for MI(domain; edges) in E6."""
+    cols = ["mi", "mi_norm", "null_q99", "p_value"]
+    rows = [{"seed": r.seed, "arm": r.arm, "transition": t["transition"], **{c: t[prefix + c] for c in cols}}
             for r in runs.itertuples() if isinstance(r.result, dict) and "analysis" in r.result
-            for t in r.result["analysis"]["transitions"] if "mi" in t]
+            for t in r.result["analysis"]["transitions"] if prefix + "mi" in t]
     if not rows:
-        return pd.DataFrame(columns=["transition", "mi", "mi_norm", "null_q99", "p_value"])
-    return pd.DataFrame(rows).groupby("transition", as_index=False)[["mi", "mi_norm", "null_q99", "p_value"]].mean()
+        return pd.DataFrame(columns=["transition", *cols])
+    return pd.DataFrame(rows).groupby("transition", as_index=False)[cols].mean()
+
+
+def c8_outcome(min_p: np.ndarray, cc: np.ndarray, sw: np.ndarray, smoke: bool = False) -> tuple[str, str]:
+    """C8's decision (criterion in ``multipath_contexts.criterion``): ``min_p`` holds each MP2-CC seed's smallest
+    MI(domain; edges) permutation p over transitions; ``cc``/``sw`` the two arms' accuracies on the mixture."""
+    if min(len(min_p), len(cc), len(sw)) == 0:
+        return "not run", "no finished E6 runs"
+    diff, p = cc.mean() - sw.mean(), welch(cc, sw)
+    specialised = bool((min_p < mx.MI_P).all())
+    lower = bool(diff < 0 and p < ALPHA)
+    text = (f"MI(domain) above the null (p < {mx.MI_P}) at some transition in {int((min_p < mx.MI_P).sum())}/"
+            f"{len(min_p)} seeds; acc MP2-CC - SP-wide = {100 * diff:+.2f} pp (n = {len(cc)} vs {len(sw)}, Welch p = "
+            f"{p:.3g}{', MP2-CC significantly higher' if diff > 0 and p < ALPHA else ''})")
+    if smoke:
+        return "inconclusive", text + "; smoke profile (synthetic data)"
+    if min(len(min_p), len(cc), len(sw)) < MIN_SEEDS:
+        return "inconclusive", text + f"; fewer than {MIN_SEEDS} seeds"
+    if not specialised or lower:
+        return "not reproduced", text
+    return ("reproduced" if diff >= -mx.TIE else "inconclusive"), text
+
+
+def _c8(claim, runs, ds, epochs, smoke: bool) -> dict:
+    val = lambda arm, col: _values(runs, arm, col, ds, epochs)  # noqa: E731
+    out, text = c8_outcome(val(CC, "domain_mi_min_p"), val(CC, "acc"), val("sp_wide", "acc"), smoke)
+    dom = "; ".join(f"{label(a)}: " + ", ".join(f"{d} {_acc(val(a, f'acc_{d}'))}" for d in mx.DOMAINS)
+                    for a in ("sp_wide", CC))
+    mi, frozen = (val(a, "domain_mi_max") for a in (CC, CC + "_frozen"))
+    ctrl = (f"max MI(domain) over transitions: MP2-CC {mi.mean() if len(mi) else float('nan'):.3g} nats, frozen "
+            f"router {frozen.mean() if len(frozen) else float('nan'):.3g}")
+    return verdict(claim, f"{text}; {dom}; {ctrl}{_not_ok(runs, [CC, 'sp_wide'], ds)}", out)

@@ -14,7 +14,9 @@ from ..analysis.routing import gini
 from ..analysis.stats import fmt_mean_std
 from ..models import create_model
 from ..models.multipath_baselines import budget
+from .multipath_contexts import DOMAINS
 from .multipath_routing import SQRT2, MultipathConfig, label, model_spec
+from .multipath_routing_claims import mi_by_depth
 
 _MP = "multipath_net"
 REFERENCE = [  # (arm, model, kwargs at stem 32 / widths (32, 64, 128), spec params, spec routing params, spec MMACs)
@@ -194,9 +196,10 @@ def fig_cka(runs: pd.DataFrame, dataset: str, arms: list):
     return fig
 
 
-def ablation_frame(runs: pd.DataFrame, dataset: str, arms: list) -> pd.DataFrame:
+def ablation_frame(runs: pd.DataFrame, dataset: str, arms: list, key: str = "ablation") -> pd.DataFrame:
+    """Stored ablation drops of the given arms; ``key="domain_ablation"``: per domain instead of per class (E6)."""
     rows = [{**row, "arm": label(a), "seed": i} for a in arms for i, r in enumerate(analyses(runs, a, dataset))
-            for row in r["analysis"].get("ablation", [])]
+            for row in r["analysis"].get(key, [])]
     return pd.DataFrame(rows)
 
 
@@ -241,4 +244,65 @@ def routing_matrix(runs: pd.DataFrame, dataset: str, arm: str, cls: int, transit
     mat = np.asarray(t["heatmap"])[cls].reshape(t["m_in"], t["n_out"])
     sns.heatmap(mat, annot=True, fmt=".2f", vmin=0, vmax=1, cmap="viridis", ax=ax)
     ax.set(xlabel="destination path", ylabel="source path", title=f"{label(arm)}, class {cls}, t{transition}")
+    return fig
+
+
+# ----------------------------------------------------------------------------- E6: two contexts (C8)
+
+E6_ARMS = ("sp_wide", "mp2_cross_connections", "mp2_cross_connections_frozen")
+E6_ACC = (("both", "acc"), *((d, f"acc_{d}") for d in DOMAINS))  # (shown as, run column)
+
+
+def _e6(runs: pd.DataFrame, dataset: str, epochs: int) -> pd.DataFrame:
+    return runs[(runs["dataset"] == dataset) & (runs["epochs"] == epochs) & runs["arm"].isin(E6_ARMS)]
+
+
+def context_tables(runs: pd.DataFrame, dataset: str, epochs: int) -> dict:
+    """E6 tables: accuracy per arm on the mixture and per domain; MI(domain; edges) per transition with its null
+    (MP2-CC and the frozen router); per-domain accuracy drop (pp) when one MP2-CC path is zeroed at one stage."""
+    df = _e6(runs, dataset, epochs)
+    ok = df[df["status"] == "ok"]
+    acc = pd.DataFrame([{"arm": label(a), "runs ok": f"{len(g)}/{(df['arm'] == a).sum()}",
+                         **{f"{d} acc %": fmt_mean_std(100 * g[c].astype(float), 2) if len(g) else "n/a"
+                            for d, c in E6_ACC}} for a in E6_ARMS for g in [ok[ok["arm"] == a]]])
+    mi = pd.concat([mi_by_depth(ok[ok["arm"] == a], prefix="domain_").assign(arm=label(a)) for a in E6_ARMS[1:]])
+    abl = ablation_frame(ok, dataset, ["mp2_cross_connections"], key="domain_ablation")
+    if not abl.empty:
+        abl = abl.pivot_table(index=["stage", "path"], columns="domain", values="drop", aggfunc="mean")
+        abl = (100 * abl).rename(columns=dict(enumerate(DOMAINS))).add_prefix("acc. drop pp, ").reset_index()
+    return {"accuracy": acc, "mi": mi, "ablation": abl}
+
+
+def fig_contexts(runs: pd.DataFrame, dataset: str, epochs: int):
+    """Left: MI(domain; routing edges) per transition (mean; bars: min-max over seeds, positive on a log axis)
+    against the domain-label permutation null (band: null mean to its 99th percentile, widest over seeds).
+    Right: test accuracy per domain and arm (mean ± sd, one dot per seed)."""
+    df = _e6(runs, dataset, epochs)
+    df = df[df["status"] == "ok"]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4))
+    colours = dict(zip(map(label, E6_ARMS), sns.color_palette("colorblind")))  # one colour per arm in both panels
+    rows = [{"arm": label(a), "transition": t["transition"], "MI (nats)": t["domain_mi"],
+             "null mean": t["domain_null_mean"], "null q99": t["domain_null_q99"]}
+            for a in E6_ARMS[1:] for r in analyses(df, a, dataset) for t in r["analysis"]["transitions"]
+            if "domain_mi" in t]
+    if rows:
+        mi = pd.DataFrame(rows)
+        sns.lineplot(mi, x="transition", y="MI (nats)", hue="arm", style="arm", marker="o", palette=colours,
+                     errorbar=("pi", 100), err_style="bars", ax=ax)
+        band = mi.groupby("transition").agg(lo=("null mean", "min"), hi=("null q99", "max"))
+        ax.fill_between(band.index, band["lo"], band["hi"], color="0.6", alpha=0.4,
+                        label="permutation null, mean–q99 (widest seed)")
+        if (mi[["MI (nats)", "null mean"]] > 0).all().all():
+            ax.set_yscale("log")
+        ax.set_xticks(sorted(mi["transition"].unique()))
+        ax.legend(fontsize="small")
+    ax.set_title(f"{dataset}: MI(domain; routing) per transition", fontsize="medium")
+    acc = pd.DataFrame([{"arm": label(a), "domain": d, "acc %": 100 * float(getattr(r, c))}
+                        for a in E6_ARMS[:2] for r in df[df["arm"] == a].itertuples() for d, c in E6_ACC])
+    if len(acc):
+        kw = dict(x="domain", y="acc %", hue="arm", palette=colours, ax=bx)
+        sns.pointplot(acc, errorbar="sd", dodge=0.4, linestyle="none", markers="_", **kw)
+        sns.stripplot(acc, dodge=True, alpha=0.6, legend=False, **kw)
+    bx.set_title(f"{epochs} epochs: test accuracy per domain (mean ± sd)", fontsize="medium")
+    fig.tight_layout()
     return fig
