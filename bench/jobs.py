@@ -62,23 +62,29 @@ def deep_vs_shallow_jobs() -> list[dict]:
 
 
 def multipath_routing_jobs() -> list[dict]:
-    """E1-E4 on CIFAR-10 and E5 on CIFAR-100 (counted whether or not its files are on this machine).
+    """E1-E4 and E6 on CIFAR-10 and E5 on CIFAR-100 (counted whether or not its files are on this machine).
 
     ``train_arm`` evaluates at the end only (fit's final evaluation, then its own); multi-path nets add the routing
     analyses: one prediction pass plus one per ablated (stage, path). Ens2 trains its members one after the other,
-    so it is one phase per member (a one-member ensemble costs one member).
+    so it is one phase per member (a one-member ensemble costs one member). E6's two-context set is its base set
+    with half the images inverted (same size); its runs add a prediction pass (per-domain accuracy) for every arm
+    and, in multi-path nets, a second ablation pass per (stage, path) (drops per domain).
     """
+    from archlab.experiments import multipath_contexts as mx
     from archlab.experiments import multipath_routing as mr
 
     jobs = []
     for c in mr.plan(mr.make_config(profile="paper"), datasets=mr.GRIDS["paper"]["datasets"]):
-        d = c["dataset"]
+        d = mx.base_dataset(c["dataset"])
+        e6 = d != c["dataset"]
         name, kw = mr.model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"])
         kw = {**kw, "num_classes": CLASSES[d], "in_chans": SHAPES[d][0]}
         job = dict(model=name, kwargs=kw, shape=SHAPES[d], dataset=d, batch_size=c["batch_size"], epochs=c["epochs"],
                    evals=2)
         if name == "multipath_net":
-            job["evals"] += 1 + len(c["widths"]) * kw["paths"]
+            job["evals"] += 1 + (2 if e6 else 1) * len(c["widths"]) * kw["paths"]
+        elif e6:
+            job["evals"] += 1
         if name == "mp_ensemble":
             job["phases"] = [dict(kwargs={**kw, "members": 1})] * kw["members"]
         jobs.append(job)
@@ -86,8 +92,8 @@ def multipath_routing_jobs() -> list[dict]:
 
 
 def layer_insertion_jobs() -> list[dict]:
-    """Every study: spirals (fnn, resnet, validity, when, minibatch; full-batch GD except minibatch) and the MNIST /
-    CIFAR-10 MLPs. A growing run is one phase per architecture; the sensitivity pass before an insertion (forward
+    """Every study: spirals (fnn, resnet, validity, when, minibatch; full-batch GD except minibatch), the MNIST /
+    CIFAR-10 MLPs and the CIFAR-10 VGG (cnn, see ``_cnn_job``). A growing run is one phase per architecture; the sensitivity pass before an insertion (forward
     and backward over the training set) counts as one more epoch of the net before it.
 
     Left out, being small: the final training-set evaluation, the logged sensitivities (one batch every
@@ -96,7 +102,36 @@ def layer_insertion_jobs() -> list[dict]:
     """
     from archlab.experiments import layer_insertion as li
 
-    return [_growth_job(c) for configs in li.grids(li.make_config(profile="paper")).values() for c in configs]
+    grids = li.grids(li.make_config(profile="paper"))
+    return [_cnn_job(c) if study == "cnn" else _growth_job(c) for study, configs in grids.items() for c in configs]
+
+
+def _cnn_job(c: dict) -> dict:
+    """E5b's growing VGG: before insertion, the sensitivity pass as one epoch of the extended net (every candidate
+    in; priced as a full training epoch, though its backward stops at the first candidate), then the grown net.
+
+    The grown net is priced with the candidate at position 0: at the default widths every candidate costs the
+    same (m_i^2 * (32 / 2^i)^2 is constant), so the chosen position does not change the cost. Test-set passes:
+    one at the start of every epoch and one at the end; the final training-set evaluation counts as
+    n_train / n_test of them.
+    """
+    from archlab.experiments.layer_insertion_cnn import BIG_DEPTHS, SELECT
+
+    d = c["dataset"]
+    shape = SHAPES[d]
+    n_train, n_test = (min(n, size or n) for n, size in zip(SIZES[d], (c["train_size"], c["test_size"])))
+    kw = dict(in_chans=shape[0], image_size=shape[-1], widths=tuple(c["widths"]), num_classes=CLASSES[d])
+    small, grown, extended = ({**kw, "depths": dd} for dd in ((1, 1, 1), BIG_DEPTHS, (2, 2, 2)))
+    final_evals = 1 + n_train / n_test
+    if c["method"] in SELECT:
+        t, rest = c["insert_at"][0], c["epochs"] - c["insert_at"][0]
+        phases = [dict(kwargs=small, epochs=t, evals=t), dict(kwargs=extended, epochs=1, evals=0),
+                  dict(kwargs=grown, epochs=rest, evals=rest + final_evals)]
+    else:
+        phases = [dict(kwargs=grown if c["method"] == "large" else small, epochs=c["epochs"],
+                       evals=c["epochs"] + final_evals)]
+    return dict(model="growing_vgg", kwargs=phases[0]["kwargs"], shape=shape, dataset=d, batch_size=c["batch_size"],
+                epochs=c["epochs"], n_train=n_train, n_test=n_test, phases=phases)
 
 
 def _growth_job(c: dict) -> dict:

@@ -128,18 +128,22 @@ def test_paper_run_counts_match_the_experiment_modules(paper_jobs):
                 + len(set(gp.E4_MODELS + gp.E6_MODELS)) + len(gp.MATCHED))
     shared = 1 + any(-(-3 * k // 2) == p["depth"] for k in p["stacking"])
     assert len(paper_jobs["01_gradient_paths"]) == (per_seed - shared) * p["seeds"]
-    # Multipath: E1-E4 on the first dataset, E5 on each other (E3's shorter runs share no MP2-CC run with E1).
+    # Multipath: E1-E4 and E6 on the first dataset, E5 on each other (E3's shorter runs share no MP2-CC run with E1;
+    # E6's two-context runs share none with anything).
     g, a = mr.GRIDS["paper"], mr.arms(mr.make_config(profile="paper"))
     assert g["e3_epochs"] != g["epochs"]
     e5 = (len(g["datasets"]) - 1) * len(a["E5"]) * g["e5_seeds"]
+    e6 = sum(g["frozen_seeds"] if arm.endswith("_frozen") else g["seeds"] for arm in a["E6"])
     expected = ((len(a["E1"]) + len(a["E2"])) * g["seeds"] + len(a["E3"]) * g["e3_seeds"]
-                + len(a["E4"]) * g["frozen_seeds"] + e5)
+                + len(a["E4"]) * g["frozen_seeds"] + e5 + e6)
     jobs = paper_jobs["03_multipath_routing"]
     assert len(jobs) == expected and sum(j["dataset"] == "cifar100" for j in jobs) == e5 > 0
     jobs = paper_jobs["04_layer_insertion"]
     assert len(jobs) == sum(len(c) for c in li.grids(li.make_config(profile="paper")).values())
-    # A growing run has one phase per architecture; the fixed nets (small, large) have one.
-    assert {len(j["phases"]) for j in jobs} == {1, 2}
+    # A growing run has one phase per architecture; the fixed nets (small, large) have one. The cnn study's growing
+    # runs add its sensitivity pass as a phase of the extended net.
+    assert {len(j["phases"]) for j in jobs} == {1, 2, 3}
+    assert {len(j["phases"]) for j in jobs if j["model"] == "growing_vgg"} == {1, 3}
 
 
 def test_compile_choice_is_validated():

@@ -3,8 +3,10 @@ import pytest
 import torch
 
 from archlab import create_model
+from archlab.insertion import FlopMeter, insert
 from archlab.models import model_entry
 from archlab.models.growing import GrowingResNet, ResidualBlock
+from archlab.train import count_flops
 
 
 def n_params(m):
@@ -77,3 +79,49 @@ def test_image_variants_flatten_their_input(name):
     entry = model_entry(name)
     m = create_model(name, **entry.test_kwargs)
     assert m(torch.randn(2, *entry.input_shape)).shape == (2, 10)
+
+
+# ----------------------------------------------------------------------------- the v2 VGG (spec "CNN variant", E5b)
+
+
+def test_vgg_dirac_candidates_preserve_the_loss_at_every_position():
+    """float64, so the check is about the construction, not about conv algorithms' rounding."""
+    torch.manual_seed(0)
+    m = create_model("growing_vgg", widths=(8, 16, 16), image_size=16).double()
+    x, y = torch.randn(16, 3, 16, 16, dtype=torch.float64), torch.randint(10, (16,))
+    loss = torch.nn.functional.cross_entropy(m(x), y)
+    cands = m.candidates()
+    assert all(torch.equal(c.conv.weight, torch.nn.init.dirac_(torch.empty_like(c.conv.weight))) for c in cands)
+    assert abs(torch.nn.functional.cross_entropy(m(x, virtual=cands), y) - loss) < 1e-6
+    for p in range(3):
+        grown = insert(m, p)
+        assert len(grown.hidden[p]) == 2 and grown.widths[p + 1] == grown.widths[p]
+        assert abs(torch.nn.functional.cross_entropy(grown(x), y) - loss) < 1e-6
+
+
+def test_vgg_big_net_is_the_small_net_grown_at_position_0_with_random_init():
+    small, big = create_model("growing_vgg"), create_model("growing_vgg", depths=(2, 1, 1))
+    assert big.widths == [64, 64, 128, 256] == insert(small, 0).widths
+    assert n_params(big) == n_params(insert(small, 0))
+    assert not torch.equal(big.hidden[0][1].conv.weight, small.candidate(0).conv.weight)
+    with pytest.raises(ValueError, match="conv stage"):
+        small.grow(3)
+    with pytest.raises(ValueError, match="divisible"):
+        create_model("growing_vgg", image_size=20)
+
+
+def test_vgg_flops_match_the_spec():
+    """Spec section 4: each candidate ~75.5 MFLOP per image forward, the whole baseline ~83 MFLOP (m = [64, 128,
+    256], 32 x 32). A training step (FlopMeter) is forward + weight grads + input grads of all but the first conv."""
+    with torch.device("meta"):
+        small = create_model("growing_vgg")
+        grown = [insert(small, p) for p in range(3)]
+        x, y = torch.zeros(1, 3, 32, 32), torch.zeros(1, dtype=torch.long)
+    base = count_flops(small, (3, 32, 32), device="meta")
+    assert abs(base / 83e6 - 1) < 0.01
+    for g in grown:
+        assert count_flops(g, (3, 32, 32), device="meta") - base == 2 * 64 * 64 * 9 * 32 * 32 == 75_497_472
+    meter = FlopMeter()
+    with meter.count():
+        torch.nn.functional.cross_entropy(small(x), y).backward()
+    assert meter.total == 3 * base - 2 * 3 * 64 * 9 * 32 * 32

@@ -188,7 +188,7 @@ def test_first_step_decrease_tracks_lr_times_sensitivity_for_resnet():
 @pytest.mark.parametrize(
     "params, match",
     [(dict(insert_at=[5000]), r"1\.\.119"), (dict(epochs=100, insert_at=[100]), r"1\.\.99"), (dict(when=[0, 50]), "[0]"),
-     (dict(fixed_position=2), r"valid positions: \[0, 1\]"), (dict(studies=["cnn"]), "fnn"), (dict(insert_ta=[3]), "insert_at")],
+     (dict(fixed_position=2), r"valid positions: \[0, 1\]"), (dict(studies=["vgg"]), "'cnn'"), (dict(insert_ta=[3]), "insert_at")],
 )
 def test_experiment_config_refuses_bad_input(params, match):
     from archlab.config import ConfigError

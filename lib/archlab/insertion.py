@@ -9,6 +9,9 @@ FLOPs are measured, not estimated: each distinct (phase, kind, batch size) step 
 ``torch.utils.flop_counter.FlopCounterMode`` and the count is reused for identical steps. This
 counts what the counter counts (matrix products of forward and backward; 2 FLOPs per
 multiply-add), not element-wise bias/activation work or the O(#params) optimizer update.
+
+Sensitivity norms: ``fro`` (squared Frobenius norm of the mean virtual-weight gradient, the FNN/ResNet
+rule) and ``op22`` (its squared operator norm, by FFT for convs: the authors' v2 CNN rule).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 SELECT = ("max", "min", "random")  # or an int: a fixed position ("pos 0" in the authors' code)
+NORMS = ("fro", "op22")  # squared Frobenius norm (FNN/ResNet) or squared operator norm (CNN, v2)
 
 
 def _as_batches(batches):
@@ -31,25 +35,70 @@ def _as_batches(batches):
     return batches
 
 
-def sensitivities(model, batches, *, return_loss: bool = False):
-    """Per candidate position, ||mean_b dL_b/dV||_F^2 for the virtual layer's weight V (spec section 2).
+def virtual_gradients(model, batches):
+    """Mean over batches of dL_b/dV for every candidate's ``sensitive_weight`` V, with V's input sizes.
 
     All candidates sit in the network at once (each is an exact identity), so one backward pass per
     batch gives every position's gradient; ``autograd.grad`` asks only for the virtual weights, so
-    the model's own ``.grad`` is untouched and no update happens. The squared norm is of the *mean*
-    gradient over batches (the full-batch gradient for equal batch sizes), as in the authors' code.
+    the model's own ``.grad`` is untouched and no update happens. Returns ``(grads, sizes, mean loss)``;
+    ``sizes[i]`` is the spatial shape of candidate i's input (``()`` for vectors), which the conv
+    operator norm needs.
     """
     virtual = model.candidates()
     weights = [v.sensitive_weight for v in virtual]
     total = [torch.zeros_like(w) for w in weights]
+    sizes = [()] * len(virtual)
+    hooks = [v.register_forward_pre_hook(lambda _m, args, i=i: sizes.__setitem__(i, tuple(args[0].shape[2:])))
+             for i, v in enumerate(virtual)]
     n, loss_sum = 0, 0.0
-    for x, y in _as_batches(batches):
-        loss = F.cross_entropy(model(x, virtual=virtual), y)
-        for t, g in zip(total, torch.autograd.grad(loss, weights)):
-            t += g
-        n, loss_sum = n + 1, loss_sum + loss.detach()
-    s = torch.stack([(t / n).pow(2).sum() for t in total]).detach()
-    return (s, float(loss_sum / n)) if return_loss else s
+    try:
+        for x, y in _as_batches(batches):
+            loss = F.cross_entropy(model(x, virtual=virtual), y)
+            for t, g in zip(total, torch.autograd.grad(loss, weights)):
+                t += g
+            n, loss_sum = n + 1, loss_sum + loss.detach()
+    finally:
+        for h in hooks:
+            h.remove()
+    return [t / n for t in total], sizes, float(loss_sum / n)
+
+
+def op_norm_sq(weight: torch.Tensor, size: tuple = ()) -> torch.Tensor:
+    """Squared largest singular value of the linear map a weight applies ("op22" in the authors' v2 code).
+
+    A matrix: its spectral norm. A conv kernel (out, in, k, k) acting on ``size`` inputs: by Sedghi, Gupta
+    and Long (2019) the singular values of the (circularly padded) conv operator are those of the
+    per-frequency (out x in) matrices of the 2-D FFT of the kernel zero-padded to the input size. Circular
+    rather than zero padding (what the net uses) changes only border terms; cross-correlation rather than
+    convolution conjugates each matrix, which keeps its singular values.
+    """
+    if weight.dim() == 2:
+        return torch.linalg.matrix_norm(weight, ord=2) ** 2
+    if len(size) != 2 or min(size) < max(weight.shape[-2:]):
+        raise ValueError(f"op22 of a {tuple(weight.shape[-2:])} kernel needs a 2-D input size at least that big, "
+                         f"got {size}")
+    transfer = torch.fft.fft2(weight, s=size).permute(2, 3, 0, 1)  # (H, W, out, in)
+    return torch.linalg.svdvals(transfer).max() ** 2
+
+
+def sensitivity(grads, sizes, norm: str = "fro") -> torch.Tensor:
+    """Per candidate: ``fro`` = ||G||_F^2 (the FNN/ResNet rule) or ``op22`` = ||G||_op^2 (the CNN rule)."""
+    if norm == "fro":
+        return torch.stack([g.pow(2).sum() for g in grads]).detach()
+    if norm == "op22":
+        return torch.stack([op_norm_sq(g, s) for g, s in zip(grads, sizes)]).detach()
+    raise ValueError(f"norm={norm!r} is not valid; choose one of {list(NORMS)}")
+
+
+def sensitivities(model, batches, *, norm: str = "fro", return_loss: bool = False):
+    """Per candidate position, the ``norm`` of the mean gradient of the virtual weight (spec section 2).
+
+    The norm is of the *mean* gradient over batches (the full-batch gradient for equal batch sizes),
+    not a mean of per-batch norms, as in the authors' code.
+    """
+    grads, sizes, loss = virtual_gradients(model, batches)
+    s = sensitivity(grads, sizes, norm)
+    return (s, loss) if return_loss else s
 
 
 def insert(model, position: int):
@@ -180,6 +229,7 @@ def train_growing(
     evaluate: Callable | None = None,
     eval_every: int = 0,
     probe_lr: float = 0.0,
+    norm: str = "fro",
     seed: int = 0,
 ):
     """Train, inserting a layer after each epoch count in ``insert_at``. Returns ``(model, log)``.
@@ -187,9 +237,12 @@ def train_growing(
     ``loader`` yields ``(x, y)`` batches once per epoch (one batch = full-batch GD). Each phase gets a
     new SGD optimizer (momentum state resets, as in the authors' code) with lr = factor x the lr at
     the end of the previous phase. ``log`` holds per-window training losses (before the update) with
-    cumulative FLOPs, evaluations, logged sensitivities and one record per insertion.
+    cumulative FLOPs, evaluations, logged sensitivities and one record per insertion. ``norm`` is the
+    sensitivity that decides (``fro`` or ``op22``, see ``sensitivity``).
     """
     check_schedule(insert_at, epochs, select, model.num_positions)
+    if norm not in NORMS:
+        raise ValueError(f"norm={norm!r} is not valid; choose one of {list(NORMS)}")
     gen = torch.Generator().manual_seed(seed)
     meter = FlopMeter()
     log = dict(step=[], loss=[], flops=[], evals=[], sens=[], insertions=[], status="ok", diverged_step=None)
@@ -202,14 +255,14 @@ def train_growing(
 
     for phase, (start, end) in enumerate(zip(bounds[:-1], bounds[1:])):
         if phase > 0:
-            model = _insertion(model, loader, select, gen, meter, log, step, probe_lr)
+            model = _insertion(model, loader, select, gen, meter, log, step, probe_lr, norm)
             lr = opt.param_groups[0]["lr"] * factor
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
         meter.new_architecture()
         for epoch in range(start, end):
             for x, y in loader:
                 if sens_every and step % sens_every == 0:  # diagnostic only: not counted, no update
-                    log["sens"].append({"step": step, "s": sensitivities(model, (x, y)).tolist()})
+                    log["sens"].append({"step": step, "s": sensitivities(model, (x, y), norm=norm).tolist()})
                 if eval_every and step % eval_every == 0:
                     record_eval()
                 opt.zero_grad(set_to_none=True)
@@ -232,10 +285,16 @@ def train_growing(
     return model, log
 
 
-def _insertion(model, loader, select, gen, meter, log, step, probe_lr):
-    """Sensitivity pass over one epoch (counted), choose, insert; log the decision and loss continuity."""
+def _insertion(model, loader, select, gen, meter, log, step, probe_lr, norm="fro"):
+    """Sensitivity pass over one epoch (counted), choose, insert; log the decision and loss continuity.
+
+    Only the pass's forward and backward are counted: the norms run once per insertion, independent of
+    the data (op22 on the default VGG: ~1e10 FLOPs of FFT and SVDs, ~0.1% of the pass over CIFAR-10),
+    and FlopCounterMode has no formula for FFT/SVD.
+    """
     with meter.count(None):
-        s, loss_ext = sensitivities(model, loader, return_loss=True)
+        grads, sizes, loss_ext = virtual_gradients(model, loader)
+    s = sensitivity(grads, sizes, norm)
     position = choose_position(s, select, gen)
     x, y = next(iter(loader))
     grown = insert(model, position)
@@ -243,6 +302,8 @@ def _insertion(model, loader, select, gen, meter, log, step, probe_lr):
         jump = float(F.cross_entropy(grown(x), y) - F.cross_entropy(model(x), y))
     record = dict(step=step, flops=meter.total, position=position, sensitivities=s.tolist(), loss_extended=loss_ext,
                   loss_jump=jump, widths_before=model.widths, widths_after=grown.widths)
+    if norm != "fro":  # log the Frobenius variant beside the deciding norm, as the authors' v2 code does
+        record["norm"], record["sensitivities_fro"] = norm, sensitivity(grads, sizes, "fro").tolist()
     if probe_lr:
         record["first_step_decrease"] = first_step_decrease(model, x, y, probe_lr)
     log["insertions"].append(record)

@@ -11,15 +11,18 @@ Studies (spec section 5; spirals = the authors' two-spiral set, 450 train / 150 
 - ``when`` (E4): FNN [5], lr 0.2, x0.8 at insertion, insertion epoch varied; FNN1 at 0.2, FNN2 at 0.16.
 - ``minibatch`` (E5a): FNN [5], batch 45, lr 0.01; sensitivity = mean gradient over one epoch.
 - ``mnist`` / ``cifar10`` [R]: FNN / residual MLP on flattened images, minibatch SGD with momentum.
+- ``cnn`` (E5b, v2): a growing VGG on CIFAR-10 with op22 sensitivities (``layer_insertion_cnn``, times there).
 Spirals always run on the CPU (tiny nets are launch-bound on a GPU); images use the session device.
 
 Expected run time (smoke/cpu measured on the shared 2-core CPU; gpu/paper estimated for one H100):
 - smoke: 2 seeds, 120 GD steps, digits/synthetic images: ~25 s
 - cpu:   spirals 10 seeds (5 for when, 3 for minibatch), full 1850 steps (validity 450 + 400): ~2 min;
-         MNIST (offline 17k) FNN [128,128] 3+3 epochs, CIFAR-10 10k residual MLP width 128 4+4, 3 seeds: ~6 min
+         MNIST (offline 17k) FNN [128,128] 3+3 epochs, CIFAR-10 10k residual MLP width 128 4+4, 3 seeds: ~6 min;
+         cnn (VGG (16, 32, 64), CIFAR-10 10k, 4+4 epochs, 3 seeds): ~3 min
 - gpu:   spirals 30 seeds (minibatch 20): ~8 min on the CPU cores; MNIST 10+10 and CIFAR-10 15+15 epochs,
-         5 seeds: ~5 min on the GPU
-- paper: as gpu with 30 seeds everywhere (minibatch 40) and 10 image seeds: ~30 min
+         5 seeds: ~5 min on the GPU; cnn (VGG [64, 128, 256], 10+10 epochs, 3 seeds): ~5-8 min (estimate)
+- paper: as gpu with 30 seeds everywhere (minibatch 40) and 10 image seeds: ~30 min; cnn 50+50 epochs,
+         10 seeds: ~1-2 h (estimate)
 """
 from __future__ import annotations
 
@@ -37,9 +40,10 @@ from ..store import versioned
 from ..sweep import run_sweep
 from ..train import count_params, evaluate, seed_everything
 from ..claims import Claim
+from .layer_insertion_cnn import CNN_DECLARED, cnn_configs, run_cnn_growth
 
 STEM = "04_layer_insertion"
-STUDIES = ("fnn", "resnet", "validity", "when", "minibatch", "mnist", "cifar10")
+STUDIES = ("fnn", "resnet", "validity", "when", "minibatch", "mnist", "cifar10", "cnn")
 GROWING = ("sensli", "min", "random", "fixed")  # methods that insert; "select" rule of each
 SELECT = {"sensli": "max", "min": "min", "random": "random"}
 LARGE_SEED_OFFSET = 10_000  # FNN2/ResNet2 start from a fresh init, not the small net's
@@ -57,22 +61,32 @@ PRESETS = {
                   mnist=dict(dataset="digits", data_kw={}, train_size=None, widths=(16, 16), epochs=4, insert_at=(2,),
                              batch_size=64, lr=0.05, seeds=2),
                   cifar10=dict(dataset="synthetic", data_kw={"shape": (3, 8, 8)}, train_size=None, widths=(16, 16, 16),
-                               epochs=4, insert_at=(2,), batch_size=64, lr=0.02, seeds=2)),
+                               epochs=4, insert_at=(2,), batch_size=64, lr=0.02, seeds=2),
+                  cnn=dict(dataset="synthetic", data_kw={"shape": (3, 16, 16)}, train_size=None, test_size=None,
+                           widths=(4, 8, 8), epochs=4, insert_at=(2,), batch_size=16, lr=0.02, log_every=4, seeds=2,
+                           methods=("small", "sensli", "large", "min"))),
     "cpu": dict(seeds=10, epochs=1850, insert_at=(450,), when=(150, 450, 850), when_seeds=5, validity_after=400,
                 minibatch=dict(epochs=925, insert_at=(225,), seeds=3),
                 mnist=dict(dataset="mnist", data_kw={}, train_size=None, widths=(128, 128), epochs=6, insert_at=(3,),
                            batch_size=128, lr=0.02, seeds=3),
                 cifar10=dict(dataset="cifar10", data_kw={}, train_size=10_000, widths=(128, 128, 128), epochs=8,
-                             insert_at=(4,), batch_size=128, lr=0.01, seeds=3)),
+                             insert_at=(4,), batch_size=128, lr=0.01, seeds=3),
+                cnn=dict(dataset="cifar10", data_kw={}, train_size=10_000, test_size=2_000, widths=(16, 32, 64),
+                         epochs=8, insert_at=(4,), batch_size=128, lr=0.01, log_every=10, seeds=3,
+                         methods=("small", "sensli", "large"))),
     "gpu": dict(seeds=30, epochs=1850, insert_at=(450,), when=(150, 250, 350, 450, 550, 650, 750, 850), when_seeds=10,
                 minibatch=dict(epochs=1850, insert_at=(450,), seeds=20),
                 mnist=dict(dataset="mnist", data_kw={}, train_size=None, widths=(128, 128), epochs=20, insert_at=(10,),
                            batch_size=128, lr=0.02, seeds=5),
                 cifar10=dict(dataset="cifar10", data_kw={}, train_size=None, widths=(256, 256, 256), epochs=30,
-                             insert_at=(15,), batch_size=128, lr=0.01, seeds=5)),
+                             insert_at=(15,), batch_size=128, lr=0.01, seeds=5),
+                cnn=dict(dataset="cifar10", data_kw={}, train_size=None, test_size=None, widths=(64, 128, 256),
+                         epochs=20, insert_at=(10,), batch_size=128, lr=0.01, log_every=50, seeds=3,
+                         methods=("small", "sensli", "large", "min"))),
 }
 PRESETS["paper"] = {**PRESETS["gpu"], "when_seeds": 30, "minibatch": dict(epochs=1850, insert_at=(450,), seeds=40),
-                    "mnist": {**PRESETS["gpu"]["mnist"], "seeds": 10}, "cifar10": {**PRESETS["gpu"]["cifar10"], "seeds": 10}}
+                    "mnist": {**PRESETS["gpu"]["mnist"], "seeds": 10}, "cifar10": {**PRESETS["gpu"]["cifar10"], "seeds": 10},
+                    "cnn": {**PRESETS["gpu"]["cnn"], "epochs": 100, "insert_at": (50,), "seeds": 10}}
 IMAGE_METHODS = ("small", "sensli", "random", "large")
 
 # ----------------------------------------------------------------------------- claims, fixed before any run
@@ -129,6 +143,7 @@ _DECLARED = [
     (Claim("cifar10_cost_vs_large", PAPER, "[R] On CIFAR-10 SensLI reaches the large residual MLP's loss level with "
            "fewer FLOPs.", _COST), dict(kind="cost", study="cifar10", base="large")),
 ]
+_DECLARED += CNN_DECLARED
 CLAIMS = [c for c, _ in _DECLARED]
 RULES = {c.id: rule for c, rule in _DECLARED}
 
@@ -277,11 +292,17 @@ def grids(cfg: InsertionConfig) -> dict[str, list[dict]]:
     """``study -> configs`` for every study the config selects."""
     p = cfg.plan()
     device = default_device(p["profile"]).type
-    return {s: image_configs(s, p, device) if s in ("mnist", "cifar10") else spiral_configs(s, p, cfg.fixed_position)
-            for s in p["studies"]}
+    out = {}
+    for s in p["studies"]:
+        if s == "cnn":
+            out[s] = cnn_configs(p["cnn"], device)
+        else:
+            out[s] = image_configs(s, p, device) if s in ("mnist", "cifar10") else spiral_configs(s, p, cfg.fixed_position)
+    return out
 
 
 def run(cfg: InsertionConfig, store=None) -> dict:
     """Train (or load) every run; ``study -> DataFrame`` (one row per run, results in column ``result``)."""
-    return {study: run_sweep(run_growth, configs, store=store, desc=f"{STEM}:{study}")
+    return {study: run_sweep(run_cnn_growth if study == "cnn" else run_growth, configs, store=store,
+                             desc=f"{STEM}:{study}")
             for study, configs in grids(cfg).items()}

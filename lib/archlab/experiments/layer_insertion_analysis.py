@@ -158,12 +158,14 @@ def _wins_outcome(s: dict, frac: float) -> str:
     return "not reproduced" if s["frac"] <= 0.5 else "inconclusive"
 
 
-def _verdict(rule: dict, df: pd.DataFrame):
+def _verdict(rule: dict, df: pd.DataFrame, profile: str | None = None):
     """(measured text, outcome) for one claim rule."""
     if not (df["study"] == rule["study"]).any():
         return "study not run", "not run"
     bad = int(((df["study"] == rule["study"]) & (df["status"] != "ok")).sum())
     note = f"; {bad} run(s) not ok (counted as losses)" if bad else ""
+    if rule["kind"].startswith("cnn"):
+        return _cnn_verdict(rule, df, profile, note)
     if rule["kind"] == "wins":
         s = win_stats(*paired(df, rule["study"], rule["base"], rule["metric"])[["sensli", "base"]].T.values)
         return (f"SensLI lower in {s['wins']}/{s['n']} (ties {s['n'] - s['wins'] - s['losses']}), sign test "
@@ -203,5 +205,84 @@ def _verdict(rule: dict, df: pd.DataFrame):
 def verdicts(frames: dict, profile: str | None = None) -> list[dict]:
     """One verdict row per declared claim, computed from the stored runs."""
     df = runs_frame(frames)
-    return [verdict(c, *_verdict(RULES[c.id], df), profile=profile) for c in CLAIMS]
+    return [verdict(c, *_verdict(RULES[c.id], df, profile), profile=profile) for c in CLAIMS]
 
+
+
+# ----------------------------------------------------------------------------- the CNN study (E5b)
+
+
+def cnn_evals(df: pd.DataFrame) -> pd.DataFrame:
+    """The cnn study's per-epoch test evaluations, long: label, seed, epoch, flops, test_acc."""
+    rows = [dict(label=r.label, seed=r.seed, epoch=e["epoch"], flops=e["flops"], test_acc=e["test_acc"])
+            for r in df[(df["study"] == "cnn") & (df["status"] == "ok")].itertuples() for e in r.result["evals"]]
+    return pd.DataFrame(rows)
+
+
+def flops_to_accuracy(evals: list[dict], target: float) -> float:
+    """Cumulative FLOPs at the first evaluation with test accuracy >= target (inf if never)."""
+    return next((float(e["flops"]) for e in evals if e["test_acc"] >= target), float("inf"))
+
+
+def cnn_cost_table(df: pd.DataFrame, base: str = "large") -> pd.DataFrame:
+    """Per seed: the common target accuracy (the lower best of the two) and the FLOPs each run needs to reach it."""
+    d = df[(df["study"] == "cnn") & df["method"].isin(["sensli", base]) & (df["status"] == "ok")]
+    rows = []
+    for seed, g in d.groupby("seed"):
+        runs = {r.method: r.result for r in g.itertuples()}
+        if len(runs) < 2:
+            continue
+        target = min(max(e["test_acc"] for e in r["evals"]) for r in runs.values())
+        li, big = flops_to_accuracy(runs["sensli"]["evals"], target), flops_to_accuracy(runs[base]["evals"], target)
+        rows.append(dict(seed=seed, target_acc=target, flops_sensli=li, flops_big=big,
+                         ratio=li / big if big > 0 else float("nan"),
+                         total_ratio=runs["sensli"]["total_flops"] / runs[base]["total_flops"]))
+    return pd.DataFrame(rows)
+
+
+def cnn_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per seed: SensLI's op22 and Frobenius sensitivities at insertion and each norm's choice, then every arm's
+    final test accuracy and total GFLOPs (the spec asks to log both norms)."""
+    rows = []
+    for seed, g in df[df["study"] == "cnn"].groupby("seed"):
+        row = dict(seed=seed)
+        for r in g.itertuples():
+            ins = r.result.get("insertions") or []
+            if r.method == "sensli" and ins:
+                op22, fro = ins[0]["sensitivities"], ins[0]["sensitivities_fro"]
+                row.update(position=ins[0]["position"], fro_position=int(np.argmax(fro)),
+                           op22=[float(f"{v:.3g}") for v in op22], fro=[float(f"{v:.3g}") for v in fro])
+        for r in g.itertuples():
+            row[f"acc_{r.label}"] = round(float(r.test_acc), 4) if r.status == "ok" else float("nan")
+        for r in g.itertuples():
+            row[f"gflops_{r.label}"] = round(float(r.total_flops) / 1e9, 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _cnn_verdict(rule: dict, df: pd.DataFrame, profile: str | None, note: str):
+    """E5b: accuracy vs the small VGG (ties count for SensLI: the claim is >=), FLOPs to target vs the big VGG."""
+    too_few = "; fewer than 3 seeds" if profile != "smoke" else "; smoke profile"
+    if rule["kind"] == "cnn_acc":
+        pr = paired(df, "cnn", rule["base"], "test_err")  # error, so a failed run counts as inf (a loss)
+        n, wins = len(pr), int((pr["sensli"] <= pr["base"]).sum())
+        if n == 0:
+            return "no paired runs", "not run"
+        frac = wins / n
+        outcome = "reproduced" if frac >= 2 / 3 else ("not reproduced" if frac <= 0.5 else "inconclusive")
+        acc = lambda v: fmt_mean_std(1 - v[np.isfinite(v)], 4)  # noqa: E731
+        text = (f"SensLI >= small in {wins}/{n} seeds; final test accuracy SensLI {acc(pr['sensli'])} vs small "
+                f"{acc(pr['base'])}{note}")
+    else:
+        ct = cnn_cost_table(df, rule["base"])
+        n = len(ct)
+        if n == 0:
+            return "no paired runs", "not run"
+        cheaper, med = int((ct["ratio"] < 1).sum()), float(ct["ratio"].median())
+        frac = cheaper / n
+        outcome = "reproduced" if frac >= 2 / 3 and med < 1 else ("not reproduced" if frac <= 0.5 else "inconclusive")
+        text = (f"SensLI cheaper in {cheaper}/{n} seeds, median FLOP ratio to target {med:.3f} (targets "
+                f"{', '.join(f'{t:.3f}' for t in ct['target_acc'])}; whole runs {ct['total_ratio'].median():.3f}){note}")
+    if n < 3 or profile == "smoke":
+        return text + too_few, "inconclusive"
+    return text, outcome

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .layer_insertion_analysis import early_table
+from .layer_insertion_analysis import cnn_evals, early_table
 
 MAX_POINTS = 300  # per run: enough for a smooth curve, few enough that seaborn aggregates quickly
 ORDER = ["small", "sensli", "min", "random", "fixed", "large", "large+1"]
+CNN_NAMES = {"small": "small VGG", "sensli": "SensLI (max op22)", "min": "min op22 position", "large": "big VGG"}
 
 
 def curve_frame(df: pd.DataFrame, smooth: float = 0.0) -> pd.DataFrame:
@@ -203,4 +204,34 @@ def plot_when_curves(df: pd.DataFrame, insert_at: int, method: str, axis: str):
         if axis == "step":
             ax.axvline(insert_at, color="grey", ls=":")
     ax.set_title(f"when to insert: t = {insert_at}, method = {method}", fontsize="medium")
+    return fig
+
+
+def fig_cnn(df: pd.DataFrame):
+    """E5b: test accuracy vs epoch and vs cumulative FLOPs (sensitivity pass included), mean ± std over seeds.
+
+    Drawn by hand rather than with seaborn: the FLOP axis must average x over seeds too (SensLI's FLOPs depend on
+    the chosen position), so each arm's curve is the per-evaluation mean of both coordinates.
+    """
+    ev = cnn_evals(df)
+    if not len(ev):
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    stats = ev.groupby(["label", "epoch"]).agg(flops=("flops", "mean"), mean=("test_acc", "mean"),
+                                                sd=("test_acc", "std"), n=("seed", "nunique")).reset_index()
+    for i, label in enumerate(_hue_order(stats["label"])):
+        g = stats[stats["label"] == label]
+        sd = g["sd"].fillna(0)
+        for ax, x in zip(axes, (g["epoch"], g["flops"])):
+            ax.plot(x, g["mean"], marker="o", ms=3, lw=1.2, color=f"C{i}",
+                    label=f"{CNN_NAMES.get(label, label)} (n = {g['n'].max()})")
+            ax.fill_between(x, g["mean"] - sd, g["mean"] + sd, color=f"C{i}", alpha=0.15, lw=0)
+    for t in sorted({t for times in df.loc[df["study"] == "cnn", "insert_at"] for t in times}):
+        axes[0].axvline(t, color="grey", ls=":", lw=1)
+    axes[0].set(xlabel="epoch", ylabel="test accuracy (mean ± std over seeds)", title="CNN (E5b): accuracy vs epoch")
+    axes[1].set(xlabel="cumulative training FLOPs (incl. sensitivity pass)", ylabel="test accuracy",
+                title="accuracy vs computation")
+    for ax in axes:
+        ax.legend(fontsize="x-small")
+    fig.tight_layout()
     return fig

@@ -17,6 +17,7 @@ price of the constraint "this layer stays at its identity value"):
 so all candidates' sensitivities come from one backward pass without building a network per
 candidate (see ``archlab.insertion``). The layer whose weight counts for the sensitivity is the
 candidate's ``sensitive_weight`` (W for the FNN, the outer W2 for the ResNet, as in the authors' code).
+The v2 CNN (a growing VGG with Dirac-initialised conv candidates) subclasses ``GrowingNet`` in ``growing_cnn``.
 """
 from __future__ import annotations
 
@@ -64,10 +65,12 @@ class ResidualBlock(nn.Module):
 class GrowingNet(nn.Module):
     """Shared forward/grow logic; subclasses build the first layers and the candidates."""
 
-    def __init__(self, hidden: list[nn.Module], width_out: int, num_classes: int):
+    POSITIONS = "position i sits after hidden layer i"  # what a position means, for error messages
+
+    def __init__(self, hidden: list[nn.Module], width_out: int, num_classes: int, head_bias: bool = True):
         super().__init__()
         self.hidden = nn.ModuleList(hidden)
-        self.head = nn.Linear(width_out, num_classes)
+        self.head = nn.Linear(width_out, num_classes, bias=head_bias)
 
     @property
     def num_positions(self) -> int:
@@ -84,7 +87,7 @@ class GrowingNet(nn.Module):
         if not isinstance(position, int) or not 0 <= position < self.num_positions:
             raise ValueError(
                 f"insertion position {position!r} does not exist; this network has candidate positions "
-                f"0..{self.num_positions - 1} (position i sits after hidden layer i)"
+                f"0..{self.num_positions - 1} ({self.POSITIONS})"
             )
 
     def candidates(self) -> list[nn.Module]:
