@@ -49,14 +49,12 @@ def gradient_paths_jobs() -> list[dict]:
 def deep_vs_shallow_jobs() -> list[dict]:
     """The deep-vs-shallow grid: one run per (layout, L, F, k, ...) cell."""
     from archlab.experiments.deep_vs_shallow import SHAPES as DVS_SHAPES
-    from archlab.experiments.deep_vs_shallow import DeepShallowConfig
+    from archlab.experiments.deep_vs_shallow import DeepShallowConfig, model_kwargs
 
     jobs = []
     for c in DeepShallowConfig(profile="paper").configs(device="cpu"):
         shape = DVS_SHAPES[c["dataset"]]
-        kwargs = dict(layers=c["L"], filters=c["F"], kernel=c["k"], activation=c["activation"], pool=c["pool"],
-                      batchnorm=c["batchnorm"], head=c["head"], input_shape=shape, num_classes=10)
-        jobs.append(dict(model=c["layout"], kwargs=kwargs, shape=shape, dataset=c["dataset"],
+        jobs.append(dict(model=c["layout"], kwargs=model_kwargs(c, shape, 10), shape=shape, dataset=c["dataset"],
                          batch_size=c["batch_size"], epochs=c["epochs"]))
     return jobs
 
@@ -135,7 +133,7 @@ def _cnn_job(c: dict) -> dict:
 
 
 def _growth_job(c: dict) -> dict:
-    from archlab.experiments.layer_insertion import GROWING
+    from archlab.experiments.layer_insertion import GROWING, start_widths
 
     d = c["dataset"]
     if d in SIZES:
@@ -145,9 +143,7 @@ def _growth_job(c: dict) -> dict:
         shape, classes, n_train, n_test = train.sample_shape, train.num_classes, len(train), len(test)
     n_train = min(n_train, c["train_size"] or n_train)
     batch = c["batch_size"] or n_train  # 0: full-batch GD
-    widths = list(c["widths"])
-    if c["method"].startswith("large"):  # as run_growth: LI's final architecture (+1: the authors' as-coded net)
-        widths += [widths[-1]] * (len(c["insert_at"]) + (c["method"] == "large+1"))
+    widths = start_widths(c)
     bounds = [0, *(c["insert_at"] if c["method"] in GROWING else ()), c["epochs"]]
     kw = dict(in_features=math.prod(shape), num_classes=classes)
     phases = []

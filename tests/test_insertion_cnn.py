@@ -106,11 +106,11 @@ def test_cnn_accuracy_verdict(acc_li, acc_small, profile, expected):
 
 
 def test_cnn_cost_verdict():
-    from archlab.experiments.layer_insertion_analysis import RULES, _verdict, cnn_cost_table
+    from archlab.experiments.layer_insertion_analysis import RULES, _verdict, cost_table
 
     li_ev = [dict(flops=f, test_acc=a) for f, a in ((0, 0.1), (10, 0.5), (20, 0.6))]
     big_ev = [dict(flops=f, test_acc=a) for f, a in ((0, 0.1), (15, 0.55), (30, 0.7))]
-    ct = cnn_cost_table(_fake([0.6] * 3, [0.5] * 3, li_ev, big_ev))
+    ct = cost_table(_fake([0.6] * 3, [0.5] * 3, li_ev, big_ev), "cnn", metric="acc")
     assert ct["target_acc"].tolist() == [0.6] * 3 and ct["ratio"].tolist() == pytest.approx([20 / 30] * 3)
     assert _verdict(RULES["cnn_cost_vs_big"], _fake([0.6] * 3, [0.5] * 3, li_ev, big_ev), "cpu")[1] == "reproduced"
     # the big net gets to SensLI's best level first: SensLI is the more expensive one

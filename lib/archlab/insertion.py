@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from .train import count_params
+
 SELECT = ("max", "min", "random")  # or an int: a fixed position ("pos 0" in the authors' code)
 NORMS = ("fro", "op22")  # squared Frobenius norm (FNN/ResNet) or squared operator norm (CNN, v2)
 
@@ -87,7 +89,12 @@ def sensitivity(grads, sizes, norm: str = "fro") -> torch.Tensor:
         return torch.stack([g.pow(2).sum() for g in grads]).detach()
     if norm == "op22":
         return torch.stack([op_norm_sq(g, s) for g, s in zip(grads, sizes)]).detach()
-    raise ValueError(f"norm={norm!r} is not valid; choose one of {list(NORMS)}")
+    check_norm(norm)
+
+
+def check_norm(norm: str) -> None:
+    if norm not in NORMS:
+        raise ValueError(f"norm={norm!r} is not valid; choose one of {list(NORMS)}")
 
 
 def sensitivities(model, batches, *, norm: str = "fro", return_loss: bool = False):
@@ -241,8 +248,7 @@ def train_growing(
     sensitivity that decides (``fro`` or ``op22``, see ``sensitivity``).
     """
     check_schedule(insert_at, epochs, select, model.num_positions)
-    if norm not in NORMS:
-        raise ValueError(f"norm={norm!r} is not valid; choose one of {list(NORMS)}")
+    check_norm(norm)  # before any training, not at the first insertion
     gen = torch.Generator().manual_seed(seed)
     meter = FlopMeter()
     log = dict(step=[], loss=[], flops=[], evals=[], sens=[], insertions=[], status="ok", diverged_step=None)
@@ -283,6 +289,20 @@ def train_growing(
     record_eval()
     log["lr_final"] = opt.param_groups[0]["lr"]
     return model, log
+
+
+def growth_result(model, log: dict, *, params_start: int, train_metrics: tuple, test_metrics: tuple,
+                  total_flops: float, evals: list | None = None) -> dict:
+    """The stored result of one ``train_growing`` run: status, final train/test metrics, size, work, the
+    insertion record and the curves. ``*_metrics`` are (loss, accuracy); ``evals`` defaults to the log's."""
+    (train_loss, train_acc), (test_loss, test_acc) = train_metrics, test_metrics
+    ins = log["insertions"]
+    return dict(status=log["status"], diverged_step=log["diverged_step"], final_loss=train_loss, train_acc=train_acc,
+                test_loss=test_loss, test_acc=test_acc, test_err=1.0 - test_acc, params_start=params_start,
+                params_end=count_params(model), total_flops=total_flops,
+                position=ins[0]["position"] if ins else -1, widths_end=model.widths,
+                curve=dict(step=log["step"], loss=log["loss"], flops=log["flops"]),
+                evals=log["evals"] if evals is None else evals, sens=log["sens"], insertions=ins)
 
 
 def _insertion(model, loader, select, gen, meter, log, step, probe_lr, norm="fro"):

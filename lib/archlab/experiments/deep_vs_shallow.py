@@ -203,13 +203,17 @@ def make_config(**params) -> DeepShallowConfig:
     return DeepShallowConfig.from_dict(params)
 
 
+def model_kwargs(c: dict, input_shape: tuple, num_classes: int) -> dict:
+    """The layout's factory arguments for a grid config (the layout itself is ``c["layout"]``)."""
+    return dict(layers=c["L"], filters=c["F"], kernel=c["k"], activation=c["activation"], pool=c["pool"],
+                batchnorm=c["batchnorm"], head=c["head"], input_shape=input_shape, num_classes=num_classes)
+
+
 def build_model(c: dict, train):
     """The run's layout, built for the data's shape and classes."""
     from archlab import create_model
 
-    return create_model(c["layout"], layers=c["L"], filters=c["F"], kernel=c["k"], activation=c["activation"],
-                        pool=c["pool"], batchnorm=c["batchnorm"], head=c["head"], input_shape=train.sample_shape,
-                        num_classes=train.num_classes)
+    return create_model(c["layout"], **model_kwargs(c, train.sample_shape, train.num_classes))
 
 
 def run_device(c: dict) -> torch.device:

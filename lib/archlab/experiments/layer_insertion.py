@@ -33,7 +33,7 @@ import torch
 
 from ..config import Config, ConfigError, choices
 from ..data import DeviceLoader, load_splits
-from ..insertion import train_growing
+from ..insertion import growth_result, train_growing
 from ..models import create_model
 from ..profiles import CHOICES, default_device, resolve_profile
 from ..store import versioned
@@ -203,16 +203,23 @@ def make_config(**params) -> InsertionConfig:
 # ----------------------------------------------------------------------------- the run function
 
 
+def start_widths(c: dict) -> list[int]:
+    """The hidden widths a run starts from: the config's, or for ``large`` LI's final architecture (``large+1``:
+    one layer more, the authors' as-coded big net)."""
+    widths = list(c["widths"])
+    if c["method"].startswith("large"):
+        widths += [widths[-1]] * (len(c["insert_at"]) + (c["method"] == "large+1"))
+    return widths
+
+
 @versioned(1)
 def run_growth(config: dict) -> dict:
     """Train one net (growing or fixed) and return its curves, decisions and final metrics."""
     c = config
     train, test = load_splits(c["dataset"], train_size=c["train_size"], seed=0, **c["data_kw"])
     device = torch.device(c["device"])
-    method, widths = c["method"], list(c["widths"])
+    method, widths = c["method"], start_widths(c)
     grows = method in GROWING
-    if method.startswith("large"):  # LI's final architecture (+1: the authors' as-coded big net)
-        widths += [widths[-1]] * (len(c["insert_at"]) + (method == "large+1"))
     seed_everything(c["seed"] + (LARGE_SEED_OFFSET if method.startswith("large") else 0))
     model = create_model(f"growing_{c['arch']}", in_features=math.prod(train.sample_shape), widths=widths,
                          num_classes=train.num_classes).to(device)
@@ -230,15 +237,9 @@ def run_growth(config: dict) -> dict:
         log_every=c["log_every"], sens_every=every(c["sens_every"]), evaluate=test_metrics,
         eval_every=every(c["eval_every"]),
         probe_lr=c["probe_lr"] if grows else 0.0, seed=c["seed"])
-    train_loss, train_acc = evaluate(model, train, device=device)
-    test_loss, test_acc = evaluate(model, test, device=device)
-    ins = log["insertions"]
-    return dict(status=log["status"], diverged_step=log["diverged_step"], final_loss=train_loss, train_acc=train_acc,
-                test_loss=test_loss, test_acc=test_acc, test_err=1.0 - test_acc, params_start=params_start,
-                params_end=count_params(model), total_flops=log["flops"][-1] if log["flops"] else 0,
-                position=ins[0]["position"] if ins else -1, widths_end=model.widths, curve=dict(
-                    step=log["step"], loss=log["loss"], flops=log["flops"]), evals=log["evals"], sens=log["sens"],
-                insertions=ins)
+    return growth_result(model, log, params_start=params_start, train_metrics=evaluate(model, train, device=device),
+                         test_metrics=evaluate(model, test, device=device),
+                         total_flops=log["flops"][-1] if log["flops"] else 0)
 
 
 # ----------------------------------------------------------------------------- grids

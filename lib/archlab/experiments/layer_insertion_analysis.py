@@ -60,19 +60,40 @@ def flops_to_reach(curve: dict, target: float) -> float:
     return float(curve["flops"][hit[0]]) if len(hit) else float("inf")
 
 
-def cost_table(df: pd.DataFrame, study: str, base: str = "large") -> pd.DataFrame:
-    """Per seed: the common target loss and the FLOPs SensLI and the large net need to reach it."""
+def flops_to_accuracy(evals: list[dict], target: float) -> float:
+    """Cumulative FLOPs at the first evaluation with test accuracy >= target (inf if never)."""
+    return next((float(e["flops"]) for e in evals if e["test_acc"] >= target), float("inf"))
+
+
+def cost_table(df: pd.DataFrame, study: str, base: str = "large", metric: str = "loss") -> pd.DataFrame:
+    """Per seed: a common target both runs reach and the FLOPs SensLI and ``base`` need to reach it.
+
+    ``metric="loss"``: the higher of the two runs' lowest logged training loss (the spirals and MLP rule);
+    ``"acc"``: the lower of their best per-epoch test accuracy (the CNN rule, E5b)."""
     d = df[(df["study"] == study) & df["method"].isin(["sensli", base]) & (df["status"] == "ok")]
     rows = []
     for seed, g in d.groupby("seed"):
         runs = {r.method: r.result for r in g.itertuples()}
         if len(runs) < 2:
             continue
-        target = max(np.nanmin(r["curve"]["loss"]) for r in runs.values())
-        li, lg = flops_to_reach(runs["sensli"]["curve"], target), flops_to_reach(runs[base]["curve"], target)
-        rows.append(dict(seed=seed, target_loss=target, flops_sensli=li, flops_large=lg, ratio=li / lg,
-                         total_ratio=runs["sensli"]["total_flops"] / runs[base]["total_flops"]))
+        if metric == "loss":
+            target = max(np.nanmin(r["curve"]["loss"]) for r in runs.values())
+            li, lg = flops_to_reach(runs["sensli"]["curve"], target), flops_to_reach(runs[base]["curve"], target)
+        else:
+            target = min(max(e["test_acc"] for e in r["evals"]) for r in runs.values())
+            li, lg = flops_to_accuracy(runs["sensli"]["evals"], target), flops_to_accuracy(runs[base]["evals"], target)
+        rows.append({"seed": seed, f"target_{metric}": target, "flops_sensli": li, "flops_large": lg,
+                     "ratio": li / lg if lg > 0 else float("nan"),
+                     "total_ratio": runs["sensli"]["total_flops"] / runs[base]["total_flops"]})
     return pd.DataFrame(rows)
+
+
+def _cost_outcome(ct: pd.DataFrame) -> tuple[int, float, str]:
+    """The FLOPs-to-target rule of every cost claim: (seeds where SensLI is cheaper, median ratio, outcome)."""
+    cheaper, med = int((ct["ratio"] < 1).sum()), float(ct["ratio"].median())
+    frac = cheaper / len(ct)
+    return cheaper, med, "reproduced" if frac >= 2 / 3 and med < 1 else ("not reproduced" if frac <= 0.5 else
+                                                                         "inconclusive")
 
 
 def cost_summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -183,11 +204,9 @@ def _verdict(rule: dict, df: pd.DataFrame, profile: str | None = None):
         ct = cost_table(df, rule["study"], rule["base"])
         if not len(ct):
             return "no paired runs", "not run"
-        frac = float((ct["ratio"] < 1).mean())
-        med = float(ct["ratio"].median())
-        outcome = "reproduced" if frac >= 2 / 3 and med < 1 else ("not reproduced" if frac <= 0.5 else "inconclusive")
+        cheaper, med, outcome = _cost_outcome(ct)
         outcome = outcome if len(ct) >= 3 else "inconclusive"
-        return (f"SensLI cheaper in {int((ct['ratio'] < 1).sum())}/{len(ct)} seeds, median FLOP ratio {med:.3f} "
+        return (f"SensLI cheaper in {cheaper}/{len(ct)} seeds, median FLOP ratio {med:.3f} "
                 f"(whole runs: {ct['total_ratio'].median():.3f}){note}", outcome)
     if rule["kind"] == "early":
         t = early_table(df)
@@ -216,27 +235,6 @@ def cnn_evals(df: pd.DataFrame) -> pd.DataFrame:
     """The cnn study's per-epoch test evaluations, long: label, seed, epoch, flops, test_acc."""
     rows = [dict(label=r.label, seed=r.seed, epoch=e["epoch"], flops=e["flops"], test_acc=e["test_acc"])
             for r in df[(df["study"] == "cnn") & (df["status"] == "ok")].itertuples() for e in r.result["evals"]]
-    return pd.DataFrame(rows)
-
-
-def flops_to_accuracy(evals: list[dict], target: float) -> float:
-    """Cumulative FLOPs at the first evaluation with test accuracy >= target (inf if never)."""
-    return next((float(e["flops"]) for e in evals if e["test_acc"] >= target), float("inf"))
-
-
-def cnn_cost_table(df: pd.DataFrame, base: str = "large") -> pd.DataFrame:
-    """Per seed: the common target accuracy (the lower best of the two) and the FLOPs each run needs to reach it."""
-    d = df[(df["study"] == "cnn") & df["method"].isin(["sensli", base]) & (df["status"] == "ok")]
-    rows = []
-    for seed, g in d.groupby("seed"):
-        runs = {r.method: r.result for r in g.itertuples()}
-        if len(runs) < 2:
-            continue
-        target = min(max(e["test_acc"] for e in r["evals"]) for r in runs.values())
-        li, big = flops_to_accuracy(runs["sensli"]["evals"], target), flops_to_accuracy(runs[base]["evals"], target)
-        rows.append(dict(seed=seed, target_acc=target, flops_sensli=li, flops_big=big,
-                         ratio=li / big if big > 0 else float("nan"),
-                         total_ratio=runs["sensli"]["total_flops"] / runs[base]["total_flops"]))
     return pd.DataFrame(rows)
 
 
@@ -274,13 +272,11 @@ def _cnn_verdict(rule: dict, df: pd.DataFrame, profile: str | None, note: str):
         text = (f"SensLI >= small in {wins}/{n} seeds; final test accuracy SensLI {acc(pr['sensli'])} vs small "
                 f"{acc(pr['base'])}{note}")
     else:
-        ct = cnn_cost_table(df, rule["base"])
+        ct = cost_table(df, "cnn", rule["base"], metric="acc")
         n = len(ct)
         if n == 0:
             return "no paired runs", "not run"
-        cheaper, med = int((ct["ratio"] < 1).sum()), float(ct["ratio"].median())
-        frac = cheaper / n
-        outcome = "reproduced" if frac >= 2 / 3 and med < 1 else ("not reproduced" if frac <= 0.5 else "inconclusive")
+        cheaper, med, outcome = _cost_outcome(ct)
         text = (f"SensLI cheaper in {cheaper}/{n} seeds, median FLOP ratio to target {med:.3f} (targets "
                 f"{', '.join(f'{t:.3f}' for t in ct['target_acc'])}; whole runs {ct['total_ratio'].median():.3f}){note}")
     if n < 3 or profile == "smoke":

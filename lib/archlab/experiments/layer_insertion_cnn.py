@@ -34,7 +34,7 @@ import torch
 
 from ..claims import Claim
 from ..data import DeviceLoader, load_splits
-from ..insertion import train_growing
+from ..insertion import growth_result, train_growing
 from ..models import create_model
 from ..store import versioned
 from ..train import count_params, evaluate, seed_everything
@@ -100,13 +100,7 @@ def run_cnn_growth(config: dict) -> dict:
         select=SELECT.get(method, "max"), factor=c["factor"], momentum=c["momentum"], weight_decay=c["weight_decay"],
         log_every=c["log_every"], evaluate=test_metrics, eval_every=len(loader), norm=c["norm"], seed=c["seed"])
     evals = [{**e, "epoch": e["step"] / len(loader)} for e in log["evals"]]
-    train_loss, train_acc = evaluate(model, train, device=device)
-    ins = log["insertions"]
     last = evals[-1] if evals else {}
-    return dict(status=log["status"], diverged_step=log["diverged_step"], final_loss=train_loss, train_acc=train_acc,
-                test_loss=last.get("test_loss", float("nan")), test_acc=last.get("test_acc", float("nan")),
-                test_err=1.0 - last.get("test_acc", float("nan")), params_start=params_start,
-                params_end=count_params(model), total_flops=last.get("flops", 0),
-                position=ins[0]["position"] if ins else -1, widths_end=model.widths,
-                curve=dict(step=log["step"], loss=log["loss"], flops=log["flops"]), evals=evals, sens=[],
-                insertions=ins)
+    return growth_result(model, log, params_start=params_start, train_metrics=evaluate(model, train, device=device),
+                         test_metrics=(last.get("test_loss", float("nan")), last.get("test_acc", float("nan"))),
+                         total_flops=last.get("flops", 0), evals=evals)
