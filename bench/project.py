@@ -19,14 +19,10 @@ Concurrent execution (Ray or batched seeds) is applied as the measured sweep spe
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from archlab.data import FILE_SETS
+from archlab.train import model_cost
 
-import torch
-
-from archlab.models import create_model
-from archlab.train import count_flops
-
-from .jobs import NOTEBOOKS, SIZES
+from .jobs import NOTEBOOKS
 
 # bf16 dense matrix-product rate measured on this workplace's H100 (8192^3 bf16 matmul): 798 TFLOP/s. Total FLOPs at
 # this rate is a hard lower bound on an H100, far below what small convnets achieve: a floor, not an estimate.
@@ -35,28 +31,21 @@ H100_BF16_FLOPS = 798e12
 
 def flops(model: str, kwargs: dict, shape: tuple = (3, 32, 32)) -> int:
     """Forward FLOPs per sample of a registered model, counted on the meta device (no memory, no compute)."""
-    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))  # hashable
-    return _flops(model, frozen, tuple(shape))
-
-
-@lru_cache(maxsize=None)
-def _flops(model: str, kwargs: tuple, shape: tuple) -> int:
-    with torch.device("meta"):
-        m = create_model(model, **dict(kwargs))
-    return count_flops(m, shape, device="meta")
+    return model_cost(model, shape, **kwargs)["flops"]
 
 
 def phases(job: dict) -> list[dict]:
     """A job as phases of one architecture each, with every quantity ``project`` uses filled in.
 
-    Most jobs are one phase: FLOPs from model/kwargs/shape, sizes from ``SIZES[dataset]``, n_train // batch_size
+    Most jobs are one phase: FLOPs from model/kwargs/shape, sizes from ``archlab.data.FILE_SETS``, n_train // batch_size
     steps per epoch and one test-set pass per epoch. A job may override ``n_train``, ``n_test``, ``steps`` (per
     epoch) and ``evals`` (test-set passes), and give ``phases``, a list of overrides (e.g. ``kwargs``, ``epochs``):
     a growing net has one phase per architecture, an ensemble trained member by member one per member.
     """
     out = []
     for over in job.get("phases", [{}]):
-        n_train, n_test = SIZES.get(job["dataset"], (None, None))
+        info = FILE_SETS.get(job["dataset"], {})
+        n_train, n_test = info.get("n_train"), info.get("n_test")
         p = {"n_train": n_train, "n_test": n_test, **job, **over}
         p.setdefault("steps", p["n_train"] // p["batch_size"])
         p.setdefault("evals", p["epochs"])

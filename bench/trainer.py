@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from archlab.data import STATS, DeviceLoader
 from archlab.models import create_model
-from archlab.train import TrainConfig, _is_conv_net, _precision, fit, make_optimizer, seed_everything
+from archlab.train import TrainConfig, is_conv_net, autocast_dtype, fit, make_optimizer, seed_everything
 
 from .common import BenchData, peak_mb, reset_peak, timed
 
@@ -34,8 +34,8 @@ def _model(name: str, kwargs: dict, dev: torch.device, seed: int = 0):
 
 def bare_loop(model, batches: list, cfg: TrainConfig, dev: torch.device) -> None:
     """The irreducible training work: what fit does per step minus data handling and bookkeeping."""
-    dtype = _precision(cfg, dev)
-    if dev.type == "cuda" and _is_conv_net(model):
+    dtype = autocast_dtype(cfg, dev)
+    if dev.type == "cuda" and is_conv_net(model):
         model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
     model.train()
@@ -106,7 +106,7 @@ def bench_case(name: str, kwargs: dict, batch_size: int, data: BenchData, epochs
     out["fit_s"] = _fastest(repeats, dev, lambda: fit(_model(name, kwargs, dev), ds, None, cfg, device=dev))
     out["fit_peak_mb"] = peak_mb(dev)
 
-    cl = dev.type == "cuda" and _is_conv_net(_model(name, kwargs, "meta"))
+    cl = dev.type == "cuda" and is_conv_net(_model(name, kwargs, "meta"))
     batches = [(x.clone(), y.clone()) for x, y in DeviceLoader(ds, batch_size, device=dev, channels_last=cl)]
     out["bare_s"] = _fastest(repeats, dev, lambda: bare_loop(_model(name, kwargs, dev), batches, cfg, dev))
     del batches

@@ -36,8 +36,8 @@ from torch.func import functional_call, stack_module_state
 
 from .config import ConfigError
 from .data import ArrayDataset, DeviceLoader
-from .train import History, TrainConfig, _CHECK_EVERY, _precision, make_optimizer, make_scheduler, \
-    resolve_device
+from .train import History, TrainConfig, CHECK_EVERY, autocast_dtype, float_dtype, make_optimizer, make_scheduler, \
+    resolve_device, upcast
 
 
 class NotBatchable(ValueError):
@@ -79,18 +79,23 @@ def fit_batched(models: list[nn.Module], train: ArrayDataset, val: ArrayDataset 
     _check_group(cfgs)
     cfg, K = cfgs[0], len(models)
     device = resolve_device(device)
-    dtype = _precision(cfg, device)
+    dtype = autocast_dtype(cfg, device)
+    fdt = float_dtype(cfg)
     for m in models:
         m.to(device)
+        if fdt == torch.float64:
+            m.double()
     params, buffers = stack_module_state(models)  # new leaf tensors (K, ...) that the optimizer owns
     base = copy.deepcopy(models[0]).to("meta")  # structure only; weights come from the stacked tensors
     # No channels_last (unlike fit): vmap folds the K models into the channel dimension, one grouped convolution,
     # and reshapes the input for it anyway.
-    loaders = [DeviceLoader(train, cfg.batch_size, train=True, device=device, augment=cfg.augment, seed=c.seed)
-               for c in cfgs]
-    val_loader = DeviceLoader(val, max(cfg.batch_size, 1024), train=False, device=device) if val is not None else None
+    loaders = [DeviceLoader(train, cfg.batch_size, train=True, device=device, augment=cfg.augment, seed=c.seed,
+                            dtype=fdt) for c in cfgs]
+    val_loader = (DeviceLoader(val, max(cfg.batch_size, 1024), train=False, device=device, dtype=fdt)
+                  if val is not None else None)
     if buffers:
-        _check_buffer_updates(models[0], base, next(iter(DeviceLoader(train, 8, train=False, device=device)))[0])
+        _check_buffer_updates(models[0], base, next(iter(DeviceLoader(train, 8, train=False, device=device,
+                                                                      dtype=fdt)))[0])
     steps = len(loaders[0])
     per_model_lr = len({c.lr for c in cfgs}) > 1
     if per_model_lr:  # step at the largest rate (the schedule still applies), then scale each model's step
@@ -100,13 +105,13 @@ def fit_batched(models: list[nn.Module], train: ArrayDataset, val: ArrayDataset 
     if per_model_lr:
         stacked = [p for g in opt.param_groups for p in g["params"]]
         before = [torch.empty_like(p) for p in stacked]
-        lr_k = torch.tensor([c.lr / cfg.lr for c in cfgs], device=device)
+        lr_k = torch.tensor([c.lr / cfg.lr for c in cfgs], device=device, dtype=torch.float64)  # cast per tensor
         weights = [lr_k.view(-1, *[1] * (p.dim() - 1)).to(p.dtype) for p in stacked]
 
     def loss_fn(p, b, x, y):
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             out = functional_call(base, (p, b), (x,))
-        return F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing), out
+        return F.cross_entropy(upcast(out), y, label_smoothing=cfg.label_smoothing), out
 
     train_step = torch.vmap(loss_fn, randomness="different")
     hists = [History() for _ in range(K)]
@@ -115,7 +120,7 @@ def fit_batched(models: list[nn.Module], train: ArrayDataset, val: ArrayDataset 
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         base.train()
-        losses = torch.empty(steps, K, device=device)
+        losses = torch.empty(steps, K, device=device, dtype=fdt)
         correct = torch.zeros(K, device=device, dtype=torch.long)
         for i, batches in enumerate(zip(*loaders)):
             x = torch.stack([b[0] for b in batches])
@@ -131,8 +136,8 @@ def fit_batched(models: list[nn.Module], train: ArrayDataset, val: ArrayDataset 
             losses[i] = loss.detach()
             correct += (out.detach().argmax(-1) == y).sum(1)
             step += 1
-            if (i + 1) % _CHECK_EVERY == 0 and not torch.isfinite(losses[i]).any():
-                break  # every model diverged (one sync per _CHECK_EVERY steps, as in fit)
+            if (i + 1) % CHECK_EVERY == 0 and not torch.isfinite(losses[i]).any():
+                break  # every model diverged (one sync per CHECK_EVERY steps, as in fit)
         done = losses[: i + 1]
         val_loss = val_acc = None
         if val_loader is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
@@ -204,10 +209,10 @@ def _evaluate(base: nn.Module, params: dict, buffers: dict, loader: DeviceLoader
     batched = torch.vmap(fwd, in_dims=(0, 0, None))
     base.eval()
     K = next(iter(params.values())).shape[0]
-    loss_sum = torch.zeros(K, device=loader.device)
+    loss_sum = torch.zeros(K, device=loader.device, dtype=loader.dtype)
     correct = torch.zeros(K, device=loader.device, dtype=torch.long)
     for x, y in loader:
-        out = batched(params, buffers, x).float()  # (K, B, classes)
+        out = upcast(batched(params, buffers, x))  # (K, B, classes)
         loss_sum += F.cross_entropy(out.flatten(0, 1), y.repeat(K), reduction="none").view(K, -1).sum(1)
         correct += (out.argmax(-1) == y).sum(1)
     base.train()
@@ -221,7 +226,8 @@ def evaluate_batched(models: list[nn.Module], ds: ArrayDataset, *, device=None, 
     device = resolve_device(device)
     params, buffers = stack_module_state([m.to(device) for m in models])
     base = copy.deepcopy(models[0]).to("meta")
-    return _evaluate(base, params, buffers, DeviceLoader(ds, batch_size, train=False, device=device), dtype)
+    fdt = next(iter(params.values())).dtype if next(iter(params.values())).dtype == torch.float64 else torch.float32
+    return _evaluate(base, params, buffers, DeviceLoader(ds, batch_size, train=False, device=device, dtype=fdt), dtype)
 
 
 @torch.no_grad()

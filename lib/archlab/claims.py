@@ -1,35 +1,91 @@
 """Claims and verdicts.
 
-Each experiment module declares its ``CLAIMS`` (what the paper says and the criterion we test it
-with) in code, before any result exists; the notebook then turns measured numbers into one verdict
-per claim and writes ``results/<stem>/claims.csv``, which the overview notebook collects.
+Each paper package declares its ``CLAIMS`` (what the paper says, the criterion we test it with, its kind, unit,
+smallest effect of interest or margin, and the regime it needs) in code, before any result exists; the notebook then
+turns measured numbers into one row per claim with ``archlab.outcomes`` (``judge``) and writes
+``results/<stem>/claims.csv``, which the overview notebook collects (``collect_claims``, ``summary_counts``).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from .paths import results_root
 
-OUTCOMES = ("reproduced", "not reproduced", "inconclusive", "not run")
-COLUMNS = ["paper", "id", "claim", "criterion", "measured", "verdict", "profile"]
+if TYPE_CHECKING:
+    from .outcomes import Regime
+
+VERDICTS = ("reproduced", "not reproduced", "inconclusive", "out of regime", "not run")
+OUTCOMES = VERDICTS  # the old name
+KINDS = ("directional", "equivalence", "exact")
+COLUMNS = ["paper", "id", "kind", "claim", "criterion", "source", "unit", "effect", "ci_low", "ci_high", "ci_method",
+           "threshold", "threshold_low", "threshold_high", "detectable", "seeds", "regime", "regime_measured",
+           "regime_ok", "measured", "note", "verdict", "profile"]
+NUMERIC = ["effect", "ci_low", "ci_high", "threshold_low", "threshold_high", "detectable"]
 
 
 @dataclass(frozen=True)
 class Claim:
+    """A claim and how it is tested, fixed in code before any run.
+
+    ``kind``: "directional" (A better than B by ``min_effect`` or more, in ``unit``; negative for non-inferiority),
+    "equivalence" (A within ``margin`` = (low, high) of B, in the unit of the effect, e.g. log-ratio bounds from
+    ``outcomes.ratio_margin``) or "exact" (a count or identity; counted apart). ``requires``: ``outcomes.Regime``
+    preconditions. ``source``: where the size or margin comes from ("paper Table 2", "chosen: ... because ...").
+    """
     id: str
     paper: str
     text: str
     criterion: str
+    kind: str = "directional"
+    unit: str = ""
+    min_effect: float = 0.0
+    margin: tuple[float, float] | None = None
+    requires: tuple[Regime, ...] = ()
+    source: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.paper}/{self.id}: kind {self.kind!r} not in {KINDS}")
+        object.__setattr__(self, "requires", tuple(self.requires))
+        if self.margin is not None:
+            lo, hi = map(float, self.margin)
+            if not lo < hi:
+                raise ValueError(f"claim {self.paper}/{self.id}: margin needs low < high, got {self.margin}")
+            object.__setattr__(self, "margin", (lo, hi))
+        if self.kind == "equivalence" and self.margin is None:
+            raise ValueError(f"claim {self.paper}/{self.id}: an equivalence claim must declare its margin")
+
+    @property
+    def threshold(self) -> str:
+        """The declared threshold as text: "> 0.5 pp", "[-0.0202, 0.0953] log-ratio", "exact"."""
+        if self.kind == "exact":
+            return "exact"
+        if self.kind == "equivalence":
+            lo, hi = self.margin
+            ratio = f" (ratio {math.exp(lo):.3g}-{math.exp(hi):.3g})" if self.unit == "log-ratio" else ""
+            return f"[{lo:.3g}, {hi:.3g}] {self.unit}".strip() + ratio
+        return f"> {self.min_effect:g} {self.unit}".strip()
 
 
 def verdict(claim: Claim, measured: str, outcome: str, profile: str | None = None) -> dict:
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown verdict {outcome!r}; valid verdicts: {', '.join(OUTCOMES)}")
-    return {"paper": claim.paper, "id": claim.id, "claim": claim.text, "criterion": claim.criterion,
-            "measured": measured, "verdict": outcome, "profile": profile}
+    """A claims row from a verdict decided elsewhere: declared fields filled in, statistics left blank."""
+    if outcome not in VERDICTS:
+        raise ValueError(f"unknown verdict {outcome!r}; valid verdicts: {', '.join(VERDICTS)}")
+    row = dict.fromkeys(COLUMNS, "")
+    row.update({k: math.nan for k in NUMERIC}, regime_ok=None)
+    lo, hi = claim.margin if claim.margin is not None else (claim.min_effect if claim.kind == "directional"
+                                                            else math.nan, math.nan)
+    row.update(paper=claim.paper, id=claim.id, kind=claim.kind, claim=claim.text, criterion=claim.criterion,
+               source=claim.source, unit=claim.unit, threshold=claim.threshold, threshold_low=lo, threshold_high=hi,
+               regime="; ".join(r.describe() for r in claim.requires), measured=measured, verdict=outcome,
+               profile=profile)
+    return row
 
 
 def decide(ok: bool | None, inconclusive: bool = False) -> str:
@@ -39,42 +95,77 @@ def decide(ok: bool | None, inconclusive: bool = False) -> str:
     return "reproduced" if ok else "not reproduced"
 
 
+def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+    """Any claims frame (old files lack the new columns) as ``COLUMNS``: numbers as floats, missing text as ""."""
+    df = df.reindex(columns=COLUMNS)
+    for c in COLUMNS:
+        if c in NUMERIC:
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+        elif c == "regime_ok":
+            df[c] = df[c].map(_as_bool).astype(object)
+        elif c != "profile":
+            df[c] = df[c].astype(object).where(df[c].notna(), "")
+    return df
+
+
+def _as_bool(v) -> bool | None:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    return {"True": True, "False": False}.get(v) if isinstance(v, str) else None
+
+
 def write_claims(rows: list[dict], path: Path) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=COLUMNS)
+    df = _normalise(pd.DataFrame(rows, columns=COLUMNS))
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False)
     return df
 
 
-def all_claims() -> list[Claim]:
-    """Every claim declared by the experiment modules, in paper order."""
-    import importlib
-    import pkgutil
-
-    from . import experiments
-
-    claims, seen = [], set()
-    for m in sorted(pkgutil.iter_modules(experiments.__path__), key=lambda m: m.name):
-        mod = importlib.import_module(f"{experiments.__name__}.{m.name}")
-        declared = getattr(mod, "CLAIMS", [])
-        if id(declared) not in seen:  # a plotting module may re-export its experiment module's CLAIMS
-            seen.add(id(declared))
-            claims += list(declared)
-    return sorted(claims, key=lambda c: (c.paper, c.id))
+def read_claims(path: Path) -> pd.DataFrame:
+    """A ``claims.csv`` as ``COLUMNS`` (files written before the outcome rules load too)."""
+    return _normalise(pd.read_csv(path, dtype={"paper": str, "id": str}))
 
 
-def collect_claims(root: Path | None = None) -> pd.DataFrame:
-    """One row per declared claim with its latest verdict from ``results/*/claims.csv`` ("not run" if none)."""
+def summary_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Claims per paper and verdict, exact checks counted apart; a last row "all" sums the papers.
+
+    Columns: the five verdicts (statistical claims: directional and equivalence) then "exact passed",
+    "exact failed" and "exact not run", so a reader never counts an identity as a reproduced finding.
+    """
+    df = _normalise(df)
+    papers = sorted(df.paper.astype(str).unique())
+    exact, stat = df[df.kind == "exact"], df[df.kind != "exact"]
+    out = pd.crosstab(stat.paper.astype(str), stat.verdict).reindex(index=papers, columns=list(VERDICTS), fill_value=0)
+    for col, verdicts in (("exact passed", ["reproduced"]), ("exact failed", ["not reproduced"]),
+                          ("exact not run", [v for v in VERDICTS if v not in ("reproduced", "not reproduced")])):
+        out[col] = exact[exact.verdict.isin(verdicts)].groupby(exact.paper.astype(str)).size().reindex(papers).fillna(0)
+    out = out.fillna(0).astype(int)
+    out.loc["all"] = out.sum()
+    out.index.name, out.columns.name = "paper", None
+    return out
+
+
+def collect_claims(claims: list[Claim], root: Path | None = None) -> pd.DataFrame:
+    """One row per declared claim (``archlab.papers.all_claims()``) with its latest row from
+    ``results/*/claims.csv`` ("not run" if none).
+
+    The claim's text, criterion and declared fields come from the code; the measured columns from the file (older
+    files without them leave them blank).
+    """
     root = Path(root) if root is not None else results_root()
-    found = [pd.read_csv(p, dtype={"paper": str, "id": str}) for p in sorted(root.glob("*/claims.csv"))]
-    measured = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=COLUMNS)
+    found = [read_claims(p) for p in sorted(root.glob("*/claims.csv"))]
+    measured = pd.concat(found, ignore_index=True) if found else _normalise(pd.DataFrame(columns=COLUMNS))
     measured = measured.drop_duplicates(["paper", "id"], keep="last").set_index(["paper", "id"])
+    declared = {"paper", "id", "claim", "criterion", "source", "regime"}
     rows = []
-    for c in all_claims():
+    for c in claims:
+        row = verdict(c, "", "not run")
         if (c.paper, c.id) in measured.index:
             m = measured.loc[(c.paper, c.id)]
-            rows.append({"paper": c.paper, "id": c.id, "claim": c.text, "criterion": c.criterion,
-                         "measured": m["measured"], "verdict": m["verdict"], "profile": m["profile"]})
-        else:
-            rows.append(verdict(c, "", "not run"))
-    return pd.DataFrame(rows, columns=COLUMNS)
+            row.update({k: m[k] for k in COLUMNS if k not in declared and not _missing(m[k])})
+        rows.append(row)
+    return _normalise(pd.DataFrame(rows, columns=COLUMNS))
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, str) and v == "") or (not isinstance(v, str) and pd.isna(v))

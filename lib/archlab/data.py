@@ -15,6 +15,7 @@ Embedded sets need no files: ``digits`` (scikit-learn), ``spirals`` (generated) 
 from __future__ import annotations
 
 import math
+import os
 import socket
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +39,23 @@ STATS = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
+
+
+# The full downloads' split sizes, sample shapes and classes, known without loading anything (projections, dry runs;
+# the offline MNIST copy is smaller). Embedded sets are generated in memory, so :func:`dataset_info` measures them.
+FILE_SETS = {"mnist": dict(n_train=60_000, n_test=10_000, shape=(1, 28, 28), classes=10),
+             "fashion_mnist": dict(n_train=60_000, n_test=10_000, shape=(1, 28, 28), classes=10),
+             "cifar10": dict(n_train=50_000, n_test=10_000, shape=(3, 32, 32), classes=10),
+             "cifar100": dict(n_train=50_000, n_test=10_000, shape=(3, 32, 32), classes=100)}
+
+
+def dataset_info(name: str, **kwargs) -> dict:
+    """``n_train, n_test, shape, classes`` of a dataset: the standard sizes of a file-backed set (no file is read),
+    measured for an embedded one (``kwargs`` are its options)."""
+    if name in FILE_SETS:
+        return dict(FILE_SETS[name])
+    train, test = (load_dataset(name, split, **kwargs) for split in SPLITS)
+    return dict(n_train=len(train), n_test=len(test), shape=train.sample_shape, classes=train.num_classes)
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -123,7 +141,7 @@ def _load_files(name: str, split: str, root: str, download: bool) -> ArrayDatase
     cache = root / ".archlab-cache" / f"{name}-{split}.pt"
     classes = ()
     if cache.exists():
-        blob = torch.load(cache)
+        blob = torch.load(cache, weights_only=True)  # tensors and lists only: no code runs on load
         x, y, classes = blob["x"], blob["y"], tuple(blob["classes"])
     else:
         folder = root / name / split
@@ -175,7 +193,10 @@ def _read_torchvision(name: str, split: str, root: Path, download: bool, folder:
 
 
 def _online(cls, timeout: float = 2.0) -> bool:
-    """Probe the dataset host with a short timeout, so offline machines fail in seconds, not minutes."""
+    """Probe the dataset host with a short timeout, so offline machines fail in seconds, not minutes.
+    ``ARCHLAB_OFFLINE=1`` skips the probe: never download (tests, air-gapped machines)."""
+    if os.environ.get("ARCHLAB_OFFLINE"):
+        return False
     urls = [m for m in getattr(cls, "mirrors", [])] or [getattr(cls, "url", "")]
     for url in urls:
         host = urlparse(url).hostname
@@ -189,16 +210,56 @@ def _online(cls, timeout: float = 2.0) -> bool:
     return False
 
 
+def _torchvision_dir(name: str, root: Path) -> Path:
+    """Where torchvision keeps (or downloads) a set's own files under ``root``."""
+    cls = TORCHVISION_SETS[name]
+    return root / (f"{cls}/raw" if name in ("mnist", "fashion_mnist") else
+                   {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}[name])
+
+
+def searched_paths(name: str, split: str, root: Path | None = None) -> list[str]:
+    """Every place a file-backed set's ``split`` is looked for, in order, each with what it is."""
+    root = Path(root) if root is not None else data_root()
+    return [f"{root / '.archlab-cache' / f'{name}-{split}.pt'} (decoded cache)",
+            f"{root / name / split}/<class>/* (image-folder tree)",
+            f"{_torchvision_dir(name, root)} (torchvision's files)"]
+
+
+def available(name: str, root: Path | None = None) -> bool:
+    """True when both splits of ``name`` are on this machine (embedded sets always are); reads no image."""
+    if name in EMBEDDED_SETS:
+        return True
+    root = Path(root) if root is not None else data_root()
+    return all((root / ".archlab-cache" / f"{name}-{s}.pt").exists() or (root / name / s).is_dir()
+               or _torchvision_dir(name, root).is_dir() for s in SPLITS)
+
+
+def downloadable(name: str) -> bool:
+    """True when the dataset's host answers (a 2 s probe per mirror), so torchvision can download it."""
+    import torchvision.datasets as tvd
+
+    return name in TORCHVISION_SETS and _online(getattr(tvd, TORCHVISION_SETS[name]))
+
+
+WAYS_OUT = ("Ways out:\n"
+            "  1. connect to the internet once: the files download into {root} on first use;\n"
+            "  2. point ARCHLAB_DATA at a folder holding a copy, or copy one in: make data OFFLINE=/path/to/copies;\n"
+            "  3. run on embedded data only: make reproduce PROFILE=smoke")
+
+
+def missing_message(names, root: Path | None = None, needed_by: dict | None = None) -> str:
+    """One message for every missing dataset: what it is needed by, every path searched and the ways out."""
+    root = Path(root) if root is not None else data_root()
+    lines = []
+    for name in names:
+        who = f" (needed by {', '.join(needed_by[name])})" if needed_by and name in needed_by else ""
+        lines.append(f"dataset {name!r}{who} is not on this machine and cannot be downloaded (offline?). Searched:")
+        lines += [f"  {p}" for p in dict.fromkeys(p for split in SPLITS for p in searched_paths(name, split, root))]
+    return "\n".join(lines + [WAYS_OUT.format(root=root)])
+
+
 def _missing_message(name, split, root, folder, cls) -> str:
-    tv_dir = root / (cls.__name__ if name.startswith(("mnist", "fashion")) else "")
-    return (
-        f"dataset {name!r} ({split} split) not found and it could not be downloaded (offline?).\n"
-        f"Searched:\n  {root / '.archlab-cache' / f'{name}-{split}.pt'} (decoded cache)\n"
-        f"  {folder}/<class>/* (image-folder tree)\n  {tv_dir} (torchvision's files)\n"
-        f"Fix: connect to the internet once (files are downloaded into {root}), or point ARCHLAB_DATA at a "
-        f"folder holding a copy, e.g. `make data OFFLINE=../shared/data` for the offline copies, "
-        f"or use an embedded dataset ({', '.join(EMBEDDED_SETS)})."
-    )
+    return missing_message([name], root)
 
 
 # ----------------------------------------------------------------------------- embedded sets
@@ -270,7 +331,8 @@ class DeviceLoader:
     """
 
     def __init__(self, ds: ArrayDataset, batch_size: int, *, train: bool = True, device="cpu", augment: bool = False,
-                 seed: int = 0, drop_last: bool | None = None, channels_last: bool = False):
+                 seed: int = 0, drop_last: bool | None = None, channels_last: bool = False,
+                 dtype: torch.dtype = torch.float32):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if augment and not ds.is_image:
@@ -284,7 +346,7 @@ class DeviceLoader:
             self.mean = torch.tensor(ds.mean, device=self.device).view(shape) * 255
             self.inv_std = 1.0 / (torch.tensor(ds.std, device=self.device).view(shape) * 255)
         self.batch_size = min(batch_size, len(ds))
-        self.train, self.augment, self.channels_last = train, augment, channels_last
+        self.train, self.augment, self.channels_last, self.dtype = train, augment, channels_last, dtype
         # Training drops the ragged last batch (constant shapes, no tiny noisy steps); evaluation keeps it.
         self.drop_last = train if drop_last is None else drop_last
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
@@ -305,8 +367,8 @@ class DeviceLoader:
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         if not self.is_image:
-            return x.float()
-        x = (x.float() - self.mean) * self.inv_std
+            return x.to(self.dtype)
+        x = (x.to(self.dtype) - self.mean) * self.inv_std
         if self.augment:
             x = random_crop_flip(x, pad=4, generator=self.generator)
         if self.channels_last:

@@ -1,7 +1,8 @@
 """The per-notebook session: resolved profile, device, results folder, run store and provenance.
 
-A notebook starts with ``ctx = session("02_deep_vs_shallow", profile=profile, seeds=seeds)`` and then
-writes everything through ``ctx``: figures (with manifest), tables and the claims verdict table.
+A notebook starts with ``cfg = P.make_config(**parameters(globals(), P.Config))`` (its parameters cell's values,
+named once) and ``ctx = session(P.STEM, profile=cfg.profile, seeds=...)``, and then writes everything through
+``ctx``: figures (with manifest), tables and the claims verdict table.
 """
 from __future__ import annotations
 
@@ -55,3 +56,10 @@ def session(stem: str, profile: str = "auto", seeds=(0,), store: RunStore | None
     prof = resolve_profile(profile)
     plots.set_style()
     return Session(stem, prof, tuple(seeds), default_device(prof), results_dir(stem), store if store is not None else RunStore())
+
+
+def parameters(namespace: dict, config_cls) -> dict:
+    """The notebook's parameters as one dict for ``make_config``: every name of ``namespace`` (the notebook's
+    ``globals()``) that is a field of ``config_cls``. Parameters are so named once, in the parameters cell."""
+    return {name: namespace[name] for name in config_cls.field_names() if name in namespace}
+

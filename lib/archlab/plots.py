@@ -50,3 +50,60 @@ def learning_curves(histories: dict, ax=None, metric: str = "val_loss", logy: bo
         ax.set_yscale("log")
     ax.legend(fontsize="small")
     return ax
+
+
+VERDICT_COLOURS = {"reproduced": "#009E73", "not reproduced": "#D55E00", "inconclusive": "#7F7F7F",
+                   "out of regime": "#CC79A7", "not run": "#BBBBBB"}
+
+
+def forest_plot(claims_df, width: float = 8.0):
+    """Every non-exact claim's effect and interval against its threshold or margin, coloured by verdict.
+
+    Units differ between claims (pp, nats, log-ratio), so rows are grouped into one panel per unit, each with its
+    own x-axis labelled with the unit: rows on one axis are directly comparable, and no claim's numbers are
+    rescaled by a choice the reader cannot see. A directional threshold is drawn as a black tick at ``min_effect``,
+    an equivalence margin as a shaded band; the dashed line is zero. Claims without an effect (not run, too few
+    seeds) are listed with their verdict and no interval. Exact checks are left out (they have no interval).
+    Returns the matplotlib figure.
+    """
+    import numpy as np
+    import pandas as pd
+
+    df = claims_df[claims_df["kind"].astype(str) != "exact"].copy() if "kind" in claims_df else claims_df.copy()
+    df["unit"] = df["unit"].fillna("").astype(str) if "unit" in df else ""
+    if df.empty:
+        fig, ax = plt.subplots(figsize=(width, 1.5))
+        ax.text(0.5, 0.5, "no statistical claims", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    for col in ("effect", "ci_low", "ci_high", "threshold_low", "threshold_high"):
+        df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else np.nan
+    units = list(dict.fromkeys(df["unit"]))
+    sizes = [int((df["unit"] == u).sum()) for u in units]
+    fig, axes = plt.subplots(len(units), 1, figsize=(width, 0.32 * sum(sizes) + 0.9 * len(units)), squeeze=False,
+                             gridspec_kw={"height_ratios": sizes})
+    for ax, unit in zip(axes[:, 0], units):
+        rows = df[df["unit"] == unit].reset_index(drop=True)
+        for y, r in rows.iterrows():
+            colour = VERDICT_COLOURS.get(str(r.get("verdict")), "#000000")
+            if np.isfinite(r.threshold_low) and np.isfinite(r.threshold_high):
+                ax.fill_betweenx([y - 0.35, y + 0.35], r.threshold_low, r.threshold_high, color="#56B4E9",
+                                 alpha=0.25, lw=0)
+            elif np.isfinite(r.threshold_low):
+                ax.plot([r.threshold_low] * 2, [y - 0.35, y + 0.35], color="black", lw=1.5)
+            if np.isfinite(r.effect):
+                if np.isfinite(r.ci_low) and np.isfinite(r.ci_high):
+                    ax.plot([r.ci_low, r.ci_high], [y, y], color=colour, lw=2.5, solid_capstyle="butt")
+                ax.plot(r.effect, y, "o", color=colour, ms=6)
+            else:
+                ax.text(0.01, y, f"no effect measured ({r.get('verdict', '')})", color=colour, va="center",
+                        fontsize="small", transform=ax.get_yaxis_transform())
+        ax.axvline(0, color="grey", ls="--", lw=0.8)
+        ax.set_yticks(range(len(rows)), [f"P{r.paper} {r.id}" for r in rows.itertuples()], fontsize="small")
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_xlabel(unit or "(no unit)")
+    handles = [plt.Line2D([], [], color=c, marker="o", lw=2.5, label=v) for v, c in VERDICT_COLOURS.items()]
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize="small", frameon=False,
+               bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    return fig

@@ -3,8 +3,8 @@
 Parameters are checked against the notebook's ``parameters`` cell before a kernel starts: an
 unknown name, a value of the wrong type or a value outside the choices declared in the cell's
 comment (``# choices: a, b``) is refused with the valid names and choices. When the notebook's
-metadata names a config factory (``{"archlab": {"config": "module:function"}}``), it is called with
-every parameter too, so cross-field errors (a kernel larger than the image, ...) also surface
+metadata names its paper package (``{"archlab": {"package": "archlab.papers.x"}}``), the package's
+``make_config`` is called with every parameter too, so cross-field errors (a kernel larger than the image, ...) also surface
 before anything trains. The executed notebook lands in ``results/<stem>/<stem>.ipynb``.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from .config import ConfigError
+from .data import DataNotFoundError
 from .paths import REPO_ROOT, results_dir
 
 _TYPES = {"int": (int,), "float": (float, int), "str": (str,), "bool": (bool,), "list": (list, tuple),
@@ -88,15 +89,18 @@ def check_parameters(path: Path, given: dict) -> dict:
     return full
 
 
-def _config_factory(path: Path):
+def notebook_package(path: Path):
+    """The paper package a notebook names in its metadata (``{"archlab": {"package": "archlab.papers.x"}}``), or
+    None. Imported by name, so the runner (harness) never imports a paper statically."""
     import nbformat
 
-    meta = nbformat.read(path, as_version=4).metadata.get("archlab", {})
-    target = meta.get("config")
-    if not target:
-        return None
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    name = nbformat.read(path, as_version=4).metadata.get("archlab", {}).get("package")
+    return importlib.import_module(name) if name else None
+
+
+def _config_factory(path: Path):
+    package = notebook_package(path)
+    return None if package is None else package.make_config
 
 
 def parse_value(text: str):
@@ -124,11 +128,26 @@ def run_notebook(path: str | Path, parameters: dict | None = None, *, output_dir
     return out
 
 
+def notebook_jobs(path: Path, params: dict) -> tuple[str, list[dict]]:
+    """``(profile, jobs)``: every training run the notebook will do with ``params`` (defaults filled in), from its
+    package's ``jobs``; no package: no jobs."""
+    from .profiles import resolve_profile
+
+    package = notebook_package(path)
+    profile = resolve_profile(params.get("profile", "auto"))
+    if package is None:
+        return profile, []
+    rest = {k: v for k, v in params.items() if k != "profile"}
+    return profile, package.jobs(profile, **rest)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m archlab.run", description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="+", type=Path)
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     ap.add_argument("--list", action="store_true", help="print each notebook's parameters and exit")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="build every architecture of the profile's runs and step it once on the CPU; trains nothing")
     args = ap.parse_args(argv)
     # Papermill logs each cell's output as it arrives: show it, so a long headless run reports progress.
     import logging
@@ -154,13 +173,25 @@ def main(argv=None) -> int:
                 raise ParameterError(f"unknown parameter(s) {sorted(set(given) - known)}; valid: {sorted(known)}")
         plan = {nb: given if len(specs) == 1 else {k: v for k, v in given.items() if k in spec}
                 for nb, spec in specs.items()}
-        for nb, params in plan.items():
-            check_parameters(nb, params)
+        full = {nb: check_parameters(nb, params) for nb, params in plan.items()}
+        jobs = {nb: notebook_jobs(nb, params) for nb, params in full.items()}
+        if args.dry_run:
+            from .dryrun import report
+
+            for nb, (profile, nb_jobs) in jobs.items():
+                report(nb.stem, profile, nb_jobs)
+            return 0
+        from .preflight import check_data
+
+        check_data({nb.stem: nb_jobs for nb, (_, nb_jobs) in jobs.items()})
         for nb, params in plan.items():
             run_notebook(nb, params)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except DataNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
     return 0
 
 

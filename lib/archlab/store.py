@@ -1,7 +1,8 @@
 """The run store: every training run is computed once and kept in an embedded SQLite database.
 
-A run is identified by a hash of (run function, its config, archlab's version, the function's own
-code version). ``run_or_load`` returns the stored result when the key is present, so notebooks
+A run is identified by a hash of (run function's stable name, its config, archlab's version, the
+function's own code version). The name is declared with ``@versioned(n, name=...)``, so moving a function to
+another module keeps its runs; names it had before (``formerly=``) are migrated on first use. ``run_or_load`` returns the stored result when the key is present, so notebooks
 resume after a crash and figures re-render from stored runs without training. SQLite in WAL mode
 lets several processes (sweep workers, a notebook reading results) use one file safely, and each
 run is committed the moment it finishes, so killing a sweep loses only the runs in flight.
@@ -20,7 +21,16 @@ from pathlib import Path
 from . import __version__
 from .paths import store_path
 
-STATUSES = ("ok", "diverged", "failed", "oom")
+# ok/diverged: the experiment's outcome. failed: the experiment itself raised (a deterministic error of the model
+# code), kept until ``retry_failed``. oom/environment: the machine failed the run (out of memory, missing data, an
+# import error, a killed worker): recorded so it is shown, but never a result: the next invocation retries it.
+STATUSES = ("ok", "diverged", "failed", "oom", "environment")
+RETRIED = ("oom", "environment")
+
+
+def finished(retry_failed: bool = False) -> tuple:
+    """The statuses a sweep does not rerun: every one but the environment's, and but ``failed`` on request."""
+    return tuple(s for s in STATUSES if s not in RETRIED and not (retry_failed and s == "failed"))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -39,18 +49,23 @@ CREATE INDEX IF NOT EXISTS runs_fn ON runs (fn);
 """
 
 
-def versioned(version: int):
-    """Tag a run function with a code version; bump it when a change alters the function's results."""
+def versioned(version: int, *, name: str | None = None, formerly: tuple = ()):
+    """Tag a run function with a code version (bump it when a change alters the function's results) and a stable
+    ``name`` for its run keys (default: its module path). ``formerly`` lists names its runs were stored under
+    before (e.g. the module path before a move); :meth:`RunStore.migrate` re-keys those runs to ``name``."""
 
     def wrap(fn):
         fn.code_version = version
+        if name is not None:
+            fn.run_name = name
+        fn.formerly = tuple(formerly)
         return fn
 
     return wrap
 
 
 def fn_name(fn) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
+    return getattr(fn, "run_name", None) or f"{fn.__module__}.{fn.__qualname__}"
 
 
 def code_version(fn) -> str:
@@ -144,6 +159,27 @@ class RunStore:
             db.execute("DETACH DATABASE other")
         return len(self) - before
 
+    def migrate(self, fn) -> int:
+        """Re-key the runs stored under one of ``fn.formerly`` to ``fn``'s name; returns how many moved.
+
+        Only runs of the current code version move (older ones could never match a key again). The new key is the
+        hash of the stored config, so a migrated run is found exactly where a fresh run would be stored."""
+        old = tuple(getattr(fn, "formerly", ()))
+        if not old:
+            return 0
+        with closing(self._connect()) as db:
+            marks = ",".join("?" * len(old))
+            rows = db.execute(f"SELECT key, config, code_version FROM runs WHERE fn IN ({marks})", old).fetchall()
+            moved = 0
+            with db:
+                for r in rows:
+                    if r["code_version"] != code_version(fn):
+                        continue
+                    new = run_key(fn, _unjson(r["config"]))
+                    db.execute("UPDATE OR IGNORE runs SET key = ?, fn = ? WHERE key = ?", (new, fn_name(fn), r["key"]))
+                    moved += 1
+        return moved
+
     def delete(self, key: str) -> None:
         with closing(self._connect()) as db, db:
             db.execute("DELETE FROM runs WHERE key = ?", (key,))
@@ -169,7 +205,7 @@ def execute(fn, config: dict) -> tuple[str, dict | None, str | None, float]:
     try:
         result = fn(dict(config))
     except Exception as e:  # noqa: BLE001 - every failure is recorded with its reason
-        status = "oom" if _is_oom(e) else "failed"
+        status = "oom" if _is_oom(e) else "environment" if _is_environmental(e) else "failed"
         if status == "oom":
             _free_cuda()
         tb = traceback.format_exception_only(type(e), e)[-1].strip()
@@ -180,6 +216,12 @@ def execute(fn, config: dict) -> tuple[str, dict | None, str | None, float]:
     if status not in STATUSES:
         status = "failed"
     return status, result, result.get("error"), time.perf_counter() - t0
+
+
+def _is_environmental(e: Exception) -> bool:
+    """Failures of the machine, not of the experiment: missing files or data (``DataNotFoundError`` is a
+    ``FileNotFoundError``), other OS errors (disk full, permissions, network) and missing modules."""
+    return isinstance(e, (OSError, ImportError))
 
 
 def _is_oom(e: Exception) -> bool:
@@ -201,9 +243,10 @@ def run_or_load(fn, config: dict, *, store: RunStore | None = None, retry_failed
     Returns the result dict with ``status`` set; a failed run returns ``{"status": ..., "error": ...}``.
     """
     store = store if store is not None else RunStore()
+    store.migrate(fn)
     key = run_key(fn, config)
     row = store.get(key)
-    if row is not None and (row["status"] in ("ok", "diverged") or not retry_failed):
+    if row is not None and row["status"] in finished(retry_failed):
         return {**(row["result"] or {}), "status": row["status"], "error": row["error"]}
     status, result, error, seconds = execute(fn, config)
     store.put(key, fn, config, status, result, error, seconds)

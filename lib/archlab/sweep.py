@@ -23,7 +23,7 @@ import time
 
 import pandas as pd
 
-from .store import STATUSES, RunStore, execute, run_key
+from .store import STATUSES, RunStore, execute, finished, run_key
 
 EXECUTORS = ("local", "ray")
 
@@ -64,8 +64,9 @@ def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executo
 
     Columns: the config keys, the scalar entries of each result, ``status``, ``error``, ``seconds``,
     ``key``, and ``result`` (the whole result dict). With ``shard="i/n"`` only that shard is run, but
-    the frame still holds every config already stored. ``retry_failed`` reruns stored ``failed``/``oom``
-    runs (after fixing their cause); finished and diverged runs are never recomputed.
+    the frame still holds every config already stored. Runs the environment failed (``oom``, ``environment``:
+    missing data, a killed worker) are always retried; ``retry_failed`` also reruns ``failed`` ones (after fixing
+    their cause); finished and diverged runs are never recomputed.
 
     ``group_by``: a config key (dotted for a nested one, ``"train.seed"``) or a tuple of keys. Configs equal but
     for them form a group that runs as one call ``fn(list_of_configs) -> list_of_results``; a group that raises
@@ -75,10 +76,11 @@ def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executo
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}")
     store = store if store is not None else RunStore()
+    store.migrate(fn)
     keys = [run_key(fn, c) for c in configs]
     if len(set(keys)) != len(keys):
         raise ValueError("the sweep holds duplicate configurations")
-    done = store.keys(fn, statuses=("ok", "diverged") if retry_failed else STATUSES)
+    done = store.keys(fn, statuses=finished(retry_failed))
     sh = parse_shard(shard)
     units = _group(list(zip(keys, configs)), group_by)
     todo = [[(k, c) for k, c in unit if k not in done] for j, unit in enumerate(units)
@@ -201,7 +203,7 @@ def _run_ray(fn, todo, store, gpus_per_run, log, grouped):
             try:
                 outcome = ray.get(ref)
             except Exception as e:  # noqa: BLE001 - a killed worker or a lost node is a failed run
-                outcome = "failed", None, f"{type(e).__name__}: {str(e).splitlines()[0]}", None
+                outcome = "environment", None, f"{type(e).__name__}: {str(e).splitlines()[0]}", None
             _store_unit(store, fn, unit, outcome, grouped, log)
 
 
@@ -209,14 +211,14 @@ class _Reporter:
     """A tqdm bar when interactive; one line per finished run when headless (papermill, CI)."""
 
     def __init__(self, n: int, cached: int, desc: str, verbose: bool):
-        from .train import _interactive
+        from .train import interactive
 
         self.n, self.i, self.desc, self.verbose = n, 0, desc, verbose
         self.t0 = time.perf_counter()
         self.bar = None
         if verbose:
             print(f"[{desc}] {n} runs to do, {cached} already stored", flush=True)
-            if n and _interactive():
+            if n and interactive():
                 from tqdm.auto import tqdm
 
                 self.bar = tqdm(total=n, desc=desc)

@@ -3,7 +3,7 @@
 Design choices, all for thousands of small runs:
 - data stays on the device (:class:`archlab.data.DeviceLoader`), so a step never waits on the host;
 - no host-device sync inside an epoch: losses and accuracies accumulate as device tensors and are
-  read once per epoch (a NaN check every ``_CHECK_EVERY`` steps is the only other sync);
+  read once per epoch (a NaN check every ``CHECK_EVERY`` steps is the only other sync);
 - on CUDA: bf16 autocast, channels_last for conv nets, fused optimizers; on CPU: float32, same code;
 - a NaN/inf loss stops the run and marks it ``diverged`` at the exact step instead of raising, so a
   sweep records it and goes on.
@@ -11,6 +11,7 @@ Design choices, all for thousands of small runs:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import random
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 from .config import Config, ConfigError, choices
 from .data import ArrayDataset, DeviceLoader
 
-_CHECK_EVERY = 64  # steps between divergence checks (each check is one host-device sync)
+CHECK_EVERY = 64  # steps between divergence checks (each check is one host-device sync)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,9 @@ class TrainConfig(Config):
     augment: bool = False
     seed: int = 0
     log_every: int = 0  # record the training loss every n steps (0: per epoch only)
-    precision: str = field(default="auto", metadata=choices("auto", "fp32", "bf16"))
+    # fp64: for tests that compare two computations equal in exact arithmetic (batched vs separate runs), where
+    # float32 rounding amplified by training would make any tolerance machine-dependent.
+    precision: str = field(default="auto", metadata=choices("auto", "fp32", "bf16", "fp64"))
     eval_every: int = 1  # evaluate on the validation set every n epochs (and always after the last)
     # torch.compile the model for training: "reduce-overhead" adds CUDA graphs, the lever for small launch-bound
     # models at small batches. Off by default: compiling costs seconds to minutes and pays off only over many
@@ -123,6 +126,22 @@ def count_flops(model: nn.Module, input_shape: tuple, device=None, ops: set | No
     return sum(v for op, v in per_op.items() if str(op).split(".")[1] in ops) // 2
 
 
+def model_cost(name: str, input_shape: tuple = (3, 32, 32), **kwargs) -> dict:
+    """``{"params", "flops"}`` of a registered model built on the meta device (no memory, no init): for matching
+    widths to a budget and projecting grids, where thousands of models are only counted."""
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))  # hashable
+    return dict(_meta_cost(name, tuple(input_shape), frozen))
+
+
+@functools.lru_cache(maxsize=None)
+def _meta_cost(name: str, input_shape: tuple, kwargs: tuple) -> tuple:
+    from .models import create_model
+
+    with torch.device("meta"):
+        m = create_model(name, **dict(kwargs))
+    return (("params", count_params(m)), ("flops", count_flops(m, input_shape, device="meta")))
+
+
 def resolve_device(device=None) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -160,13 +179,24 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch
     return S.SequentialLR(opt, [S.LinearLR(opt, start_factor=1e-3, total_iters=warm), main], milestones=[warm])
 
 
-def _precision(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
     if cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda"):
         return torch.bfloat16
     return None
 
 
-def _is_conv_net(model: nn.Module) -> bool:
+def float_dtype(cfg: TrainConfig) -> torch.dtype:
+    """The dtype of parameters, inputs and accumulated losses: float64 for ``precision="fp64"``, else float32
+    (bf16 is autocast on top of float32 weights)."""
+    return torch.float64 if cfg.precision == "fp64" else torch.float32
+
+
+def upcast(out: torch.Tensor) -> torch.Tensor:
+    """Logits for the loss: float32 at least (bf16 autocast outputs), float64 kept."""
+    return out if out.dtype == torch.float64 else out.float()
+
+
+def is_conv_net(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
@@ -174,24 +204,27 @@ def _is_conv_net(model: nn.Module) -> bool:
 def evaluate(model: nn.Module, data, *, device=None, batch_size: int = 1024, dtype=None) -> tuple[float, float]:
     """Mean cross-entropy and accuracy over a whole :class:`ArrayDataset` (or a DeviceLoader)."""
     device = resolve_device(device)
+    first = next(iter(model.parameters()), None)
+    fdt = torch.float64 if first is not None and first.dtype == torch.float64 else torch.float32  # fp64 models
     loader = data if isinstance(data, DeviceLoader) else DeviceLoader(data, batch_size, train=False, device=device,
-                                                                      channels_last=device.type == "cuda" and _is_conv_net(model))
+                                                                      channels_last=device.type == "cuda" and is_conv_net(model),
+                                                                      dtype=fdt)
     was_training = model.training
     model.eval()
-    loss_sum = torch.zeros((), device=device)
+    loss_sum = torch.zeros((), device=device, dtype=fdt)
     correct = torch.zeros((), device=device, dtype=torch.long)
     n = 0
     for x, y in loader:
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             out = model(x)
-        loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
+        loss_sum += F.cross_entropy(upcast(out), y, reduction="sum")
         correct += (out.argmax(1) == y).sum()
         n += len(y)
     model.train(was_training)
     return float(loss_sum) / n, float(correct) / n
 
 
-def _interactive() -> bool:
+def interactive() -> bool:
     if os.environ.get("ARCHLAB_HEADLESS"):
         return False
     return "ipykernel" in sys.modules or sys.stderr.isatty()
@@ -206,16 +239,19 @@ def fit(model: nn.Module, train: ArrayDataset, val: ArrayDataset | None, cfg: Tr
     runs after each epoch; returning True stops training early.
     """
     device = resolve_device(device)
-    dtype = _precision(cfg, device)
-    conv = _is_conv_net(model)
+    dtype = autocast_dtype(cfg, device)
+    conv = is_conv_net(model)
     channels_last = device.type == "cuda" and conv
+    fdt = float_dtype(cfg)
     model.to(device)
+    if fdt == torch.float64:
+        model.double()
     if channels_last:
         model.to(memory_format=torch.channels_last)
     loader = DeviceLoader(train, cfg.batch_size, train=True, device=device, augment=cfg.augment, seed=cfg.seed,
-                          channels_last=channels_last)
-    val_loader = (DeviceLoader(val, max(cfg.batch_size, 1024), train=False, device=device, channels_last=channels_last)
-                  if val is not None else None)
+                          channels_last=channels_last, dtype=fdt)
+    val_loader = (DeviceLoader(val, max(cfg.batch_size, 1024), train=False, device=device, channels_last=channels_last,
+                               dtype=fdt) if val is not None else None)
     opt = make_optimizer(model, cfg)
     sched = make_scheduler(opt, cfg, len(loader))
     # The compiled module shares the model's parameters; evaluation keeps using the plain model (eval mode would
@@ -229,7 +265,7 @@ def fit(model: nn.Module, train: ArrayDataset, val: ArrayDataset | None, cfg: Tr
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        losses = torch.empty(len(loader), device=device)
+        losses = torch.empty(len(loader), device=device, dtype=fdt)
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
         for i, (x, y) in enumerate(loader):
@@ -237,7 +273,7 @@ def fit(model: nn.Module, train: ArrayDataset, val: ArrayDataset | None, cfg: Tr
                 torch.compiler.cudagraph_mark_step_begin()
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 out = step_model(x)
-            loss = F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing)
+            loss = F.cross_entropy(upcast(out), y, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -248,7 +284,7 @@ def fit(model: nn.Module, train: ArrayDataset, val: ArrayDataset | None, cfg: Tr
             step += 1
             if bar is not None:
                 bar.update(1)
-            if (i + 1) % _CHECK_EVERY == 0 and not torch.isfinite(losses[i]):
+            if (i + 1) % CHECK_EVERY == 0 and not torch.isfinite(losses[i]):
                 break
         done = losses[: i + 1]
         bad = (~torch.isfinite(done)).nonzero()
@@ -282,7 +318,7 @@ def fit(model: nn.Module, train: ArrayDataset, val: ArrayDataset | None, cfg: Tr
 
 
 def _progress(total: int, verbose: bool | None):
-    if not verbose or not _interactive():
+    if not verbose or not interactive():
         return None
     from tqdm.auto import tqdm
 

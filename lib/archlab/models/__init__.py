@@ -1,10 +1,12 @@
 """Model registry: every architecture is built through ``create_model(name, **kwargs)``.
 
-Modeled on timm's registry. Each paper family lives in its own module in this package and
-decorates its factory functions with ``@register_model``; importing this package imports every
-family module, so ``list_models()`` always sees all of them. The registry also records the input
-shape a factory expects, so one generic test (tests/test_models.py) can run forward/backward on
-every registered model without per-model code.
+Modeled on timm's registry. The harness's own models live in this package (``basic``); each paper's
+models live in its package (``archlab.papers.<paper>.models``) and decorate their factories with
+``@register_model``, so a model's ``family`` is the paper it belongs to. The harness never imports a paper:
+a paper's models register when its package is imported, and ``import archlab.papers`` imports every paper,
+so ``list_models()`` then sees all of them. The registry also records the input shape a factory expects, so
+one generic test (tests/harness/test_models.py) runs forward/backward on every registered model without
+per-model code.
 """
 from __future__ import annotations
 
@@ -37,11 +39,17 @@ def register_model(fn=None, *, name=None, input_shape=(3, 32, 32), test_kwargs=N
         key = name or f.__name__
         if key in _REGISTRY and _REGISTRY[key].fn is not f:
             raise ValueError(f"model {key!r} is registered twice ({_REGISTRY[key].fn.__module__} and {f.__module__})")
-        family = f.__module__.rsplit(".", 1)[-1]
+        family = _family(f.__module__)
         _REGISTRY[key] = ModelEntry(key, f, family, tuple(input_shape), dict(test_kwargs or {}))
         return f
 
     return wrap(fn) if fn is not None else wrap
+
+
+def _family(module: str) -> str:
+    """``archlab.papers.<paper>.…`` -> ``<paper>``; any other module -> its last component (``basic``)."""
+    parts = module.split(".")
+    return parts[2] if parts[:2] == ["archlab", "papers"] and len(parts) > 2 else parts[-1]
 
 
 def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
@@ -51,7 +59,8 @@ def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
 
 def model_entry(name: str) -> ModelEntry:
     if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; registered models: {', '.join(list_models())}")
+        raise ValueError(f"unknown model {name!r}; registered models: {', '.join(list_models())} (a paper's models "
+                         f"register when its package is imported: `import archlab.papers` imports them all)")
     return _REGISTRY[name]
 
 
@@ -66,7 +75,7 @@ def create_model(name: str, **kwargs) -> nn.Module:
     return entry.fn(**kwargs)
 
 
-# Import every family module so its @register_model decorators run.
+# Import the harness's own model modules so their @register_model decorators run (papers register their own).
 for _m in pkgutil.iter_modules(__path__):
     if not _m.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_m.name}")

@@ -1,4 +1,4 @@
-"""Paper 4 figures, all drawn from stored runs (the run frame of ``layer_insertion_analysis.runs_frame``).
+"""Paper 4 figures, all drawn from stored runs (the run frame of ``analysis.runs_frame``).
 
 Curves are mean ± std over seeds (seaborn's ``errorbar="sd"``); minibatch curves are EMA-smoothed first,
 as the spec asks, because per-window minibatch losses are too noisy to compare by eye.
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .layer_insertion_analysis import cnn_evals, early_table
+from .analysis import cnn_evals, early_table
 
 MAX_POINTS = 300  # per run: enough for a smooth curve, few enough that seaborn aggregates quickly
 ORDER = ["small", "sensli", "min", "random", "fixed", "large", "large+1"]

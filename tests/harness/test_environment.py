@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pins(reqs):
@@ -28,3 +28,10 @@ def test_torch_pins_are_the_supported_pair():
     pins = _pins(project["dependencies"])
     assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
     assert all(v for v in pins.values()), "every dependency is pinned"
+
+
+def test_every_extra_is_pinned():
+    """The optional extras (ray, dev, browser, site) are pinned like the main dependencies, so CI is reproducible."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    unpinned = [r for reqs in extras.values() for r in reqs if "==" not in r]
+    assert not unpinned, f"pin these extras with ==: {unpinned}"

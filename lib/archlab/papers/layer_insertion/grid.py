@@ -1,4 +1,4 @@
-"""Paper 4, sensitivity-based layer insertion (SensLI): studies per profile, the run function, grids.
+"""Paper 4's studies, their profiles, the notebook config and the functions that enumerate run configs.
 
 Studies (spec section 5; spirals = the authors' two-spiral set, 450 train / 150 test, our seeded split):
 - ``fnn`` (E1): FNN [5], full-batch GD, lr 0.2, insert at 450 of 1850; small (FNN1, same init) and the
@@ -11,7 +11,7 @@ Studies (spec section 5; spirals = the authors' two-spiral set, 450 train / 150 
 - ``when`` (E4): FNN [5], lr 0.2, x0.8 at insertion, insertion epoch varied; FNN1 at 0.2, FNN2 at 0.16.
 - ``minibatch`` (E5a): FNN [5], batch 45, lr 0.01; sensitivity = mean gradient over one epoch.
 - ``mnist`` / ``cifar10`` [R]: FNN / residual MLP on flattened images, minibatch SGD with momentum.
-- ``cnn`` (E5b, v2): a growing VGG on CIFAR-10 with op22 sensitivities (``layer_insertion_cnn``, times there).
+- ``cnn`` (E5b, v2): a growing VGG on CIFAR-10 with op22 sensitivities (``run.run_cnn_growth``, times below).
 Spirals always run on the CPU (tiny nets are launch-bound on a GPU); images use the session device.
 
 Expected run time (smoke/cpu measured on the shared 2-core CPU; gpu/paper estimated for one H100):
@@ -23,31 +23,31 @@ Expected run time (smoke/cpu measured on the shared 2-core CPU; gpu/paper estima
          5 seeds: ~5 min on the GPU; cnn (VGG [64, 128, 256], 10+10 epochs, 3 seeds): ~5-8 min (estimate)
 - paper: as gpu with 30 seeds everywhere (minibatch 40) and 10 image seeds: ~30 min; cnn 50+50 epochs,
          10 seeds: ~1-2 h (estimate)
+
+The cnn study alone (``PROFILES[profile]["cnn"]``):
+- smoke: synthetic 3x16x16 images, widths (4, 8, 8), 2+2 epochs, 2 seeds, 4 arms; batch 16 and lr 0.02, so that
+         this VGG without BatchNorm leaves chance level within seconds: ~3 s (measured).
+- cpu:   CIFAR-10 10,000 train / 2,000 test, widths (16, 32, 64), 4+4 epochs, 3 seeds, 3 arms: 188 s measured on
+         the 2 idle cores (18-23 s per run; the min arm would add ~65 s, so it is left to gpu/paper); 26 min
+         when another notebook trained on the same cores (thread oversubscription).
+- gpu:   full CIFAR-10, [64, 128, 256], 10+10 epochs, 3 seeds, 4 arms (the spec's shortened E5b): 5.0 PFLOP
+         (``jobs``), ~5-8 min on one H100 (estimate, not measured: ~20 TFLOP/s for these small TF32 convs
+         plus per-step overhead).
+- paper: as gpu with 50+50 epochs (the authors' schedule) and 10 seeds: 79 PFLOP, ~1-2 h on one H100
+         (estimate, same assumptions).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-import torch
+from ...config import Config, ConfigError, choices
+from ...profiles import CHOICES, default_device, resolve_profile
 
-from ..config import Config, ConfigError, choices
-from ..data import DeviceLoader, load_splits
-from ..insertion import growth_result, train_growing
-from ..models import create_model
-from ..profiles import CHOICES, default_device, resolve_profile
-from ..store import versioned
-from ..sweep import run_sweep
-from ..train import count_params, evaluate, seed_everything
-from ..claims import Claim
-from .layer_insertion_cnn import CNN_DECLARED, cnn_configs, run_cnn_growth
-
-STEM = "04_layer_insertion"
 STUDIES = ("fnn", "resnet", "validity", "when", "minibatch", "mnist", "cifar10", "cnn")
 GROWING = ("sensli", "min", "random", "fixed")  # methods that insert; "select" rule of each
 SELECT = {"sensli": "max", "min": "min", "random": "random"}
-LARGE_SEED_OFFSET = 10_000  # FNN2/ResNet2 start from a fresh init, not the small net's
-PAPER = "4"  # the claims table groups by paper number
+CNN_SELECT = {"sensli": "max", "min": "min"}  # the cnn study's growing arms
+BIG_DEPTHS = (2, 1, 1)  # the big VGG: the candidate at position 0 present from the start
 
 SPIRAL_STUDIES = {  # the authors' configurations (spec section 3); epochs/insertion come from the profile
     "fnn": [dict(arch="fnn", widths=(5,), lr=0.2, factor=1.0, methods=("small", "sensli", "large"))],
@@ -55,7 +55,7 @@ SPIRAL_STUDIES = {  # the authors' configurations (spec section 3); epochs/inser
     "validity": [dict(arch="fnn", widths=(4, 4), lr=0.2, factor=1.0, methods=("sensli", "min", "random", "fixed")),
                  dict(arch="resnet", widths=(3, 3, 3), lr=0.1, factor=0.7, methods=("sensli", "min", "random", "fixed"))],
 }
-PRESETS = {
+PROFILES = {
     "smoke": dict(seeds=2, epochs=120, insert_at=(30,), when=(20, 50, 80), when_seeds=2,
                   minibatch=dict(epochs=30, insert_at=(8,), seeds=2),
                   mnist=dict(dataset="digits", data_kw={}, train_size=None, widths=(16, 16), epochs=4, insert_at=(2,),
@@ -84,68 +84,11 @@ PRESETS = {
                          epochs=20, insert_at=(10,), batch_size=128, lr=0.01, log_every=50, seeds=3,
                          methods=("small", "sensli", "large", "min"))),
 }
-PRESETS["paper"] = {**PRESETS["gpu"], "when_seeds": 30, "minibatch": dict(epochs=1850, insert_at=(450,), seeds=40),
-                    "mnist": {**PRESETS["gpu"]["mnist"], "seeds": 10}, "cifar10": {**PRESETS["gpu"]["cifar10"], "seeds": 10},
-                    "cnn": {**PRESETS["gpu"]["cnn"], "epochs": 100, "insert_at": (50,), "seeds": 10}}
+PROFILES["paper"] = {**PROFILES["gpu"], "when_seeds": 30, "minibatch": dict(epochs=1850, insert_at=(450,), seeds=40),
+                     "mnist": {**PROFILES["gpu"]["mnist"], "seeds": 10},
+                     "cifar10": {**PROFILES["gpu"]["cifar10"], "seeds": 10},
+                     "cnn": {**PROFILES["gpu"]["cnn"], "epochs": 100, "insert_at": (50,), "seeds": 10}}
 IMAGE_METHODS = ("small", "sensli", "random", "large")
-
-# ----------------------------------------------------------------------------- claims, fixed before any run
-# Each claim comes with the rule ``layer_insertion_analysis.verdicts`` applies to it. "wins": per seed,
-# SensLI's value < the baseline's; reproduced if the fraction of wins >= frac and the one-sided sign test
-# p < 0.05, not reproduced if the fraction <= 1/2, inconclusive otherwise.
-_WIN = "reproduced if SensLI is lower in >= {:.0%} of seeds and a one-sided sign test gives p < 0.05; " \
-       "not reproduced if it is lower in <= 50% of seeds; inconclusive otherwise"
-_COST = ("Per seed: target = the higher of the two runs' lowest logged training loss (so both reach it); exact "
-         "cumulative FLOPs (sensitivity pass included) until each run first reaches it. Reproduced if SensLI needs "
-         "fewer FLOPs in >= 2/3 of seeds and the median FLOP ratio SensLI/large < 1; not reproduced if it needs "
-         "fewer in <= 1/2 of seeds; inconclusive otherwise or with fewer than 3 seeds")
-_EARLY = ("Validity study, FNN [4, 4] and res2 [3, 3, 3] pooled, seeds where the {0} position differs from "
-          "SensLI's: training loss {1} steps after insertion lower for SensLI in >= 2/3 of them with a one-sided "
-          "sign test p < 0.05 -> reproduced; lower in <= 1/2 -> not reproduced; otherwise, or with fewer than 5 "
-          "differing seeds, inconclusive")
-_ALL = ("Final training loss (whole training set) lower for SensLI than for the small net in every seed (>= 3 "
-        "seeds) -> reproduced; mean not lower -> not reproduced; otherwise inconclusive")
-_DECLARED = [
-    (Claim("fnn_vs_small", PAPER, "[A] Inserting a layer by sensitivity (SensLI) trains faster than keeping the small "
-           "fixed architecture: lower training loss at the same step (spirals, FNN [5], GD).",
-           "Final training loss, SensLI vs FNN1 (same init): " + _WIN.format(0.9)),
-     dict(kind="wins", study="fnn", base="small", metric="final_loss", frac=0.9)),
-    (Claim("resnet_vs_small", PAPER, "[A] SensLI trains faster than the small fixed ResNet (spirals, res2 [3, 3], GD).",
-           "Final training loss, SensLI vs ResNet1 (same init): " + _WIN.format(0.8)),
-     dict(kind="wins", study="resnet", base="small", metric="final_loss", frac=0.8)),
-    (Claim("fnn_test_error", PAPER, "[A] SensLI gives a lower test error than the small fixed architecture (spirals FNN).",
-           "Test error after training, SensLI vs FNN1: " + _WIN.format(0.75) + " (seeds with equal error are ties)"),
-     dict(kind="wins", study="fnn", base="small", metric="test_err", frac=0.75)),
-    (Claim("fnn_cost_vs_large", PAPER, "[A] SensLI needs less computation than training the large architecture "
-           "(FNN [5, 5]) from scratch to reach the same training loss.", _COST),
-     dict(kind="cost", study="fnn", base="large")),
-    (Claim("resnet_cost_vs_large", PAPER, "[A] SensLI needs less computation than training the large ResNet from "
-           "scratch to reach the same loss (res2 [3, 3, 3], LI's final shape; the as-coded 4-layer net is shown).",
-           _COST), dict(kind="cost", study="resnet", base="large")),
-    (Claim("sensli_vs_random", PAPER, "[A/R] The most sensitive position beats a randomly chosen one shortly after "
-           "insertion (a first-order check; the spec promises no final-loss advantage).", _EARLY.format("random", 25)),
-     dict(kind="early", study="validity", base="random", k=25)),
-    (Claim("sensli_vs_min", PAPER, "[C/R] The most sensitive position beats the least sensitive one (the authors' "
-           "LIother) shortly after insertion.", _EARLY.format("least sensitive", 25)),
-     dict(kind="early", study="validity", base="min", k=25)),
-    (Claim("when_vs_small", PAPER, "[R] SensLI beats the small net for most insertion times (spec E4).",
-           "Final training loss over all (seed, insertion time) pairs vs FNN1: " + _WIN.format(0.75)),
-     dict(kind="wins", study="when", base="small", metric="final_loss", frac=0.75)),
-    (Claim("minibatch_vs_small", PAPER, "[A] With minibatch SGD (batch 45) SensLI also trains faster than the small "
-           "FNN [5] (spec E5a).", "Final training loss vs FNN1: " + _WIN.format(0.8)),
-     dict(kind="wins", study="minibatch", base="small", metric="final_loss", frac=0.8)),
-    (Claim("mnist_vs_small", PAPER, "[R] On MNIST a growing FNN trains faster than the small fixed FNN.", _ALL),
-     dict(kind="all", study="mnist", base="small")),
-    (Claim("cifar10_vs_small", PAPER, "[R] On CIFAR-10 a growing residual MLP trains faster than the small fixed one.",
-           _ALL), dict(kind="all", study="cifar10", base="small")),
-    (Claim("mnist_cost_vs_large", PAPER, "[R] On MNIST SensLI reaches the large FNN's loss level with fewer FLOPs.",
-           _COST), dict(kind="cost", study="mnist", base="large")),
-    (Claim("cifar10_cost_vs_large", PAPER, "[R] On CIFAR-10 SensLI reaches the large residual MLP's loss level with "
-           "fewer FLOPs.", _COST), dict(kind="cost", study="cifar10", base="large")),
-]
-_DECLARED += CNN_DECLARED
-CLAIMS = [c for c, _ in _DECLARED]
-RULES = {c.id: rule for c, rule in _DECLARED}
 
 
 @dataclass(frozen=True)
@@ -176,8 +119,8 @@ class InsertionConfig(Config):
                               f"(FNN [4, 4], res2 [3, 3, 3]); valid positions: {list(range(n_pos))}")
 
     def plan(self) -> dict:
-        """The profile's preset with this config's overrides; times scale with a changed ``epochs``."""
-        p = dict(PRESETS[resolve_profile(self.profile)])
+        """The profile's settings with this config's overrides; times scale with a changed ``epochs``."""
+        p = dict(PROFILES[resolve_profile(self.profile)])
         p["profile"] = resolve_profile(self.profile)
         scale = (self.epochs / p["epochs"]) if self.epochs else 1.0
         p["epochs"] = self.epochs or p["epochs"]
@@ -192,15 +135,15 @@ class InsertionConfig(Config):
         return p
 
 
+Config = InsertionConfig
+
+
 def _scaled(times, scale: float, epochs: int) -> tuple:
     return tuple(sorted({min(max(1, round(t * scale)), epochs - 1) for t in times}))
 
 
 def make_config(**params) -> InsertionConfig:
     return InsertionConfig.from_dict(params)
-
-
-# ----------------------------------------------------------------------------- the run function
 
 
 def start_widths(c: dict) -> list[int]:
@@ -212,40 +155,10 @@ def start_widths(c: dict) -> list[int]:
     return widths
 
 
-@versioned(1)
-def run_growth(config: dict) -> dict:
-    """Train one net (growing or fixed) and return its curves, decisions and final metrics."""
-    c = config
-    train, test = load_splits(c["dataset"], train_size=c["train_size"], seed=0, **c["data_kw"])
-    device = torch.device(c["device"])
-    method, widths = c["method"], start_widths(c)
-    grows = method in GROWING
-    seed_everything(c["seed"] + (LARGE_SEED_OFFSET if method.startswith("large") else 0))
-    model = create_model(f"growing_{c['arch']}", in_features=math.prod(train.sample_shape), widths=widths,
-                         num_classes=train.num_classes).to(device)
-    params_start = count_params(model)
-    loader = DeviceLoader(train, c["batch_size"] or len(train), device=device, seed=c["seed"])
-    every = lambda epochs: epochs * len(loader)  # noqa: E731  (cadences are given in epochs)
-
-    def test_metrics(m):
-        loss, acc = evaluate(m, test, device=device)
-        return {"test_loss": loss, "test_err": 1.0 - acc}
-
-    model, log = train_growing(
-        model, loader, epochs=c["epochs"], lr=c["lr"], insert_at=c["insert_at"] if grows else (),
-        select=SELECT.get(method, c["fixed_position"]), factor=c["factor"], momentum=c["momentum"],
-        log_every=c["log_every"], sens_every=every(c["sens_every"]), evaluate=test_metrics,
-        eval_every=every(c["eval_every"]),
-        probe_lr=c["probe_lr"] if grows else 0.0, seed=c["seed"])
-    return growth_result(model, log, params_start=params_start, train_metrics=evaluate(model, train, device=device),
-                         test_metrics=evaluate(model, test, device=device),
-                         total_flops=log["flops"][-1] if log["flops"] else 0)
+# ----------------------------------------------------------------------------- run configs
 
 
-# ----------------------------------------------------------------------------- grids
-
-
-def _base(seed: int, **kw) -> dict:
+def spiral_config(seed: int, **kw) -> dict:
     """Spirals defaults; ``log_every`` is in steps, ``sens_every``/``eval_every`` in epochs (0: never)."""
     base = dict(dataset="spirals", data_kw={}, train_size=None, batch_size=0, momentum=0.0, fixed_position=0,
                 log_every=1, sens_every=50, eval_every=50, probe_lr=0.0, device="cpu", seed=seed)
@@ -259,22 +172,23 @@ def spiral_configs(study: str, p: dict, fixed_position: int = 0) -> list[dict]:
         for s in SPIRAL_STUDIES[study]:
             for method in s["methods"]:
                 for seed in range(p["seeds"]):
-                    out.append(_base(seed, study=study, arch=s["arch"], widths=s["widths"], lr=s["lr"], factor=s["factor"],
-                                     method=method, insert_at=p["insert_at"],
-                                     epochs=p["validity_epochs"] if study == "validity" else p["epochs"],
-                                     fixed_position=fixed_position,
-                                     probe_lr=0.02 if study == "validity" and method == "sensli" else 0.0))
+                    out.append(spiral_config(seed, study=study, arch=s["arch"], widths=s["widths"], lr=s["lr"],
+                                             factor=s["factor"], method=method, insert_at=p["insert_at"],
+                                             epochs=p["validity_epochs"] if study == "validity" else p["epochs"],
+                                             fixed_position=fixed_position,
+                                             probe_lr=0.02 if study == "validity" and method == "sensli" else 0.0))
     elif study == "when":
         for seed in range(p["when_seeds"]):
             common = dict(study=study, arch="fnn", widths=(5,), factor=0.8, epochs=p["epochs"], sens_every=0)
-            out.append(_base(seed, **common, method="small", lr=0.2, insert_at=p["when"][:1]))
-            out.append(_base(seed, **common, method="large", lr=0.16, insert_at=p["when"][:1]))
-            out += [_base(seed, **common, method="sensli", lr=0.2, insert_at=(t,)) for t in p["when"]]
+            out.append(spiral_config(seed, **common, method="small", lr=0.2, insert_at=p["when"][:1]))
+            out.append(spiral_config(seed, **common, method="large", lr=0.16, insert_at=p["when"][:1]))
+            out += [spiral_config(seed, **common, method="sensli", lr=0.2, insert_at=(t,)) for t in p["when"]]
     elif study == "minibatch":
         m = p["minibatch"]
         for method in ("small", "sensli", "large"):
-            out += [_base(seed, study=study, arch="fnn", widths=(5,), lr=0.01, factor=1.0, method=method, batch_size=45,
-                          epochs=m["epochs"], insert_at=m["insert_at"], log_every=10, sens_every=10, eval_every=50)
+            out += [spiral_config(seed, study=study, arch="fnn", widths=(5,), lr=0.01, factor=1.0, method=method,
+                                  batch_size=45, epochs=m["epochs"], insert_at=m["insert_at"], log_every=10,
+                                  sens_every=10, eval_every=50)
                     for seed in range(m["seeds"])]
     return out
 
@@ -289,6 +203,15 @@ def image_configs(study: str, p: dict, device: str) -> list[dict]:
             for method in IMAGE_METHODS for seed in range(m["seeds"])]
 
 
+def cnn_configs(m: dict, device: str) -> list[dict]:
+    """One config per (arm, seed) of the cnn profile ``m``; every config carries ``study`` and ``method``."""
+    return [dict(study="cnn", dataset=m["dataset"], data_kw=m["data_kw"], train_size=m["train_size"],
+                 test_size=m["test_size"], arch="vgg", widths=m["widths"], method=method, lr=m["lr"], factor=1.0,
+                 momentum=0.9, weight_decay=5e-4, batch_size=m["batch_size"], augment=True, epochs=m["epochs"],
+                 insert_at=m["insert_at"], norm="op22", log_every=m["log_every"], device=device, seed=seed)
+            for method in m["methods"] for seed in range(m["seeds"])]
+
+
 def grids(cfg: InsertionConfig) -> dict[str, list[dict]]:
     """``study -> configs`` for every study the config selects."""
     p = cfg.plan()
@@ -300,10 +223,3 @@ def grids(cfg: InsertionConfig) -> dict[str, list[dict]]:
         else:
             out[s] = image_configs(s, p, device) if s in ("mnist", "cifar10") else spiral_configs(s, p, cfg.fixed_position)
     return out
-
-
-def run(cfg: InsertionConfig, store=None) -> dict:
-    """Train (or load) every run; ``study -> DataFrame`` (one row per run, results in column ``result``)."""
-    return {study: run_sweep(run_cnn_growth if study == "cnn" else run_growth, configs, store=store,
-                             desc=f"{STEM}:{study}")
-            for study, configs in grids(cfg).items()}

@@ -9,7 +9,7 @@ import pytest
 from archlab.config import ConfigError
 from archlab.run import check_parameters, notebook_parameters
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OVERVIEW = ROOT / "notebooks" / "00_overview.ipynb"
 
 
@@ -71,3 +71,21 @@ def test_notebooks_are_committed_without_outputs():
         for cell in nb.cells:
             if cell.cell_type == "code":
                 assert not cell.outputs and cell.execution_count is None, f"{path.name} has outputs"
+
+
+def test_missing_data_stops_before_any_kernel_with_the_ways_out(tmp_path):
+    """No dataset copy, no internet: one message naming the dataset, the paths searched and three ways out, as the
+    last lines; nothing is trained and neither the results folder nor the run store is created."""
+    import os
+
+    env = {**os.environ, "ARCHLAB_DATA": str(tmp_path / "no-data"), "ARCHLAB_RESULTS": str(tmp_path / "results"),
+           "ARCHLAB_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-m", "archlab.run", str(OVERVIEW), "-p", "profile", "cpu"],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 3, r.stderr
+    tail = r.stderr.strip().splitlines()[-12:]
+    text = "\n".join(tail)
+    assert "dataset 'mnist'" in text and "00_overview" in text and str(tmp_path / "no-data") in text
+    assert "make data OFFLINE=" in text and "PROFILE=smoke" in text and "internet" in text
+    assert tail[-1] == "Nothing was trained and nothing was written."
+    assert not (tmp_path / "results").exists()

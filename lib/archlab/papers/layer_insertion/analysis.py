@@ -1,9 +1,10 @@
-"""Paper 4 analysis: paired per-seed statistics, FLOPs to a target loss, early-horizon comparisons, verdicts.
+"""Paper 4's tables: paired per-seed statistics, FLOPs to a target loss, early-horizon comparisons, summaries.
 
 The comparisons are paired by seed because SensLI and the small net share their initialisation (and the
 growing variants share the whole trajectory up to insertion): per-seed differences are far less noisy
 than differences of means, which is also what the spec asks any external comparison to use.
-Diverged runs are kept: their NaN losses count as +inf, i.e. as losses for their method.
+Diverged runs are kept: their NaN losses count as +inf, i.e. as losses for their method. The verdicts built on
+these tables are in ``claims``.
 """
 from __future__ import annotations
 
@@ -11,9 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from ..analysis.stats import fmt_mean_std
-from ..claims import verdict
-from .layer_insertion import CLAIMS, RULES
+from ...stats import fmt_mean_std
 
 SPEC_PARAMS = {  # spec section 3, computed from the authors' code: start / after LI / big net as coded
     "fnn": dict(small=27, grown=57, large=57), "resnet": dict(small=38, grown=59, large=80)}
@@ -88,14 +87,6 @@ def cost_table(df: pd.DataFrame, study: str, base: str = "large", metric: str = 
     return pd.DataFrame(rows)
 
 
-def _cost_outcome(ct: pd.DataFrame) -> tuple[int, float, str]:
-    """The FLOPs-to-target rule of every cost claim: (seeds where SensLI is cheaper, median ratio, outcome)."""
-    cheaper, med = int((ct["ratio"] < 1).sum()), float(ct["ratio"].median())
-    frac = cheaper / len(ct)
-    return cheaper, med, "reproduced" if frac >= 2 / 3 and med < 1 else ("not reproduced" if frac <= 0.5 else
-                                                                         "inconclusive")
-
-
 def cost_summary(df: pd.DataFrame) -> pd.DataFrame:
     """FLOPs to a common loss, SensLI vs every large baseline present (the verdicts use ``large`` only)."""
     rows = []
@@ -168,64 +159,20 @@ def spec_comparison(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# ----------------------------------------------------------------------------- verdicts
+def early_summary(df: pd.DataFrame) -> pd.DataFrame | None:
+    """Validity study: per (start net, other rule, k), in how many of the seeds where the two rules chose different
+    positions SensLI's loss is lower (``sum``) out of how many (``count``); None if the study did not run."""
+    early = early_table(df)
+    if not len(early):
+        return None
+    return (early[early["differs"]].assign(sensli_lower=lambda t: t["sensli"] < t["base"])
+            .groupby(["arch", "widths", "other", "k"])["sensli_lower"].agg(["sum", "count"]).reset_index())
 
 
-def _wins_outcome(s: dict, frac: float) -> str:
-    if s["n"] == 0:
-        return "not run"
-    if s["frac"] >= frac and s["p"] < 0.05:
-        return "reproduced"
-    return "not reproduced" if s["frac"] <= 0.5 else "inconclusive"
-
-
-def _verdict(rule: dict, df: pd.DataFrame, profile: str | None = None):
-    """(measured text, outcome) for one claim rule."""
-    if not (df["study"] == rule["study"]).any():
-        return "study not run", "not run"
-    bad = int(((df["study"] == rule["study"]) & (df["status"] != "ok")).sum())
-    note = f"; {bad} run(s) not ok (counted as losses)" if bad else ""
-    if rule["kind"].startswith("cnn"):
-        return _cnn_verdict(rule, df, profile, note)
-    if rule["kind"] == "wins":
-        s = win_stats(*paired(df, rule["study"], rule["base"], rule["metric"])[["sensli", "base"]].T.values)
-        return (f"SensLI lower in {s['wins']}/{s['n']} (ties {s['n'] - s['wins'] - s['losses']}), sign test "
-                f"p = {s['p']:.2g}, median ratio {s['median_ratio']:.3f}{note}", _wins_outcome(s, rule["frac"]))
-    if rule["kind"] == "all":
-        pr = paired(df, rule["study"], rule["base"], "final_loss")
-        s = win_stats(pr["sensli"], pr["base"])
-        if s["n"] == 0:
-            return "no paired runs", "not run"
-        mean_lower = pr["sensli"].mean() < pr["base"].mean()
-        outcome = ("reproduced" if s["wins"] == s["n"] >= 3 else "inconclusive") if mean_lower else "not reproduced"
-        return (f"final training loss SensLI {fmt_mean_std(pr['sensli'], 4)} vs small {fmt_mean_std(pr['base'], 4)}; "
-                f"lower in {s['wins']}/{s['n']} seeds{note}", outcome)
-    if rule["kind"] == "cost":
-        ct = cost_table(df, rule["study"], rule["base"])
-        if not len(ct):
-            return "no paired runs", "not run"
-        cheaper, med, outcome = _cost_outcome(ct)
-        outcome = outcome if len(ct) >= 3 else "inconclusive"
-        return (f"SensLI cheaper in {cheaper}/{len(ct)} seeds, median FLOP ratio {med:.3f} "
-                f"(whole runs: {ct['total_ratio'].median():.3f}){note}", outcome)
-    if rule["kind"] == "early":
-        t = early_table(df)
-        t = t[(t["other"] == rule["base"]) & (t["k"] == rule["k"]) & t["differs"]] if len(t) else t
-        s = win_stats(t["sensli"], t["base"]) if len(t) else dict(n=0)
-        if s["n"] < 5:
-            return f"only {s['n']} seed(s) with a differing position", "inconclusive"
-        outcome = "reproduced" if s["frac"] >= 2 / 3 and s["p"] < 0.05 else (
-            "not reproduced" if s["frac"] <= 0.5 else "inconclusive")
-        return (f"at k = {rule['k']}: SensLI lower in {s['wins']}/{s['n']} differing seeds, sign test p = {s['p']:.2g}"
-                f"{note}", outcome)
-    raise ValueError(f"unknown rule kind {rule['kind']!r}")
-
-
-def verdicts(frames: dict, profile: str | None = None) -> list[dict]:
-    """One verdict row per declared claim, computed from the stored runs."""
-    df = runs_frame(frames)
-    return [verdict(c, *_verdict(RULES[c.id], df, profile), profile=profile) for c in CLAIMS]
-
+def accuracy_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Final test accuracy per study, start net and method: mean, std and count over the runs that finished."""
+    return (df[df["status"] == "ok"].groupby(["study", "widths_start", "label"], sort=False)["test_acc"]
+            .agg(["mean", "std", "count"]).round(4).reset_index())
 
 
 # ----------------------------------------------------------------------------- the CNN study (E5b)
@@ -256,29 +203,3 @@ def cnn_table(df: pd.DataFrame) -> pd.DataFrame:
             row[f"gflops_{r.label}"] = round(float(r.total_flops) / 1e9, 1)
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _cnn_verdict(rule: dict, df: pd.DataFrame, profile: str | None, note: str):
-    """E5b: accuracy vs the small VGG (ties count for SensLI: the claim is >=), FLOPs to target vs the big VGG."""
-    too_few = "; fewer than 3 seeds" if profile != "smoke" else "; smoke profile"
-    if rule["kind"] == "cnn_acc":
-        pr = paired(df, "cnn", rule["base"], "test_err")  # error, so a failed run counts as inf (a loss)
-        n, wins = len(pr), int((pr["sensli"] <= pr["base"]).sum())
-        if n == 0:
-            return "no paired runs", "not run"
-        frac = wins / n
-        outcome = "reproduced" if frac >= 2 / 3 else ("not reproduced" if frac <= 0.5 else "inconclusive")
-        acc = lambda v: fmt_mean_std(1 - v[np.isfinite(v)], 4)  # noqa: E731
-        text = (f"SensLI >= small in {wins}/{n} seeds; final test accuracy SensLI {acc(pr['sensli'])} vs small "
-                f"{acc(pr['base'])}{note}")
-    else:
-        ct = cost_table(df, "cnn", rule["base"], metric="acc")
-        n = len(ct)
-        if n == 0:
-            return "no paired runs", "not run"
-        cheaper, med, outcome = _cost_outcome(ct)
-        text = (f"SensLI cheaper in {cheaper}/{n} seeds, median FLOP ratio to target {med:.3f} (targets "
-                f"{', '.join(f'{t:.3f}' for t in ct['target_acc'])}; whole runs {ct['total_ratio'].median():.3f}){note}")
-    if n < 3 or profile == "smoke":
-        return text + too_few, "inconclusive"
-    return text, outcome

@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from archlab import create_model
-from archlab.insertion import FlopMeter, op_norm_sq, sensitivities, sensitivity, virtual_gradients
+from archlab.papers.layer_insertion.insertion import (FlopMeter, op_norm_sq, sensitivities, sensitivity,
+                                                     virtual_gradients)
 
 
 def conv_operator_matrix(kernel, n):
@@ -59,24 +60,27 @@ def test_sensitivity_pass_flops_are_exact():
 
 
 def test_cnn_study_smoke_end_to_end(store):
-    from archlab.experiments import layer_insertion as li
-    from archlab.experiments import layer_insertion_analysis as lia
+    from archlab.papers import layer_insertion as P
+    from archlab.papers.layer_insertion import analysis
 
-    frames = li.run(li.make_config(profile="smoke", studies=["cnn"]), store=store)
+    frames = P.run(P.make_config(profile="smoke", studies=["cnn"]), store=store)
     df = frames["cnn"]
     assert (df["status"] == "ok").all() and sorted(df["method"].unique()) == ["large", "min", "sensli", "small"]
     for r in df[df["method"].isin(["sensli", "min"])].itertuples():
         ins = r.result["insertions"][0]
         assert ins["norm"] == "op22" and len(ins["sensitivities"]) == len(ins["sensitivities_fro"]) == 3
-        assert abs(ins["loss_jump"]) < 1e-6 and r.position == ins["position"]
+        # Dirac candidates are exact identities (0.0 here); a float32 conv algorithm that rounds (Winograd) errs by
+        # at most ~K u = 72 * 6e-8 ~ 4e-6 relative per activation; a candidate that is not the identity moves the
+        # loss by O(0.1). 1e-4 separates the two on any machine.
+        assert abs(ins["loss_jump"]) < 1e-4 and r.position == ins["position"]
         assert len(r.result["evals"]) == 5 and r.result["evals"][-1]["epoch"] == 4
     li_, small = (df[(df["method"] == m) & (df["seed"] == 0)].iloc[0].result for m in ("sensli", "small"))
     assert li_["curve"]["loss"][:4] == small["curve"]["loss"][:4], "same init and data until insertion"
     assert li_["total_flops"] > small["total_flops"]
-    rows = {v["id"]: v for v in lia.verdicts(frames, "smoke")}
+    rows = {v["id"]: v for v in P.verdicts(frames, "smoke")}
     assert rows["cnn_vs_small"]["verdict"] == rows["cnn_cost_vs_big"]["verdict"] == "inconclusive"
     assert rows["fnn_vs_small"]["verdict"] == "not run"
-    assert set(lia.cnn_table(lia.runs_frame(frames))["position"]) <= {0, 1, 2}
+    assert set(analysis.cnn_table(analysis.runs_frame(frames))["position"]) <= {0, 1, 2}
 
 
 def _fake(acc_li, acc_small, li_evals, big_evals):
@@ -98,21 +102,22 @@ def _fake(acc_li, acc_small, li_evals, big_evals):
     ([0.5, 0.5, 0.5], [0.4, 0.4, 0.4], "smoke", "inconclusive"),
 ])
 def test_cnn_accuracy_verdict(acc_li, acc_small, profile, expected):
-    from archlab.experiments.layer_insertion_analysis import RULES, _verdict
+    from archlab.papers.layer_insertion.claims import RULES, rule_outcome
 
     ev = [dict(flops=0, test_acc=0.1)]
     df = _fake(acc_li, acc_small, ev, ev)
-    assert _verdict(RULES["cnn_vs_small"], df, profile)[1] == expected
+    assert rule_outcome(RULES["cnn_vs_small"], df, profile)[1] == expected
 
 
 def test_cnn_cost_verdict():
-    from archlab.experiments.layer_insertion_analysis import RULES, _verdict, cost_table
+    from archlab.papers.layer_insertion.analysis import cost_table
+    from archlab.papers.layer_insertion.claims import RULES, rule_outcome
 
     li_ev = [dict(flops=f, test_acc=a) for f, a in ((0, 0.1), (10, 0.5), (20, 0.6))]
     big_ev = [dict(flops=f, test_acc=a) for f, a in ((0, 0.1), (15, 0.55), (30, 0.7))]
     ct = cost_table(_fake([0.6] * 3, [0.5] * 3, li_ev, big_ev), "cnn", metric="acc")
     assert ct["target_acc"].tolist() == [0.6] * 3 and ct["ratio"].tolist() == pytest.approx([20 / 30] * 3)
-    assert _verdict(RULES["cnn_cost_vs_big"], _fake([0.6] * 3, [0.5] * 3, li_ev, big_ev), "cpu")[1] == "reproduced"
+    assert rule_outcome(RULES["cnn_cost_vs_big"], _fake([0.6] * 3, [0.5] * 3, li_ev, big_ev), "cpu")[1] == "reproduced"
     # the big net gets to SensLI's best level first: SensLI is the more expensive one
     big_fast = [dict(flops=f, test_acc=a) for f, a in ((0, 0.1), (5, 0.65), (30, 0.7))]
-    assert _verdict(RULES["cnn_cost_vs_big"], _fake([0.6] * 3, [0.5] * 3, li_ev, big_fast), "cpu")[1] == "not reproduced"
+    assert rule_outcome(RULES["cnn_cost_vs_big"], _fake([0.6] * 3, [0.5] * 3, li_ev, big_fast), "cpu")[1] == "not reproduced"

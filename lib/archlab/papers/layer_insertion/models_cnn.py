@@ -7,11 +7,11 @@ Candidate position i is the end of stage i: after its last conv's ReLU, before i
 depth, so repeated insertions stack inside a stage). A candidate is Conv2d(m_i, m_i, 3, pad 1) + ReLU with a
 Dirac kernel (``torch.nn.init.dirac_``: centre tap = identity over channels, other taps 0) and bias 0. Its input
 is a post-ReLU activation a >= 0, so ReLU(dirac * a) = a: inserting it leaves the function exactly unchanged,
-which is what makes the kernel's gradient a sensitivity (see ``archlab.models.growing``). No BatchNorm because
+which is what makes the kernel's gradient a sensitivity (see ``models.py``). No BatchNorm because
 a BN layer after the candidate would break that identity (and the authors' net has none).
 
-The stages are the ``hidden`` list of :class:`~archlab.models.growing.GrowingNet`, so ``candidates``,
-``check_position`` and ``archlab.insertion`` work unchanged; this class only redefines what a stage is, where
+The stages are the ``hidden`` list of :class:`~.models.GrowingNet`, so ``candidates``,
+``check_position`` and ``insertion`` work unchanged; this class only redefines what a stage is, where
 its candidate goes and the classifier after the last pool.
 
 At m = [64, 128, 256] on 32 x 32 inputs every candidate costs the same, m_i^2 * 9 * (32 / 2^i)^2 multiply-adds
@@ -22,8 +22,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from . import register_model
-from .growing import GrowingNet
+from ...models import register_model
+from .models import GrowingNet
 
 FC_WIDTH = 500  # the authors' classifier width
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from .train import count_params
+from ...train import count_params
 
 SELECT = ("max", "min", "random")  # or an int: a fixed position ("pos 0" in the authors' code)
 NORMS = ("fro", "op22")  # squared Frobenius norm (FNN/ResNet) or squared operator norm (CNN, v2)

@@ -16,6 +16,10 @@ def square(config):
     time.sleep(config.get("sleep", 0))
     if config.get("fail"):
         raise ValueError(f"bad x={config['x']}")
+    if config.get("missing") and not os.path.exists(config["missing"]):
+        from archlab.data import DataNotFoundError
+
+        raise DataNotFoundError(f"dataset 'toy' not found; searched {config['missing']}")
     if config.get("oom"):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1 GiB")
     if config.get("diverge"):

@@ -6,6 +6,7 @@ import torch
 
 from archlab.config import ConfigError
 from archlab.data import load_splits
+import archlab.papers  # noqa: F401 - registers the papers' models ("parallel" below)
 from archlab.models import create_model
 from archlab.train import History, TrainConfig, count_flops, count_params, evaluate, fit, make_scheduler, \
     run_training, seed_everything

@@ -48,6 +48,19 @@ def test_failures_are_recorded_and_the_sweep_goes_on(store):
     assert df.set_index("x").y[5] == 25
 
 
+def test_environmental_failures_are_retried_and_experiment_failures_kept(store, tmp_path):
+    data = tmp_path / "toy-data"
+    configs = [{"x": 1, "missing": str(data), "marker": str(tmp_path)}, {"x": 2, "fail": True, "marker": str(tmp_path)}]
+    first = run_sweep(sweep_fns.square, configs, store=store, verbose=False).set_index("x")
+    assert first.status.to_dict() == {1: "environment", 2: "failed"} and "not found" in first.error[1]
+    data.mkdir()  # the user fixes the environment (e.g. `make data`) and simply reruns
+    again = run_sweep(sweep_fns.square, configs, store=store, verbose=False).set_index("x")
+    assert again.status.to_dict() == {1: "ok", 2: "failed"} and again.y[1] == 1
+    assert len(list(tmp_path.glob("call-1-*"))) == 2 and len(list(tmp_path.glob("call-2-*"))) == 1
+    assert run_or_load(sweep_fns.square, configs[0], store=store)["y"] == 1  # stored now, never rerun
+    assert len(list(tmp_path.glob("call-1-*"))) == 2
+
+
 def test_shards_partition_the_grid(store):
     configs = [{"x": i} for i in range(7)]
     run_sweep(sweep_fns.square, configs, store=store, shard="0/2", verbose=False)
@@ -105,7 +118,7 @@ def test_ray_executor_matches_local_and_survives_a_killed_worker(tmp_path):
     for r in local.itertuples():  # same config, same numbers, whichever executor ran it
         assert (remote.y[r.x], remote.seed_draw[r.x], remote.status[r.x]) == (r.y, r.seed_draw, r.status)
     st = remote.status
-    assert st[9] == "failed" and st[10] == "oom"
+    assert st[9] == "environment" and st[10] == "oom"  # a killed worker is the machine's failure
     # Groups travel to Ray workers whole and come back stored per member, as with the local executor.
     groups = [{"x": i, "seed": s} for i in range(3) for s in (0, 1)]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})

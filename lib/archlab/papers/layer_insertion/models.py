@@ -15,16 +15,16 @@ price of the constraint "this layer stays at its identity value"):
 
 ``forward(x, virtual=layers)`` runs the network with one virtual layer at every position at once,
 so all candidates' sensitivities come from one backward pass without building a network per
-candidate (see ``archlab.insertion``). The layer whose weight counts for the sensitivity is the
+candidate (see ``insertion``). The layer whose weight counts for the sensitivity is the
 candidate's ``sensitive_weight`` (W for the FNN, the outer W2 for the ResNet, as in the authors' code).
-The v2 CNN (a growing VGG with Dirac-initialised conv candidates) subclasses ``GrowingNet`` in ``growing_cnn``.
+The v2 CNN (a growing VGG with Dirac-initialised conv candidates) subclasses ``GrowingNet`` in ``models_cnn``.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
-from . import register_model
+from ...models import register_model
 
 RESNET_INNER_SCALE = 0.8  # hard-coded in the authors' code; any non-zero value gives a non-zero W2 gradient
 

@@ -1,0 +1,21 @@
+"""Notebook 04, paper 4: sensitivity-based layer insertion (SensLI).
+
+A net grows during training by one identity-initialised layer at the position where the loss is most sensitive
+to it; against the small and the large fixed nets and other positions, with exact FLOP accounting.
+
+Modules: ``models`` / ``models_cnn`` (the growing FNN, res2 and VGG), ``insertion`` (sensitivities, insertion
+and the training loop), ``grid`` (studies, profiles, config, run configs), ``run`` (the stored run functions),
+``analysis`` (tables), ``claims`` (claims and verdicts), ``plots`` (figures), ``jobs`` (benchmark jobs).
+"""
+STEM = "04_layer_insertion"
+PAPER = "4"  # the claims table groups by paper number
+TITLE = ("Kreis, Herberg, Köhne, Schiela, Herzog: Sensitivity-Based Layer Insertion for Residual and Feedforward "
+         "Neural Networks (arXiv 2311.15995 v1; v2 \"SensLI\", 2025)")
+
+# The modules below read STEM and PAPER from here, so they are imported after them.
+from .claims import CLAIMS, verdicts  # noqa: E402
+from .grid import PROFILES, Config, make_config  # noqa: E402
+from .jobs import jobs  # noqa: E402
+from .run import run  # noqa: E402
+
+__all__ = ["STEM", "PAPER", "TITLE", "PROFILES", "Config", "make_config", "run", "CLAIMS", "verdicts", "jobs"]
