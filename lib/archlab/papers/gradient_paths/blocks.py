@@ -1,11 +1,11 @@
 """Stage bodies of the gradient-path family (paper 1, spec section 7).
 
 Every body maps (N, C, H, W) -> (N, C, H, W) at a fixed width C and exposes ``self.blocks``: the
-repeated units whose outputs share one shape. The macro net (``gradpath.py``) stacks them and the
+repeated units whose outputs share one shape. The macro net (``models.py``) stacks them and the
 dynamic analysis hooks ``blocks`` to compare gradients between block outputs, so no body needs
 analysis-specific code.
 
-Design choices that matter for the static path analysis (``archlab.analysis.gradient_paths``):
+Design choices that matter for the static path analysis (``paths.py``):
 
 - Stop-gradient is ``Tensor.detach`` (fx records it as a node, the analysis cuts that edge).
 - PRN's masked identity is written as channel slicing plus ``torch.cat`` rather than a multiply by a

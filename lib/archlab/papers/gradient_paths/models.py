@@ -25,9 +25,8 @@ from functools import partial
 import torch
 import torch.nn as nn
 
-from . import register_model
-from .gradpath_blocks import (CBA, FUSIONS, CSPELANStage, CSPStage, ELANStage, OSAStage, ResStage,
-                              VoVELANStage)
+from ...models import register_model
+from .blocks import CBA, FUSIONS, CSPELANStage, CSPStage, ELANStage, OSAStage, ResStage, VoVELANStage
 
 TEST_KWARGS = dict(widths=(8, 16, 32), blocks=1)
 

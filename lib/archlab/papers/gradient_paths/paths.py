@@ -271,5 +271,5 @@ def analyse(model: nn.Module, input_shape=(3, 32, 32)) -> PathReport:
 
 def analyse_registered(name: str, **kwargs) -> PathReport:
     """Analyse a registered model at its registered input shape."""
-    from archlab.models import create_model, model_entry
+    from ...models import create_model, model_entry
     return analyse(create_model(name, **kwargs), model_entry(name).input_shape)

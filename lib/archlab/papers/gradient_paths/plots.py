@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from . import gradient_paths as gp
+from .analysis import layer_table
+from .grid import FAMILIES
 
 
 def _curves(df: pd.DataFrame) -> pd.DataFrame:
@@ -47,7 +48,7 @@ def fig7(table: pd.DataFrame):
 
 def stacking(stack: pd.DataFrame, slopes_df: pd.DataFrame):
     """Longest shortest path and longest path vs blocks per stage (macro), and Table 1 on the toy nets."""
-    d = stack.assign(family=stack.model.map(gp.FAMILIES))
+    d = stack.assign(family=stack.model.map(FAMILIES))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
     sns.lineplot(d, x="blocks", y="longest_shortest", hue="family", marker="o", ax=axes[0])
     sns.lineplot(d, x="blocks", y="longest", hue="family", marker="o", ax=axes[1], legend=False)
@@ -147,8 +148,6 @@ def explore_plot(runs: pd.DataFrame, family: str, k):
     """Widget body: the model's gradient-path table (displayed) and its learning curves from stored runs."""
     from IPython.display import display
 
-    from .gradient_paths_static import layer_table
-
     sub = runs[(runs.family == family) & (runs.k == k) & ~runs.matched]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), layout="constrained")
     if not len(sub):
@@ -162,3 +161,8 @@ def explore_plot(runs: pd.DataFrame, family: str, k):
         sns.lineplot(c, x="epoch", y="val_acc", hue="seed", marker="o", ax=axes[1])
     fig.suptitle(f"{family}, {r.blocks} blocks per stage: learning curves ({', '.join(sub.status.unique())})")
     return fig
+
+
+def explore_choices(runs: pd.DataFrame) -> dict:
+    """The explorer's choices: every family and every k with a stored run."""
+    return {"family": sorted(runs.family.unique()), "k": sorted({int(k) for k in runs.k.dropna()})}

@@ -8,14 +8,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-from archlab.analysis.gradient_paths import GradientPathError, analyse, analyse_registered
-from archlab.analysis.gradients import block_gradient_similarity, mean_offdiag, weight_grad_norms
 from archlab.config import ConfigError
-from archlab.experiments import gradient_paths as gp
-from archlab.experiments import gradient_paths_static as static
-from archlab.experiments import gradient_paths_verdicts as verdicts
 from archlab.models import create_model
-from archlab.models.gradpath import fig7_net
+from archlab.papers.gradient_paths import analysis, claims, grid
+from archlab.papers.gradient_paths.gradients import block_gradient_similarity, mean_offdiag, weight_grad_norms
+from archlab.papers.gradient_paths.models import fig7_net
+from archlab.papers.gradient_paths.paths import GradientPathError, analyse, analyse_registered
+from archlab.papers.gradient_paths.run import train_run
 
 W = (4, 8, 16)
 
@@ -28,12 +27,18 @@ def _sets(kind):
 @pytest.mark.parametrize("kind", ["resnet", "prn", "densenet"])
 def test_fig7_sets_and_combination_counts(kind):
     sets, rep = _sets(kind)
-    assert sets == static.FIG7_SPEC[kind]
+    assert sets == analysis.FIG7_SPEC[kind]
     assert rep.combinations == {"resnet": 5, "prn": 7, "densenet": 5}[kind]
 
 
 def test_table1_shortest_path_slopes():
-    _, slopes = static.table1_slopes(layers=(5, 9, 17, 33))
+    toy, slopes = analysis.table1_slopes(layers=(5, 9, 17, 33))
+    # The path lengths are exact integers: N for PlainNet, a constant for ResNet and DenseNet.
+    lengths = {k: list(g.longest_shortest) for k, g in toy.groupby("net")}
+    assert lengths["plain"] == [5, 9, 17, 33]
+    assert len(set(lengths["resnet"])) == 1 and len(set(lengths["densenet"])) == 1
+    # So the fitted slopes are exactly 1 and 0 up to the rounding of a 4-point float64 regression (~1e-15);
+    # 1e-9 bounds that on any machine.
     got = dict(zip(slopes.net, slopes.slope))
     assert got["plain"] == pytest.approx(1.0, abs=1e-9)
     assert got["resnet"] == pytest.approx(0.0, abs=1e-9) and got["densenet"] == pytest.approx(0.0, abs=1e-9)
@@ -60,15 +65,15 @@ def test_stop_gradient_on_block_is_bounded_by_block_length():
 
 
 def test_stacking_osa_lengthens_shortest_paths_residual_and_elan_do_not():
-    stack = static.stacking_table(W, ks=range(1, 5), families=("gp_resnet", "gp_vovnet", "gp_elan"))
+    stack = analysis.stacking_table(W, ks=range(1, 5), families=("gp_resnet", "gp_vovnet", "gp_elan"))
     ls = stack.pivot(index="blocks", columns="model", values="longest_shortest")
     lo = stack.pivot(index="blocks", columns="model", values="longest")
     assert ls.gp_resnet.nunique() == 1 and ls.gp_elan.nunique() == 1
     assert list(np.diff(ls.gp_vovnet)) == [3, 3, 3]  # +1 per stacked OSA module in each of three stages
     assert (np.diff(lo.gp_elan) > 0).all() and (np.diff(lo.gp_resnet) > 0).all()
-    shift = static.shortest_shift("gp_vovnet", W, ks=(1, 2))
+    shift = analysis.shortest_shift("gp_vovnet", W, ks=(1, 2))
     assert (shift.min_shift >= 1).all()
-    assert (static.shortest_shift("gp_elan", W, ks=(1, 2))[["min_shift", "max_shift"]] == 0).all().all()
+    assert (analysis.shortest_shift("gp_elan", W, ks=(1, 2))[["min_shift", "max_shift"]] == 0).all().all()
 
 
 def test_prn_channel_groups_add_combinations_in_the_macro():
@@ -100,57 +105,59 @@ class Scale(nn.Module):
 def test_block_gradient_similarity_on_known_gradients():
     torch.manual_seed(0)
     b1, b2, b3 = Scale(2.0), Scale(-3.0), Scale(0.5)
-    net = nn.Sequential(nn.Linear(4, 6), b1, b2, b3, nn.Linear(6, 3))
-    x, y = torch.randn(5, 4), torch.randint(3, (5,))
+    net = nn.Sequential(nn.Linear(4, 6), b1, b2, b3, nn.Linear(6, 3)).double()
+    x, y = torch.randn(5, 4, dtype=torch.float64), torch.randint(3, (5,))
     sims = block_gradient_similarity(net, x, y, {"s": [b1, b2, b3]}, channel_split=0.5)
-    # g_b1 = -1.5 g_b3 and g_b2 = 0.5 g_b3 per sample: cosines are exactly -1 and 1
+    # g_b1 = -1.5 g_b3 and g_b2 = 0.5 g_b3 per sample: cosines are exactly -1 and 1. Computed in float64 (error
+    # ~1e-15) and stored as float32, the matrix is within float32's half-ulp at 1 (6e-8) of them on any machine.
     expect = np.array([[1, -1, -1], [-1, 1, 1], [-1, 1, 1]])
     for key in ("s", "s/a", "s/b"):
-        assert np.allclose(sims[key].to_numpy(), expect, atol=1e-5)
-    assert mean_offdiag(sims["s"]) == pytest.approx(-1 / 3, abs=1e-5)
+        assert np.abs(sims[key].to_numpy() - expect).max() <= 6e-8
+    assert mean_offdiag(sims["s"]) == pytest.approx(-1 / 3, abs=1e-7)  # plus one float32 division
 
 
 def test_weight_grad_norms_match_autograd_and_leave_model_untouched():
     torch.manual_seed(0)
-    m = create_model("gp_elan", widths=W, blocks=2)
+    m = create_model("gp_elan", widths=W, blocks=2).double()
     before = {k: v.clone() for k, v in m.state_dict().items()}
-    x, y = torch.randn(4, 3, 32, 32), torch.randint(10, (4,))
+    x, y = torch.randn(4, 3, 32, 32, dtype=torch.float64), torch.randint(10, (4,))
     df = weight_grad_norms(m, x, y)
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())  # BN running stats unchanged
     torch.nn.functional.cross_entropy(m(x), y).backward()
     mods = dict(m.named_modules())
     for r in df.itertuples():
-        assert r.grad_norm == pytest.approx(mods[r.layer].weight.grad.norm().item(), rel=1e-4)
+        # The same float64 computation twice: any difference is summation order, far below 1e-9 relative.
+        assert r.grad_norm == pytest.approx(mods[r.layer].weight.grad.norm().item(), rel=1e-9)
     assert df.layer.iloc[0] == "stem.conv" and df.layer.iloc[-1] == "head"  # forward execution order
 
 
 def test_config_refuses_bad_values():
     with pytest.raises(ConfigError, match="valid parameters"):
-        gp.make_config(widht=[8, 16, 32])
+        grid.make_config(widht=[8, 16, 32])
     with pytest.raises(ConfigError, match="even"):
-        gp.make_config(widths=[8, 15, 32])
+        grid.make_config(widths=[8, 15, 32])
     with pytest.raises(ConfigError, match="embedded"):
-        gp.make_config(profile="smoke", dataset="cifar10")
+        grid.make_config(profile="smoke", dataset="cifar10")
     with pytest.raises(ConfigError, match="stacking"):
-        gp.make_config(stacking=[1, 0])
+        grid.make_config(stacking=[1, 0])
     with pytest.raises(ConfigError, match="choose one of"):
-        gp.make_config(executor="slurm")
-    p = gp.make_config(profile="smoke", depth=3).plan()
+        grid.make_config(executor="slurm")
+    p = grid.make_config(profile="smoke", depth=3).plan()
     assert p["depth"] == 3 and p["dataset"] == "synthetic" and p["executor"] == "local"
 
 
 def test_matched_widths_reach_the_target_flops():
-    target = gp.model_cost("gp_resnet", (8, 16, 32), blocks=3)["flops"]
-    w = gp.matched_widths("gp_elan", target, (8, 16, 32), blocks=3)
-    assert abs(gp.model_cost("gp_elan", w, blocks=3)["flops"] / target - 1) <= 0.10
+    target = grid.model_cost("gp_resnet", (8, 16, 32), blocks=3)["flops"]
+    w = grid.matched_widths("gp_elan", target, (8, 16, 32), blocks=3)
+    assert abs(grid.model_cost("gp_elan", w, blocks=3)["flops"] / target - 1) <= 0.10
     with pytest.raises(ValueError, match="within"):
-        gp.matched_widths("gp_elan", target * 1e4, (8, 16, 32), blocks=3)
+        grid.matched_widths("gp_elan", target * 1e4, (8, 16, 32), blocks=3)
 
 
 def test_train_run_smoke_learns_and_records_diagnostics():
-    p = gp.make_config(profile="smoke", epochs=3).plan()
-    cfg = gp._run_config(p, "gp_prn", 0, blocks=2)
-    r = gp.train_run(cfg)
+    p = grid.make_config(profile="smoke", epochs=3).plan()
+    cfg = grid.run_config(p, "gp_prn", 0, blocks=2)
+    r = train_run(cfg)
     losses = [e["train_loss"] for e in r["history"]["epochs"]]
     assert r["status"] == "ok" and losses[-1] < losses[0]
     rep = analyse_registered("gp_prn", widths=W, blocks=2)
@@ -171,13 +178,41 @@ def _frame(groups: dict) -> pd.DataFrame:
     ((0.700, 0.699, 0.698), "inconclusive"),
 ])
 def test_stop_gradient_verdict_rule(accs, outcome):
-    e2 = _frame({m: [a - 0.001, a + 0.001] for m, a in zip(gp.E2_MODELS, accs)})
-    assert verdicts._ordering({m: verdicts.accuracies(e2[e2.model == m]) for m in gp.E2_MODELS})[0] == outcome
+    e2 = _frame({m: [a - 0.001, a + 0.001] for m, a in zip(grid.E2_MODELS, accs)})
+    assert claims._ordering({m: claims.accuracies(e2[e2.model == m]) for m in grid.E2_MODELS})[0] == outcome
 
 
 def test_diverged_runs_count_at_chance_and_failed_runs_are_left_out():
     df = pd.DataFrame(dict(model="gp_resnet", status=["ok", "diverged", "failed", "oom"],
                            test_acc=[0.9, np.nan, np.nan, np.nan]))
-    df["acc"] = gp.scored_accuracy(df)
-    assert list(verdicts.accuracies(df)) == [0.9, gp.CHANCE]
-    assert verdicts.compare([0.9, 0.91], [0.5, 0.52])[0] == 1 and verdicts.compare([0.5], [0.502])[0] == 0
+    df["acc"] = analysis.scored_accuracy(df)
+    assert list(claims.accuracies(df)) == [0.9, analysis.CHANCE]
+    assert claims.compare([0.9, 0.91], [0.5, 0.52])[0] == 1 and claims.compare([0.5], [0.502])[0] == 0
+
+
+def test_run_trains_an_experiment_once_then_loads_it(store):
+    from archlab.papers import gradient_paths as P
+
+    cfg = P.make_config(profile="smoke", epochs=1)
+    e2 = P.run(cfg, store, experiment="e2")
+    assert list(e2.family) == ["ResNet", "SG on block", "SG on identity"] and len(store) == 3
+    again = P.run(cfg, store, experiment="e2")
+    assert len(store) == 3 and list(again.key) == list(e2.key) and list(again.acc) == list(e2.acc)
+    with pytest.raises(ValueError, match="choose one of"):
+        P.run(cfg, store, experiment="e7")
+
+
+def test_jobs_are_the_training_runs():
+    from archlab.papers import gradient_paths as P
+
+    p = P.make_config(profile="smoke").plan()
+    jobs = P.jobs("smoke")
+    assert [j["model"] for j in jobs] == [c["model"] for c in grid.training_configs(p)]
+    assert all(j["shape"] == (3, 32, 32) and j["kwargs"]["num_classes"] == 10 for j in jobs)
+
+
+def test_the_run_name_is_stable_and_remembers_the_old_module_path():
+    from archlab.store import fn_name
+
+    assert fn_name(train_run) == "gradient_paths.train" and train_run.code_version == 1
+    assert train_run.formerly == ("archlab.experiments.gradient_paths.train_run",)
