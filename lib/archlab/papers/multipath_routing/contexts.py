@@ -14,7 +14,7 @@ Design (spec section 5, "Optional (C8)"): CIFAR-10 and colour-inverted CIFAR-10 
 - The labels stay the 10 classes; the domain is never given to the model. It is kept beside the test set, in
   sample order, for the per-domain accuracy and MI(domain; routing edges) with its permutation null.
 
-The arms, builders, seeds and schedule are E1's (``multipath_routing.plan`` adds them with the dataset name
+The arms, builders, seeds and schedule are E1's (``grid.run_configs`` adds them with the dataset name
 ``<base>+inverted``, so every per-dataset filter keeps them apart from E1-E5), plus E4's frozen-router control as a
 reported reference: a random gate is input-dependent too, and inversion changes the GAP features it reads.
 """
@@ -25,10 +25,10 @@ import math
 import numpy as np
 import torch
 
-from ..analysis import routing as ra
-from ..config import ConfigError
-from ..data import ArrayDataset, load_splits
-from ..models.multipath import MultiPathNet
+from ...config import ConfigError
+from ...data import ArrayDataset, load_splits
+from . import routing as ra
+from .models import MultiPathNet
 
 SUFFIX = "+inverted"
 DOMAINS = ("original", "inverted")

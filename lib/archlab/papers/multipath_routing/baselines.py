@@ -23,8 +23,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.ops import SqueezeExcitation
 
-from ..train import count_flops, count_params
-from . import register_model
+from ...models import register_model
+from ...train import count_flops, count_params
 
 BLOCKS = ("conv", "se", "sk")
 _SMALL = {"widths": (8, 16, 32), "stem": 8, "convs_per_stage": 1}

@@ -2,7 +2,8 @@
 a VGG-like backbone with m parallel paths per layer and one switchable router between successive layers.
 
 Only the abstracts were available, so the routers are the spec's reconstruction [R]; the switches below
-reproduce every parameter count of the spec's reference table exactly (tests/test_multipath_models.py):
+reproduce every parameter count of the spec's reference table exactly
+(tests/papers/multipath_routing/test_multipath_routing_models.py):
 
 - ``none``: independent paths (path j reads path j; the stem is copied into every path);
 - ``static``: input-independent mixing, softmax(logits) over sources with logits starting at zero (uniform
@@ -30,7 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import register_model
+from ...models import register_model
 
 ROUTERS = ("none", "static", "cross_connections", "cross_prediction_gate", "cross_prediction_conv")
 PATHS = tuple(range(1, 9))  # any m in 1..8; the spec uses 2 and 4, m=1 is the single-path sanity case

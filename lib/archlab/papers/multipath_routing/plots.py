@@ -1,8 +1,5 @@
-"""Paper 3 tables and figures, drawn only from stored runs and counted budgets (never from made-up numbers).
-
-``REFERENCE`` is the spec's reference-configuration table (section 3, marked [D]: counted from the proposed
-configuration, *not* results of the paper, which the spec does not quote); the notebook prints our counts beside it.
-"""
+"""Paper 3's figures, drawn only from stored runs and counted budgets; each returns a matplotlib figure (the
+notebook saves it through its session)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -10,86 +7,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..analysis.routing import gini
-from ..analysis.stats import fmt_mean_std
-from ..models import create_model
-from ..models.multipath_baselines import budget
-from .multipath_contexts import DOMAINS
-from .multipath_routing import SQRT2, MultipathConfig, label, model_spec
-from .multipath_routing_claims import mi_by_depth
-
-_MP = "multipath_net"
-REFERENCE = [  # (arm, model, kwargs at stem 32 / widths (32, 64, 128), spec params, spec routing params, spec MMACs)
-    ("SP-base", "mp_plain_net", {}, 298_026, 0, 48.1),
-    ("SP-base+SE", "mp_se_net", {}, 309_802, 0, 48.1),
-    ("SP-wide ×1.41", "mp_plain_net", {"width_mult": SQRT2}, 595_315, 0, 95.4),
-    ("Ens2", "mp_ensemble", {"members": 2}, 596_052, 0, 96.1),
-    ("MP2-none", _MP, {"router": "none"}, 595_114, 0, 95.3),
-    ("MP2-static (fixed uniform)", _MP, {"router": "static", "learn_static": False}, 595_114, 0, 95.3),
-    ("MP2-CC", _MP, {"router": "cross_connections"}, 609_128, 14_014, 95.3),
-    ("MP2-CP-gate", _MP, {"router": "cross_prediction_gate"}, 609_208, 14_094, 95.3),
-    ("MP2-CP-conv", _MP, {"router": "cross_prediction_conv"}, 1_180_600, 14_094, 170.8),
-    ("SP-wide ×2", "mp_plain_net", {"width_mult": 2.0}, 1_185_866, 0, 190.5),
-    ("Ens4", "mp_ensemble", {"members": 4}, 1_192_104, 0, 192.3),
-    ("MP4-CC", _MP, {"router": "cross_connections", "paths": 4}, 1_217_654, 28_364, 189.7),
-    ("MP4-CP-conv", _MP, {"router": "cross_prediction_conv", "paths": 4}, 4_646_246, 28_604, 642.6),
-    ("SP-deeper (unsearched)", "mp_plain_net", {"convs_per_stage": 4}, 685_994, 0, 104.7),
-]
-
-
-def reference_budget() -> pd.DataFrame:
-    """Our counts of the spec's reference arms next to the spec's counted [D] numbers."""
-    rows = []
-    for arm, name, kw, p, r, mm in REFERENCE:
-        b = budget(create_model(name, **kw))
-        rows.append({"arm": arm, "params": b["params"], "routing params": b["routing_params"],
-                     "MMACs": round(b["macs"] / 1e6, 1), "spec params [D]": p, "spec routing [D]": r,
-                     "spec MMACs [D]": mm})
-    df = pd.DataFrame(rows)
-    df["matches spec"] = ((df["params"] == df["spec params [D]"]) & (df["routing params"] == df["spec routing [D]"])
-                          & (df["MMACs"] == df["spec MMACs [D]"]))
-    return df
-
-
-def overhead(cfg: MultipathConfig) -> pd.DataFrame:
-    """Params and MACs of MP{m}-CP-conv vs MP{m}-CC for every m, at the trained and the reference backbone."""
-    g = cfg.grid()
-    rows = []
-    for backbone, (widths, stem, cps) in {"trained": (g["widths"], g["stem"], g["convs_per_stage"]),
-                                          "reference": ((32, 64, 128), 32, 2)}.items():
-        for m in cfg.paths:
-            b = {}
-            for r in ("cross_connections", "cross_prediction_conv"):
-                name, kw = model_spec(f"mp{m}_{r}", widths, stem, cps)
-                b[r] = budget(create_model(name, **kw))
-            cc, cp = b["cross_connections"], b["cross_prediction_conv"]
-            rows.append({"backbone": backbone, "m": m, "CC params": cc["params"], "CP-conv params": cp["params"],
-                         "CC MMACs": cc["macs"] / 1e6, "CP-conv MMACs": cp["macs"] / 1e6,
-                         "param_ratio": cp["params"] / cc["params"], "mac_ratio": cp["macs"] / cc["macs"],
-                         "CC routing share": cc["routing_params"] / cc["params"]})
-    return pd.DataFrame(rows)
-
-
-def summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset/epochs/arm: accuracy mean ± std over finished seeds, cost, speed, and every run that was not ok."""
-    rows = []
-    for (ds, ep, arm), g in runs.groupby(["dataset", "epochs", "arm"], sort=False):
-        ok = g[g["status"] == "ok"]
-        rows.append({"dataset": ds, "epochs": ep, "arm": label(arm), "runs ok": f"{len(ok)}/{len(g)}",
-                     "not ok": ", ".join(f"seed {r.seed}: {r.status}" for r in g[g["status"] != "ok"].itertuples()),
-                     "acc %": fmt_mean_std(100 * ok["acc"].astype(float), 2) if len(ok) else "n/a",
-                     "params": _first(g, "params"), "routing params": _first(g, "routing_params"),
-                     "MMACs": round(_first(g, "macs") / 1e6, 2) if _first(g, "macs") else None,
-                     "s/epoch": round(float(ok["sec_per_epoch"].mean()), 2) if len(ok) else None})
-    return pd.DataFrame(rows)
-
-
-def _first(g, col):
-    v = g[col].dropna() if col in g else []
-    return int(v.iloc[0]) if len(v) else None
-
-
-# ----------------------------------------------------------------------------- figures
+from .analysis import E6_ACC, E6_ARMS, ablation_frame, analyses, e6_runs
+from .grid import label
 
 
 def fig_accuracy(runs: pd.DataFrame, dataset: str, epochs: int, arms: list):
@@ -110,6 +29,7 @@ def fig_accuracy(runs: pd.DataFrame, dataset: str, epochs: int, arms: list):
 
 
 def fig_overhead(table: pd.DataFrame):
+    """Params and MACs of CC and CP-conv against the path count m, at both backbones (log axis: CP-conv grows ~m^2)."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     for ax, (what, unit) in zip(axes, (("params", "parameters"), ("MMACs", "MMACs"))):
         for backbone, g in table.groupby("backbone"):
@@ -119,11 +39,6 @@ def fig_overhead(table: pd.DataFrame):
     axes[0].legend(fontsize="small")
     fig.suptitle("Routing overhead: cross-prediction (reading A) vs cross-connections (counted)")
     return fig
-
-
-def analyses(runs: pd.DataFrame, arm: str, dataset: str) -> list[dict]:
-    sel = runs[(runs["arm"] == arm) & (runs["dataset"] == dataset) & (runs["status"] == "ok")]
-    return [r for r in sel["result"] if isinstance(r, dict) and "analysis" in r]
 
 
 def fig_mi_depth(runs: pd.DataFrame, dataset: str, arms: list):
@@ -186,6 +101,7 @@ def fig_entropy(runs: pd.DataFrame, dataset: str, arms: list):
 
 
 def fig_cka(runs: pd.DataFrame, dataset: str, arms: list):
+    """Mean inter-path linear CKA per stage and arm: how similar the paths' features are (C5)."""
     rows = [{"arm": label(a), "stage": s, "inter-path CKA": v}
             for a in arms for r in analyses(runs, a, dataset) for s, v in enumerate(r["analysis"]["cka"])]
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -194,22 +110,6 @@ def fig_cka(runs: pd.DataFrame, dataset: str, arms: list):
         ax.legend(loc="lower right", fontsize="small")
     ax.set(title=f"{dataset}: similarity between paths (linear CKA of GAP features)", ylim=(0, 1.05))
     return fig
-
-
-def ablation_frame(runs: pd.DataFrame, dataset: str, arms: list, key: str = "ablation") -> pd.DataFrame:
-    """Stored ablation drops of the given arms; ``key="domain_ablation"``: per domain instead of per class (E6)."""
-    rows = [{**row, "arm": label(a), "seed": i} for a in arms for i, r in enumerate(analyses(runs, a, dataset))
-            for row in r["analysis"].get(key, [])]
-    return pd.DataFrame(rows)
-
-
-def ablation_gini(runs: pd.DataFrame, dataset: str, arms: list) -> pd.DataFrame:
-    """Mean Gini (over seeds, stages and paths) of the per-class ablation drops: higher = more class-specific paths."""
-    df = ablation_frame(runs, dataset, arms)
-    if df.empty:
-        return pd.DataFrame(columns=["arm", "mean Gini of ablation drops"])
-    g = df.groupby(["arm", "seed", "stage", "path"])["drop"].apply(gini).groupby("arm").mean()
-    return g.rename("mean Gini of ablation drops").reset_index()
 
 
 def fig_ablation(runs: pd.DataFrame, dataset: str, arms: list, classes=None):
@@ -249,35 +149,11 @@ def routing_matrix(runs: pd.DataFrame, dataset: str, arm: str, cls: int, transit
 
 # ----------------------------------------------------------------------------- E6: two contexts (C8)
 
-E6_ARMS = ("sp_wide", "mp2_cross_connections", "mp2_cross_connections_frozen")
-E6_ACC = (("both", "acc"), *((d, f"acc_{d}") for d in DOMAINS))  # (shown as, run column)
-
-
-def _e6(runs: pd.DataFrame, dataset: str, epochs: int) -> pd.DataFrame:
-    return runs[(runs["dataset"] == dataset) & (runs["epochs"] == epochs) & runs["arm"].isin(E6_ARMS)]
-
-
-def context_tables(runs: pd.DataFrame, dataset: str, epochs: int) -> dict:
-    """E6 tables: accuracy per arm on the mixture and per domain; MI(domain; edges) per transition with its null
-    (MP2-CC and the frozen router); per-domain accuracy drop (pp) when one MP2-CC path is zeroed at one stage."""
-    df = _e6(runs, dataset, epochs)
-    ok = df[df["status"] == "ok"]
-    acc = pd.DataFrame([{"arm": label(a), "runs ok": f"{len(g)}/{(df['arm'] == a).sum()}",
-                         **{f"{d} acc %": fmt_mean_std(100 * g[c].astype(float), 2) if len(g) else "n/a"
-                            for d, c in E6_ACC}} for a in E6_ARMS for g in [ok[ok["arm"] == a]]])
-    mi = pd.concat([mi_by_depth(ok[ok["arm"] == a], prefix="domain_").assign(arm=label(a)) for a in E6_ARMS[1:]])
-    abl = ablation_frame(ok, dataset, ["mp2_cross_connections"], key="domain_ablation")
-    if not abl.empty:
-        abl = abl.pivot_table(index=["stage", "path"], columns="domain", values="drop", aggfunc="mean")
-        abl = (100 * abl).rename(columns=dict(enumerate(DOMAINS))).add_prefix("acc. drop pp, ").reset_index()
-    return {"accuracy": acc, "mi": mi, "ablation": abl}
-
-
 def fig_contexts(runs: pd.DataFrame, dataset: str, epochs: int):
     """Left: MI(domain; routing edges) per transition (mean; bars: min-max over seeds, positive on a log axis)
     against the domain-label permutation null (band: null mean to its 99th percentile, widest over seeds).
     Right: test accuracy per domain and arm (mean ± sd, one dot per seed)."""
-    df = _e6(runs, dataset, epochs)
+    df = e6_runs(runs, dataset, epochs)
     df = df[df["status"] == "ok"]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4))
     colours = dict(zip(map(label, E6_ARMS), sns.color_palette("colorblind")))  # one colour per arm in both panels

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from scipy.stats import entropy
 
-from ..data import DeviceLoader
+from ...data import DeviceLoader
 
 ENTROPY_BINS = 20  # histogram bins of the normalised per-sample routing entropy, stored per transition
 

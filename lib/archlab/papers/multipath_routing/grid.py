@@ -1,4 +1,4 @@
-"""Paper 3, multi-path networks with data-dependent routing: grids per profile, arms, the run function.
+"""Paper 3's profiles, the notebook config, the arms of each experiment and every run config.
 
 Experiments (spec section 5; the companion's schedule, not the paper's: SGD + Nesterov 0.9, wd 5e-4,
 linear warm-up then cosine decay, pad-4 crop + flip, the same seeds across arms):
@@ -10,7 +10,7 @@ linear warm-up then cosine decay, pad-4 crop + flip, the same seeds across arms)
 - E4 specialisation (C5, C7): MI with a label-permutation null, entropy, end-to-end paths, inter-path CKA and
   path ablation, computed inside every multi-path run on the test set, plus the frozen-router control;
 - E5 CIFAR-100 (when its files are present, gpu/paper only): SP-wide, MP2-{none, static, CC}, Ens2;
-- E6 two contexts (C8, ``multipath_contexts``): SP-wide x1.41, MP2-CC, frozen router on data + its colour inversion.
+- E6 two contexts (C8, ``contexts``): SP-wide x1.41, MP2-CC, frozen router on data + its colour inversion.
 
 Expected run time (smoke/cpu measured on the shared 2-core CPU, busy with other jobs; gpu/paper are estimates,
 no GPU was available to time them):
@@ -27,27 +27,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-import torch
+from ...config import Config, ConfigError, choices
+from ...data import DataNotFoundError, load_dataset
+from ...models import create_model
+from ...profiles import CHOICES, default_device, resolve_profile
+from ...sweep import EXECUTORS, auto_executor
+from . import contexts as mx
+from .baselines import budget, width_search
+from .models import PATHS, ROUTERS
 
-from ..claims import Claim
-from ..config import Config, ConfigError, choices
-from ..data import DataNotFoundError, load_dataset
-from ..models import create_model
-from ..models.multipath import PATHS, ROUTERS
-from ..models.multipath_baselines import Ensemble, budget, width_search
-from ..profiles import CHOICES, default_device, resolve_profile
-from ..store import versioned
-from ..sweep import EXECUTORS, auto_executor, run_sweep
-from ..train import TrainConfig, evaluate, fit, seed_everything
-from . import multipath_contexts as mx
-
-STEM = "03_multipath_routing"
 SQRT2 = 2 ** 0.5
 DATASETS = ("auto", "synthetic", "cifar10", "cifar100")
 
-GRIDS = {
+PROFILES = {
     "smoke": dict(datasets=("synthetic",), train_size=None, test_size=None, widths=(8, 16, 32), stem=8,
                   convs_per_stage=2, epochs=1, e3_epochs=1, batch_size=64, lr=0.05, warmup_epochs=0.0, seeds=1,
                   e3_seeds=1, frozen_seeds=1, e5_seeds=1),
@@ -58,37 +50,7 @@ GRIDS = {
                 convs_per_stage=2, epochs=10, e3_epochs=10, batch_size=512, lr=0.2, warmup_epochs=2.0, seeds=3,
                 e3_seeds=2, frozen_seeds=2, e5_seeds=2),
 }
-GRIDS["paper"] = {**GRIDS["gpu"], "epochs": 30, "e3_epochs": 20}
-
-# Claims (spec section 4) and their criteria, fixed before any result exists. Decision rule (spec section 5):
-# "reproduced" needs Welch p < ALPHA over >= MIN_SEEDS seeds per arm; fewer seeds -> inconclusive.
-ALPHA, MIN_SEEDS = 0.1, 3
-C1_MARGIN, C5_CKA_GAP, C6_TIE, C6_MIN_RATIO = 0.003, 0.05, 0.003, 1.5
-_PAIR = f"Welch p < {ALPHA}, >= {MIN_SEEDS} seeds per arm, first dataset; fewer seeds: inconclusive"
-CLAIMS = [
-    Claim("C1", "3", "[V] Multi-path + routing beats conventional widening at similar complexity (NCA, ICPR).",
-          f"mean acc(MP2-CC) - mean acc(SP-wide x1.41) >= +{100 * C1_MARGIN:.1f} pp and {_PAIR}. "
-          "MP2-static and MP2-none reported beside it."),
-    Claim("C2", "3", "[V] ...beats adaptive feature extraction (SE/SK type, a common path).",
-          f"MP2-CC above both SP-wide x1.41 + SE and SK (width-searched to +-5%), each with {_PAIR}."),
-    Claim("C3", "3", "[V] ...beats ensembles at similar complexity.",
-          f"MP2-CC above Ens2 (two independently trained SP-base, softmax-averaged), {_PAIR}."),
-    Claim("C4", "3", "[V] ...beats deeper networks at similar complexity.",
-          f"MP2-CC above SP-deeper (twice the convs per stage, width-searched to +-5%), {_PAIR}."),
-    Claim("C5", "3", "[V] Without context-dependent allocation, parallel paths learn similar or redundant features.",
-          f"last-stage inter-path linear CKA of MP2-none >= MP2-CC's + {C5_CKA_GAP} (means), {_PAIR}."),
-    Claim("C6", "3", "[V] Cross-connections reduce the routing overhead of cross-prediction.",
-          f"counted: CP-conv / CC >= {C6_MIN_RATIO}x in params and in MACs for every m; and mean acc(MP2-CC) >= "
-          f"mean acc(MP2-CP-conv) - {100 * C6_TIE:.1f} pp (>= 2 seeds each, else inconclusive)."),
-    Claim("C7", "3", "[V] Routing is input-dependent, changes with depth, and paths specialise.",
-          "MP2-CC: last-transition MI(class; routing) above the 99th percentile of the label-permutation null "
-          "(p < 0.01) in every seed; mean last MI above the frozen-router control's; MI rises with depth "
-          "(Spearman rho > 0 between transition index and mean MI)."),
-    Claim("C8", "3", "[V] One multi-path net serves several datasets, sharing some resources and specialising others.",
-          mx.criterion(ALPHA, MIN_SEEDS)),
-    Claim("C9", "3", "[V] The gains hold on small and large datasets.",
-          "needs a large-scale (ImageNet) run, outside this companion; E5 reports CIFAR-100 when present."),
-]
+PROFILES["paper"] = {**PROFILES["gpu"], "epochs": 30, "e3_epochs": 20}
 
 # Arms that are not multi-path nets: (registered model, kwargs on top of the backbone's widths/stem/depth).
 BASELINES = {
@@ -142,7 +104,7 @@ class MultipathConfig(Config):
                               f"p < 0.01 (the spec uses 200)")
 
     @property
-    def resolved(self) -> str:
+    def resolved_profile(self) -> str:
         return resolve_profile(self.profile)
 
     @property
@@ -150,10 +112,12 @@ class MultipathConfig(Config):
         """Small nets leave an H100 mostly idle, so gpu/paper run four at a time through Ray (gpus_per_run=0.25)."""
         if self.executor != "auto":
             return self.executor
-        return auto_executor(self.resolved)
+        return auto_executor(self.resolved_profile)
 
-    def grid(self) -> dict:
-        g = dict(GRIDS[self.resolved])
+    def plan(self) -> dict:
+        """The profile's settings with this config's overrides applied (CIFAR-100 dropped when ``dataset`` is
+        "auto" and its files are absent)."""
+        g = dict(PROFILES[self.resolved_profile])
         if self.epochs:
             g["epochs"] = g["e3_epochs"] = self.epochs
             g["warmup_epochs"] = min(g["warmup_epochs"], self.epochs / 4)
@@ -164,6 +128,9 @@ class MultipathConfig(Config):
         else:
             g["datasets"] = tuple(d for d in g["datasets"] if d == g["datasets"][0] or available(d))
         return g
+
+
+Config = MultipathConfig
 
 
 def make_config(**params) -> MultipathConfig:
@@ -222,17 +189,28 @@ def arms(cfg: MultipathConfig) -> dict:
             "E6": ["sp_wide", "mp2_cross_connections", "mp2_cross_connections_frozen"]}
 
 
-def plan(cfg: MultipathConfig, datasets: tuple | None = None) -> list[dict]:
+def multipath(names: list) -> list:
+    """The multi-path arms among ``names`` (those with paths to compare: CKA, ablation)."""
+    return [a for a in names if a.startswith("mp")]
+
+
+def routed(names: list) -> list:
+    """The multi-path arms among ``names`` that route between paths (every router but ``none``)."""
+    return [a for a in multipath(names) if "none" not in a]
+
+
+def run_configs(cfg: MultipathConfig, datasets: tuple | None = None) -> list[dict]:
     """Every run config of the notebook (deduplicated: MP2-CC serves E1-E4 with the same seeds).
 
-    ``datasets`` replaces the grid's (which drops CIFAR-100 when its files are absent), e.g. to count a profile's
+    ``datasets`` replaces the plan's (which drops CIFAR-100 when its files are absent), e.g. to count a profile's
     runs on a machine without the data."""
-    g, a = cfg.grid(), arms(cfg)
+    g, a = cfg.plan(), arms(cfg)
     if datasets is not None:
         g["datasets"] = tuple(datasets)
     mult = searched_multipliers(g["widths"], g["stem"], g["convs_per_stage"])
     base = {k: g[k] for k in ("train_size", "test_size", "stem", "convs_per_stage", "batch_size", "lr", "warmup_epochs")}
-    base.update(widths=list(g["widths"]), permutations=cfg.permutations, device=str(default_device(cfg.resolved)))
+    base.update(widths=list(g["widths"]), permutations=cfg.permutations,
+                device=str(default_device(cfg.resolved_profile)))
     runs = []
 
     def add(arm, dataset, seeds, epochs):
@@ -254,51 +232,3 @@ def plan(cfg: MultipathConfig, datasets: tuple | None = None) -> list[dict]:
         for arm in a["E5"]:
             add(arm, dataset, g["e5_seeds"], g["epochs"])
     return runs
-
-
-# ----------------------------------------------------------------------------- the run function
-
-
-def _mean_epoch_seconds(hist) -> float:
-    """Training seconds per epoch; the last epoch also evaluates, so it is left out when there are others."""
-    secs = [e["seconds"] for e in hist.epochs]
-    return float(np.mean(secs[:-1] if len(secs) > 1 else secs))
-
-
-@versioned(1)
-def train_arm(config: dict) -> dict:
-    """Train one arm on one seed, evaluate it, and (multi-path nets) run every routing analysis on the test set;
-    on an E6 set (``<base>+inverted``) also per domain, with MI(domain; routing) beside MI(class; routing)."""
-    c = config
-    train, test, domain = mx.load_run_splits(c["dataset"], c["train_size"], c["test_size"])
-    name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"])
-    seed_everything(c["seed"])
-    model = create_model(name, num_classes=train.num_classes, in_chans=train.sample_shape[0], **kw)
-    cost = budget(model, train.sample_shape)
-    tcfg = TrainConfig(epochs=c["epochs"], batch_size=c["batch_size"], optimizer="sgd", lr=c["lr"], momentum=0.9,
-                       nesterov=True, weight_decay=5e-4, schedule="cosine", warmup_epochs=c["warmup_epochs"],
-                       augment=True, seed=c["seed"], eval_every=c["epochs"])
-    if isinstance(model, Ensemble):
-        # Independent training: each member minimises its own loss on its own shuffling; they meet only at test time.
-        hists = [fit(mem, train, test, tcfg.replace(seed=1000 * c["seed"] + k), device=c["device"])
-                 for k, mem in enumerate(model.members)]
-    else:
-        hists = [fit(model, train, test, tcfg, device=c["device"])]
-    diverged = [h for h in hists if h.status != "ok"]
-    out = {**cost, "status": "diverged" if diverged else "ok", "label": label(c["arm"]),
-           "sec_per_epoch": sum(_mean_epoch_seconds(h) for h in hists), "wall_time": sum(h.wall_time for h in hists),
-           "history": [h.to_dict() for h in hists]}
-    if diverged:
-        return {**out, "acc": float("nan"), "test_loss": float("nan"), "diverged_step": diverged[0].diverged_step}
-    model.to(c["device"])
-    out["test_loss"], out["acc"] = evaluate(model, test, device=c["device"])
-    out.update(mx.analyse_run(model, test, domain, device=c["device"], permutations=c["permutations"], seed=c["seed"]))
-    return out
-
-
-def run(cfg: MultipathConfig, ctx) -> pd.DataFrame:
-    """Run (or load) every planned run; one row per run with its arm label and experiment-independent columns."""
-    df = run_sweep(train_arm, plan(cfg), store=ctx.store, executor=cfg.run_executor, gpus_per_run=0.25,
-                   desc="multipath")
-    df["label"] = df["arm"].map(label)
-    return df

@@ -1,6 +1,6 @@
-"""Paper 3 verdicts: turn stored runs into one verdict per claim, by the criteria declared in
-``multipath_routing.CLAIMS`` (fixed before any run). Nothing here is hard-coded: every verdict is computed from the
-runs frame (accuracies, CKA, MI and its null) and from counted parameters/MACs.
+"""Paper 3's claims and verdicts: the criteria of every claim, fixed before any run, and the code that turns stored
+runs into one verdict per claim by them. Nothing here is hard-coded: every verdict is computed from the runs frame
+(accuracies, CKA, MI and its null) and from counted parameters/MACs.
 """
 from __future__ import annotations
 
@@ -8,11 +8,43 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from ..analysis.stats import welch
-from ..claims import decide, verdict
-from . import multipath_contexts as mx
-from .multipath_routing import (ALPHA, C1_MARGIN, C5_CKA_GAP, C6_MIN_RATIO, C6_TIE, CLAIMS, MIN_SEEDS,
-                                MultipathConfig, label)
+from ...claims import Claim, decide, verdict
+from ...stats import welch
+from . import PAPER
+from . import contexts as mx
+from .analysis import mi_by_depth
+from .grid import MultipathConfig, label
+
+# Claims (spec section 4) and their criteria, fixed before any result exists. Decision rule (spec section 5):
+# "reproduced" needs Welch p < ALPHA over >= MIN_SEEDS seeds per arm; fewer seeds -> inconclusive.
+ALPHA, MIN_SEEDS = 0.1, 3
+C1_MARGIN, C5_CKA_GAP, C6_TIE, C6_MIN_RATIO = 0.003, 0.05, 0.003, 1.5
+_PAIR = f"Welch p < {ALPHA}, >= {MIN_SEEDS} seeds per arm, first dataset; fewer seeds: inconclusive"
+CLAIMS = [
+    Claim("C1", PAPER, "[V] Multi-path + routing beats conventional widening at similar complexity (NCA, ICPR).",
+          f"mean acc(MP2-CC) - mean acc(SP-wide x1.41) >= +{100 * C1_MARGIN:.1f} pp and {_PAIR}. "
+          "MP2-static and MP2-none reported beside it."),
+    Claim("C2", PAPER, "[V] ...beats adaptive feature extraction (SE/SK type, a common path).",
+          f"MP2-CC above both SP-wide x1.41 + SE and SK (width-searched to +-5%), each with {_PAIR}."),
+    Claim("C3", PAPER, "[V] ...beats ensembles at similar complexity.",
+          f"MP2-CC above Ens2 (two independently trained SP-base, softmax-averaged), {_PAIR}."),
+    Claim("C4", PAPER, "[V] ...beats deeper networks at similar complexity.",
+          f"MP2-CC above SP-deeper (twice the convs per stage, width-searched to +-5%), {_PAIR}."),
+    Claim("C5", PAPER, "[V] Without context-dependent allocation, parallel paths learn similar or redundant features.",
+          f"last-stage inter-path linear CKA of MP2-none >= MP2-CC's + {C5_CKA_GAP} (means), {_PAIR}."),
+    Claim("C6", PAPER, "[V] Cross-connections reduce the routing overhead of cross-prediction.",
+          f"counted: CP-conv / CC >= {C6_MIN_RATIO}x in params and in MACs for every m; and mean acc(MP2-CC) >= "
+          f"mean acc(MP2-CP-conv) - {100 * C6_TIE:.1f} pp (>= 2 seeds each, else inconclusive)."),
+    Claim("C7", PAPER, "[V] Routing is input-dependent, changes with depth, and paths specialise.",
+          "MP2-CC: last-transition MI(class; routing) above the 99th percentile of the label-permutation null "
+          "(p < 0.01) in every seed; mean last MI above the frozen-router control's; MI rises with depth "
+          "(Spearman rho > 0 between transition index and mean MI)."),
+    Claim("C8", PAPER,
+          "[V] One multi-path net serves several datasets, sharing some resources and specialising others.",
+          mx.criterion(ALPHA, MIN_SEEDS)),
+    Claim("C9", PAPER, "[V] The gains hold on small and large datasets.",
+          "needs a large-scale (ImageNet) run, outside this companion; E5 reports CIFAR-100 when present."),
+]
 
 CC = "mp2_cross_connections"
 
@@ -49,7 +81,8 @@ def _acc(v: np.ndarray) -> str:
 
 
 def verdicts(cfg: MultipathConfig, runs: pd.DataFrame, overhead: pd.DataFrame) -> list[dict]:
-    g = cfg.grid()
+    """One claims-table row per claim of :data:`CLAIMS` from the runs frame and the counted overhead table."""
+    g = cfg.plan()
     ds, ep = g["datasets"][0], g["epochs"]
     claims = {c.id: c for c in CLAIMS}
     acc = lambda arm, e=ep: _values(runs, arm, "acc", ds, e)  # noqa: E731
@@ -74,16 +107,16 @@ def verdicts(cfg: MultipathConfig, runs: pd.DataFrame, overhead: pd.DataFrame) -
                         C5_CKA_GAP, scale=1.0, unit="CKA")
     rows.append(verdict(claims["C5"], f"CKA(MP2-none) - CKA(MP2-CC), last stage: {text}", out))
 
-    rows.append(_c6(claims["C6"], runs, overhead, ds, g["e3_epochs"]))
-    rows.append(_c7(claims["C7"], runs, ds, ep))
-    rows.append(_c8(claims["C8"], runs, mx.context_dataset(ds), ep, smoke=cfg.resolved == "smoke"))
+    rows.append(c6_verdict(claims["C6"], runs, overhead, ds, g["e3_epochs"]))
+    rows.append(c7_verdict(claims["C7"], runs, ds, ep))
+    rows.append(c8_verdict(claims["C8"], runs, mx.context_dataset(ds), ep, smoke=cfg.resolved_profile == "smoke"))
     e5 = [d for d in g["datasets"][1:]]
     rows.append(verdict(claims["C9"], "no large-scale run" + (f"; E5 on {', '.join(e5)} reported in the tables"
                                                                if e5 else ""), "not run"))
     return rows
 
 
-def _c6(claim, runs, overhead: pd.DataFrame, ds, epochs) -> dict:
+def c6_verdict(claim, runs, overhead: pd.DataFrame, ds, epochs) -> dict:
     ratios = overhead[overhead["backbone"] == "trained"]
     ok_cost = bool((ratios["param_ratio"] >= C6_MIN_RATIO).all() and (ratios["mac_ratio"] >= C6_MIN_RATIO).all())
     cost = ", ".join(f"m={r.m}: {r.param_ratio:.2f}x params, {r.mac_ratio:.2f}x MACs" for r in ratios.itertuples())
@@ -99,7 +132,7 @@ def _c6(claim, runs, overhead: pd.DataFrame, ds, epochs) -> dict:
     return verdict(claim, text, decide(bool(gap >= -C6_TIE)))
 
 
-def _c7(claim, runs, ds, epochs) -> dict:
+def c7_verdict(claim, runs, ds, epochs) -> dict:
     sel = runs[(runs["arm"] == CC) & (runs["status"] == "ok") & (runs["dataset"] == ds) & (runs["epochs"] == epochs)]
     frozen = _values(runs, CC + "_frozen", "mi_last", ds, epochs)
     if sel.empty:
@@ -116,20 +149,8 @@ def _c7(claim, runs, ds, epochs) -> dict:
     return verdict(claim, text, decide(bool((p < 0.01).all() and mi.mean() > frozen.mean() and rho > 0)))
 
 
-def mi_by_depth(runs: pd.DataFrame, prefix: str = "") -> pd.DataFrame:
-    """Mean MI, normalised MI, null quantile and permutation p per transition over the given runs (the 1 -> m step
-    excluded). ``prefix="domain_"``: the same for MI(domain; edges) in E6."""
-    cols = ["mi", "mi_norm", "null_q99", "p_value"]
-    rows = [{"seed": r.seed, "arm": r.arm, "transition": t["transition"], **{c: t[prefix + c] for c in cols}}
-            for r in runs.itertuples() if isinstance(r.result, dict) and "analysis" in r.result
-            for t in r.result["analysis"]["transitions"] if prefix + "mi" in t]
-    if not rows:
-        return pd.DataFrame(columns=["transition", *cols])
-    return pd.DataFrame(rows).groupby("transition", as_index=False)[cols].mean()
-
-
 def c8_outcome(min_p: np.ndarray, cc: np.ndarray, sw: np.ndarray, smoke: bool = False) -> tuple[str, str]:
-    """C8's decision (criterion in ``multipath_contexts.criterion``): ``min_p`` holds each MP2-CC seed's smallest
+    """C8's decision (criterion in ``contexts.criterion``): ``min_p`` holds each MP2-CC seed's smallest
     MI(domain; edges) permutation p over transitions; ``cc``/``sw`` the two arms' accuracies on the mixture."""
     if min(len(min_p), len(cc), len(sw)) == 0:
         return "not run", "no finished E6 runs"
@@ -148,7 +169,7 @@ def c8_outcome(min_p: np.ndarray, cc: np.ndarray, sw: np.ndarray, smoke: bool = 
     return ("reproduced" if diff >= -mx.TIE else "inconclusive"), text
 
 
-def _c8(claim, runs, ds, epochs, smoke: bool) -> dict:
+def c8_verdict(claim, runs, ds, epochs, smoke: bool) -> dict:
     val = lambda arm, col: _values(runs, arm, col, ds, epochs)  # noqa: E731
     out, text = c8_outcome(val(CC, "domain_mi_min_p"), val(CC, "acc"), val("sp_wide", "acc"), smoke)
     dom = "; ".join(f"{label(a)}: " + ", ".join(f"{d} {_acc(val(a, f'acc_{d}'))}" for d in mx.DOMAINS)
