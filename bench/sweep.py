@@ -6,7 +6,7 @@ concurrent execution, each way through the run store (a throw-away one, so nothi
   runs of one architecture (on a CPU: one core per run);
 - ``batched``: ``run_sweep(train_run_batched, ..., group_by=("seed", "lr"))``, the seeds and learning rates of one
   architecture trained in one vmapped step (archlab.batched), as the notebook's ``batched`` option runs them.
-The configurations come from ``archlab.experiments.deep_vs_shallow`` (its grid for a profile, with levels and
+The configurations come from ``archlab.papers.deep_vs_shallow`` (its grid for a profile, with levels and
 seeds overridden) and run through its own ``train_run``. Warm-ups (one run, one batched group and one Ray round
 that starts the workers) are untimed; Ray's own start-up is excluded too, since a session pays it once.
 """
@@ -26,10 +26,10 @@ from .common import device, peak_mb, reset_peak
 
 def grid_configs(spec: dict, dev: torch.device) -> list[dict]:
     """The spec's slice of the deep-vs-shallow grid: ``spec['seeds']`` seeds of every model."""
-    from archlab.experiments.deep_vs_shallow import DeepShallowConfig
+    from archlab.papers.deep_vs_shallow import make_config
 
-    cfg = DeepShallowConfig.from_dict(dict(profile=spec["profile"], levels=spec["levels"], epochs=spec["epochs"],
-                                           seeds=list(range(spec["seeds"]))))
+    cfg = make_config(profile=spec["profile"], levels=spec["levels"], epochs=spec["epochs"],
+                      seeds=list(range(spec["seeds"])))
     return cfg.configs(dev)
 
 
@@ -42,7 +42,7 @@ def _timed_sweep(run, configs) -> tuple[float, int]:
 
 
 def bench_sweep(spec: dict, use_ray: bool) -> dict:
-    from archlab.experiments.deep_vs_shallow import train_run, train_run_batched
+    from archlab.papers.deep_vs_shallow.run import GROUP_BY, train_run, train_run_batched
 
     dev = device()
     configs = grid_configs(spec, dev)
@@ -55,7 +55,7 @@ def bench_sweep(spec: dict, use_ray: bool) -> dict:
     gpus = 1.0 / group
     modes = {
         "local": lambda cs, st: run_sweep(train_run, cs, store=st, verbose=False),
-        "batched": lambda cs, st: run_sweep(train_run_batched, cs, store=st, group_by=("seed", "lr"), verbose=False),
+        "batched": lambda cs, st: run_sweep(train_run_batched, cs, store=st, group_by=GROUP_BY, verbose=False),
     }
     if use_ray:
         modes["ray"] = lambda cs, st: run_sweep(train_run, cs, store=st, executor="ray", gpus_per_run=gpus,

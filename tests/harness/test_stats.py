@@ -1,16 +1,13 @@
-"""archlab.stats: intervals honest at small n, power from statsmodels, TOST, and the old helpers still importable."""
+"""archlab.stats: intervals honest at small n, power from statsmodels, TOST, and the descriptive helpers."""
 import numpy as np
 import pytest
 from scipy import stats as sps
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
 from archlab import stats
-from archlab.analysis import stats as old_stats
 
 
-def test_old_helpers_are_reexported_unchanged():
-    for name in ("bootstrap_ci", "mean_std", "fmt_mean_std", "welch"):
-        assert getattr(old_stats, name) is getattr(stats, name)
+def test_descriptive_helpers():
     assert stats.fmt_mean_std([1.0, 2.0, 3.0], 1) == "2.0 ± 1.0"
     assert np.isnan(stats.welch([1.0], [2.0, 3.0]))
 

@@ -1,4 +1,4 @@
-"""Paper 2 figures, drawn only from stored runs (``pair_runs`` output) and from the spec's Table 2 numbers, which
+"""Paper 2's figures, drawn only from stored runs (``pair_runs`` output) and from the spec's Table 2 numbers, which
 are always labelled as the paper's. Pairs where a layout diverged or failed are counted in every panel title
 instead of disappearing."""
 from __future__ import annotations
@@ -9,10 +9,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter
 
-from archlab.plots import learning_curves
-
-from .deep_vs_shallow import FACTORS
-from .deep_vs_shallow_analysis import BIN_EDGES, BINS, dataset_order, bin_means, paper_bins, step_ratios
+from ...plots import learning_curves
+from .analysis import BIN_EDGES, BINS, bin_means, dataset_order, paper_bins, step_ratios
+from .grid import FACTORS
 
 LAYOUT_COLORS = {"sequential": "C0", "parallel": "C1"}
 PLAIN = FuncFormatter(lambda v, _: f"{v:g}")  # ratios near 1 read better as 0.9, 1.1 than as 9x10^-1

@@ -1,4 +1,4 @@
-"""Paper 2 speed measurements: time per training step of both layouts, each model timed alone (the basis of the
+"""Paper 2's speed measurements: time per training step of both layouts, each model timed alone (the basis of the
 speed claim), and runs per hour of the Ray executor and of batched training against one run at a time on one GPU."""
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from archlab import create_model
-from archlab.profiles import default_device
-from archlab.store import RunStore
-from archlab.sweep import run_sweep
-
-from .deep_vs_shallow import FACTORS, GRIDS, SHAPES, DeepShallowConfig, train_run, train_run_batched
+from ...models import create_model
+from ...profiles import default_device
+from ...store import RunStore
+from ...sweep import run_sweep
+from .grid import FACTORS, PROFILES, SHAPES, DeepShallowConfig
+from .run import GROUP_BY, train_run, train_run_batched
 
 
 def benchmark_executors(cfg: DeepShallowConfig, n: int = 8, epochs: int = 1, device=None):
@@ -24,10 +24,10 @@ def benchmark_executors(cfg: DeepShallowConfig, n: int = 8, epochs: int = 1, dev
     learning rates of one architecture in one vmapped step) against one run at a time, on the same runs (the
     first grid configs, each at the paper grid's learning rates) for ``epochs`` epochs, each way into its own
     throw-away store so no result is reused."""
-    lrs = GRIDS["paper"]["levels"]["lr"]
+    lrs = PROFILES["paper"]["levels"]["lr"]
     configs = [{**c, "epochs": epochs, "lr": lr} for c in cfg.configs(device)[: max(1, n // len(lrs))] for lr in lrs]
     ways = {"local": dict(fn=train_run), "ray": dict(fn=train_run, executor="ray", gpus_per_run=cfg.gpus_per_run),
-            "batched": dict(fn=train_run_batched, group_by=("seed", "lr"))}
+            "batched": dict(fn=train_run_batched, group_by=GROUP_BY)}
     # Untimed warm-up of each way (CUDA context, cuDNN plans, decoded data, one Ray worker per slot): the
     # start-up is paid once per session, so steady-state throughput is what a 72-run grid sees.
     slots = max(1, int(1 / cfg.gpus_per_run))

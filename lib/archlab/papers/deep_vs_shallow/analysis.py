@@ -1,8 +1,8 @@
-"""Paper 2 analysis: the paper's Table 2 as data, pairing of the two layouts per configuration, Table 2 of our
-runs with identical Q binning, paired ratio statistics and the verdicts of ``deep_vs_shallow.CLAIMS``.
+"""Paper 2's tables: the paper's Table 2 as data, pairing of the two layouts per configuration, Table 2 of our
+runs with identical Q binning, paired ratio statistics, the truncation check and the time per step per layout.
 
 Everything is computed from the stored runs; a run that diverged or failed keeps its row (with its status), so
-the tables count it rather than silently dropping it.
+the tables count it rather than silently dropping it. The verdicts on these tables: ``claims``.
 """
 from __future__ import annotations
 
@@ -10,14 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from archlab.analysis.stats import bootstrap_ci
-from archlab.analysis.truncation import loglog_slope, truncation_curve
-from archlab.claims import decide, verdict
-
-# Not ``from ... import CLAIMS``: archlab.claims.all_claims reads CLAIMS from every module here, so a re-export
-# would list paper 2's claims twice.
-from . import deep_vs_shallow as experiment
-from .deep_vs_shallow import FACTORS
+from ...stats import bootstrap_ci
+from .grid import FACTORS
+from .truncation import loglog_slope, truncation_curve
 
 BIN_EDGES = [0, 1, 3, 10, np.inf]
 BINS = ["[0,1)", "[1,3)", "[3,10)", "[10,inf)"]
@@ -130,11 +125,13 @@ def ratio_stats(pairs: pd.DataFrame, by_bin: bool = False) -> pd.DataFrame:
         for b, gb in sub:
             for split in ("train", "val"):
                 rows.append({"dataset": ds, "q_bin": str(b), "split": split,
-                             **_ratio_summary(gb[f"r_{split}"].to_numpy(float))})
+                             **ratio_summary(gb[f"r_{split}"].to_numpy(float))})
     return pd.DataFrame(rows)
 
 
-def _ratio_summary(r: np.ndarray) -> dict:
+def ratio_summary(r: np.ndarray) -> dict:
+    """n, median and geometric mean of the ratios ``r`` with bootstrap 95% intervals, the share below 1, the
+    Wilcoxon signed-rank p on log r and mean |log r| (NaN where too few finite positive ratios)."""
     r = r[np.isfinite(r) & (r > 0)]
     log_r = np.log(r)
     enough = len(r) >= 2 and np.ptp(log_r) > 0  # scipy's bootstrap and Wilcoxon need two distinct values
@@ -166,65 +163,16 @@ def step_ratios(steps: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
-def verdicts(pairs: pd.DataFrame, slopes: dict, profile: str, device: str, steps: pd.DataFrame) -> list[dict]:
-    """One verdict per claim in ``CLAIMS``, each computed from the runs under the criterion declared there."""
-    claim = {c.id: c for c in experiment.CLAIMS}
-    smoke = profile == "smoke"  # the smoke grid exercises the plumbing; its losses are no evidence either way
-    note = " [smoke: plumbing only]" if smoke else ""
-    ok = pairs[pairs.ok]
-    dropped = int((~pairs.ok).sum())
-    cells = bin_means(pairs)
-    cells = cells[cells.n >= 2]
-    out = []
+def pairs_table(pairs: pd.DataFrame) -> pd.DataFrame:
+    """``pair_runs`` output as saved to pairs.csv: the Q bin as text in the last column."""
+    return pairs.drop(columns=["q_bin"]).assign(q_bin=pairs.q_bin.astype(str))
 
-    both = pairs.dropna(subset=["P_seq", "P_par"])
-    same = both.P_seq == both.P_par
-    p_range = f", P {both.P_seq.min():,.0f} to {both.P_seq.max():,.0f}" if len(both) else ""
-    out.append(verdict(claim["parity"], f"{int(same.sum())}/{len(both)} configurations equal{p_range}",
-                       decide(bool(same.all()) if len(both) else None)))
 
-    out.append(verdict(claim["truncation"], "log-log slopes " + ", ".join(f"{a} {s:.3f}" for a, s in slopes.items()),
-                       decide(all(0.9 <= s <= 1.1 for s in slopes.values()))))
+def unfinished_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The configurations where a layout diverged, failed or is missing, with what happened."""
+    return pairs.loc[~pairs.ok, ["dataset", "L", "F", "k", "activation", "pool", "batchnorm", "lr", "pair_status"]]
 
-    per_ds = {ds: g.r_val for ds, g in ok.groupby("dataset")}
-    meds = {ds: float(r.median()) for ds, r in per_ds.items()}
-    few = any(ds not in per_ds or len(per_ds[ds]) < 6 for ds in ("MNIST", "CIFAR10"))
-    measured = "; ".join(f"{ds} median {m:.3f} (n={len(per_ds[ds])})" for ds, m in meds.items())
-    out.append(verdict(claim["val-close"], f"{measured}; {dropped} pairs not finished{note}",
-                       decide(all(0.8 <= m <= 1.25 for m in meds.values()), smoke or few)))
 
-    hi = cells[cells.q_bin.isin(["[3,10)", "[10,inf)"])]
-    measured = "; ".join(f"{r.dataset} Q{r.q_bin} {r.r_val:.3f} (n={r.n})" for r in hi.itertuples()) or "no cell"
-    out.append(verdict(claim["val-close-high-q"], measured + note,
-                       decide(bool(hi.r_val.between(0.85, 1.15).all()), smoke or hi.empty)))
-
-    s = _ratio_summary(ok.r_val.to_numpy(float))
-    measured = (f"geomean {s['geomean']:.3f} [{s['geomean_lo']:.3f}, {s['geomean_hi']:.3f}], parallel wins "
-                f"{s['share_par_wins']:.0%} of {s['n']}, Wilcoxon p={s['wilcoxon_p']:.3g}{note}")
-    significant = s["wilcoxon_p"] < 0.05  # False for NaN
-    outcome = ("inconclusive" if smoke or not significant else
-               "reproduced" if s["geomean"] < 1 else "not reproduced")
-    out.append(verdict(claim["shallow-val"], measured, outcome))
-
-    for cid, wins, what in (("deep-train", cells.r_train > 1, "train ratio > 1"),
-                            ("shallow-gap", cells.gap_par < cells.gap_seq, "gap par < seq")):
-        k, n = int(wins.sum()), len(cells)
-        out.append(verdict(claim[cid], f"{what} in {k}/{n} cells{note}", decide(k > n / 2, smoke or n == 0)))
-
-    low = cells[(cells.dataset == "CIFAR10") & (cells.q_bin == "[0,1)")]
-    if low.empty:
-        out.append(verdict(claim["cifar-low-q"], f"no CIFAR-10 Q<1 cell with >= 2 pairs{note}", "inconclusive"))
-    else:
-        r = float(low.r_val.iloc[0])
-        largest = bool(np.isclose(abs(np.log(r)), np.abs(np.log(cells.r_val)).max()))
-        out.append(verdict(claim["cifar-low-q"], f"CIFAR-10 Q<1 val ratio {r:.3f} (n={int(low.n.iloc[0])}), "
-                           f"largest |log ratio| of all cells: {largest}{note}", decide(r < 1 and largest, smoke)))
-
-    r = step_ratios(steps).r_step if len(steps) else pd.Series(dtype=float)
-    t = float(r.median()) if len(r) else np.nan
-    outcome = ("inconclusive" if smoke or device != "cuda" or not np.isfinite(t) else
-               "reproduced" if t < 0.9 else "not reproduced" if t > 1.1 else "inconclusive")
-    measured = (f"median time per step par/seq {t:.3f} over {len(r)} architectures on {device} (sweep sec/epoch "
-                f"par/seq {ok.r_time.median():.3f}){note}")
-    out.append(verdict(claim["speed"], measured, outcome))
-    return out
+def default_init_deviation(curves: pd.DataFrame) -> dict:
+    """``truncation_check``'s relative deviation at scale 1 (PyTorch's default initialisation), per activation."""
+    return curves[curves.scale == 1.0].set_index("activation").rel_deviation.round(3).to_dict()

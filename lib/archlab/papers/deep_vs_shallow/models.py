@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import register_model
+from ...models import register_model
 
 # identity is here for the truncation math (linear case); the paper's grid uses relu and tanh.
 ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh, "gelu": F.gelu, "identity": lambda z: z}

@@ -1,1 +1,0 @@
-"""Analyses shared by the notebooks: statistics, gradient paths, routing."""

@@ -1,1 +1,0 @@
-"""One module per paper: grids per profile (with expected run times), run functions, CLAIMS and verdicts."""

@@ -1,0 +1,108 @@
+"""Paper 2's stored run functions (one layout trained from scratch per run, or the seeds and learning rates of one
+architecture in one vmapped step) and ``run``: train or load the profile's grid through the run store."""
+from __future__ import annotations
+
+import statistics
+
+import torch
+
+from ...batched import NotBatchable, evaluate_batched, fit_batched
+from ...data import load_splits
+from ...models import create_model
+from ...store import versioned
+from ...sweep import run_sweep
+from ...train import TrainConfig, autocast_dtype, count_params, evaluate, fit, seed_everything
+from . import STEM
+from .grid import DeepShallowConfig, model_kwargs
+
+GROUP_BY = ("seed", "lr")  # what the configs of one batched group may differ in
+
+
+def build_model(c: dict, train):
+    """The run's layout, built for the data's shape and classes."""
+    return create_model(c["layout"], **model_kwargs(c, train.sample_shape, train.num_classes))
+
+
+def run_device(c: dict) -> torch.device:
+    """The config's device, falling back to the CPU when a cuda config is loaded without a GPU."""
+    return torch.device(c["device"] if c["device"] != "cuda" or torch.cuda.is_available() else "cpu")
+
+
+def train_config(c: dict, seed: int | None = None) -> TrainConfig:
+    """The run's training settings; ``precision`` is in a config only where it is not the default (tests)."""
+    return TrainConfig(epochs=c["epochs"], batch_size=c["batch_size"], lr=c["lr"], weight_decay=c["weight_decay"],
+                       seed=c["seed"] if seed is None else seed, precision=c.get("precision", "auto"))
+
+
+def run_result(hist, P: int, train, train_metrics: tuple, sec_per_epoch: float, wall_time: float) -> dict:
+    """One run's stored result: P, Q = K*M/P, final losses and accuracies (NaN unless it finished) and timing."""
+    ok = hist.status == "ok"
+    nan = float("nan")
+    return {"status": hist.status, "P": P, "K": len(train), "Q": len(train) * train.num_classes / P,
+            "sec_per_epoch": sec_per_epoch, "wall_time": wall_time, "diverged_step": hist.diverged_step,
+            "history": hist.to_dict(), "train_loss": train_metrics[0] if ok else nan,
+            "train_acc": train_metrics[1] if ok else nan, "val_loss": hist.final["val_loss"] if ok else nan,
+            "val_acc": hist.final["val_acc"] if ok else nan}
+
+
+@versioned(1, name="deep_vs_shallow.train", formerly=("archlab.experiments.deep_vs_shallow.train_run",))
+def train_run(config: dict) -> dict:
+    """Train one layout from scratch and report P, Q, final train/val loss and accuracy and seconds per epoch.
+
+    The final training loss is re-evaluated on the whole training set with the final weights (not the running
+    mean over the last epoch), so train and val losses describe the same model.
+    """
+    c = config
+    train, test = load_splits(c["dataset"], c["train_size"], c["test_size"])
+    seed_everything(c["seed"])
+    model = build_model(c, train)
+    device = run_device(c)
+    tc = train_config(c)
+    hist = fit(model, train, test, tc, device=device)
+    train_metrics = (float("nan"), float("nan"))
+    if hist.status == "ok":  # in the precision fit trained and validated in
+        train_metrics = evaluate(model, train, device=device, dtype=autocast_dtype(tc, device))
+    return run_result(hist, count_params(model), train, train_metrics,
+                      statistics.median(e["seconds"] for e in hist.epochs), hist.wall_time)
+
+
+@versioned(1, name="deep_vs_shallow.train_batched",
+           formerly=("archlab.experiments.deep_vs_shallow.train_run_batched",))
+def train_run_batched(configs: list[dict]) -> list[dict]:
+    """``train_run`` for configs that differ only in ``seed`` and ``lr``, trained in one vmapped step; same result
+    keys, and ``sec_per_epoch`` / ``wall_time`` are each run's share of the group's time. A group of one, or a
+    model vmap cannot train (the sequential layout with batch norm updates slices of shared running statistics,
+    refused before any step), runs through ``train_run`` one config at a time."""
+    c = configs[0]
+    if len(configs) == 1:
+        return [train_run(c)]
+    train, test = load_splits(c["dataset"], c["train_size"], c["test_size"])
+    models = []
+    for cc in configs:
+        seed_everything(cc["seed"])
+        models.append(build_model(c, train))
+    device = run_device(c)
+    tcs = [train_config(cc) for cc in configs]
+    try:
+        hists = fit_batched(models, train, test, tcs, device=device)
+    except NotBatchable:
+        return [train_run(cc) for cc in configs]
+    train_loss, train_acc = evaluate_batched(models, train, device=device, dtype=autocast_dtype(tcs[0], device))
+    P, K = count_params(models[0]), len(configs)
+    return [run_result(h, P, train, (train_loss[k], train_acc[k]),
+                       statistics.median(e["seconds"] for e in h.epochs) / K, h.wall_time / K)
+            for k, h in enumerate(hists)]
+
+
+def run_function(cfg: DeepShallowConfig):
+    """The run function whose stored runs this config's notebook reads: batched or one at a time."""
+    return train_run_batched if cfg.resolved_batched() else train_run
+
+
+def run(cfg: DeepShallowConfig, store=None, device=None):
+    """Every run of the profile's grid through the run store (finished runs load, failures are recorded), as the
+    sweep DataFrame: the config's factors beside each run's result columns."""
+    fn = run_function(cfg)
+    return run_sweep(fn, cfg.configs(device), store=store, executor=cfg.resolved_executor(),
+                     gpus_per_run=cfg.gpus_per_run, shard=cfg.shard or None, desc=STEM,
+                     group_by=GROUP_BY if fn is train_run_batched else None)
