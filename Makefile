@@ -21,7 +21,7 @@ help:
 	@echo "make bench       speed benchmarks -> results/bench/bench.json"
 	@echo "make lab         JupyterLab on notebooks/"
 	@echo "make data        copy offline dataset copies into data/ (OFFLINE=/path/to/copies)"
-	@echo "make clean       remove caches and executed notebooks (keeps .venv, data/ and results)"
+	@echo "make clean       remove caches and the built site (keeps .venv, data/ and results/)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -82,5 +82,5 @@ strip: $(STAMP)
 	$(VENV)/bin/nbstripout --keep-id notebooks/*.ipynb
 
 clean:
-	rm -rf .pytest_cache lib/*.egg-info data/.archlab-cache results/*/*.ipynb
+	rm -rf .pytest_cache lib/*.egg-info data/.archlab-cache docs/_build tests/browser/artifacts
 	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

@@ -11,6 +11,10 @@ os.environ.setdefault("ARCHLAB_PROFILE", "smoke")
 os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
+# The toy paper's notebook runs only with ARCHLAB_PAPERS_PATH set (tests/harness/test_adding_a_paper.py does it);
+# nbval must not collect it.
+collect_ignore_glob = ["harness/toy_papers/*"]
+
 
 @pytest.fixture
 def store(tmp_path):

@@ -121,6 +121,9 @@ def run_notebook(path: str | Path, parameters: dict | None = None, *, output_dir
     out_dir = output_dir or results_dir(stem)
     out = out_dir / f"{stem}.ipynb"
     os.environ["ARCHLAB_HEADLESS"] = "1"  # plain log lines instead of progress widgets in the saved notebook
+    # Figures inline in the saved notebook even when the caller's environment picks a non-GUI backend (MPLBACKEND=Agg
+    # would leave the executed copy, which the site and code hosts render, without a single image).
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     t0 = time.perf_counter()
     pm.execute_notebook(str(path), str(out), parameters=given, cwd=str(path.parent), kernel_name="python3",
                         progress_bar=False, log_output=True, execution_timeout=timeout)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import re
 from types import ModuleType
 
 # Papers kept outside this repository (a lab's own, or the test of docs/adding-a-paper.md) join the registry from
@@ -66,5 +67,8 @@ def by_stem(stem: str) -> ModuleType:
 
 
 def all_claims() -> list:
-    """Every claim every paper declares, in paper order."""
-    return sorted((c for p in PAPERS.values() for c in p.CLAIMS), key=lambda c: (c.paper, c.id))
+    """Every claim every paper declares, in paper order, then C1, C2, ..., C10 (numbers compared as numbers)."""
+    def key(c):
+        return c.paper, [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", c.id)]
+
+    return sorted((c for p in PAPERS.values() for c in p.CLAIMS), key=key)

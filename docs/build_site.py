@@ -1,0 +1,243 @@
+"""Build the archlab site (``make site``): a Jupyter Book 1 (Sphinx) book of what ``make reproduce`` left in results/.
+
+Nothing is executed: the pages are the executed notebooks ``results/<stem>/<stem>.ipynb`` as stored, README.md and
+the methods notes ``docs/papers/*.md``, with the verdict table ``results/00_overview/claims_summary.csv`` and its
+forest plot as the landing page. Everything is staged into a scratch folder first (the results copies are never
+touched): each notebook gets a header cell naming the profile, device and commit its outputs came from (from
+``results/<stem>/figures/manifest.json`` and the notebook's papermill metadata), and README links to files that are
+not pages become code spans, so every link of the site resolves.
+
+    python docs/build_site.py [--results DIR] [--out DIR]      # or: make site [SITE_RESULTS=DIR]
+
+``--results`` (env ``SITE_RESULTS``, default results/) is where the executed notebooks are read from; the HTML lands in
+``--out`` (env ``SITE_OUT``, default docs/_build/site)/html. Configuration: docs/_config.yml and docs/_toc.yml.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+OVERVIEW = "00_overview"
+FOREST = "figures/claims_forest.png"
+CLAIM_COLUMNS = ["paper", "id", "claim", "measured", "verdict", "profile"]
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def git_commit(cwd: Path = ROOT) -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (sha or "unknown") + ("-dirty" if dirty and sha else "")
+
+
+def provenance(stem_dir: Path, nb: dict | None = None) -> dict:
+    """What a page's outputs came from: profiles, devices and commits of its figures' manifest, and the papermill run
+    (parameters, start, duration). A value the manifest lacks falls back to the notebook's parameters."""
+    figures = {}
+    manifest = stem_dir / "figures" / "manifest.json"
+    if manifest.exists():
+        figures = json.loads(manifest.read_text()).get("figures", {})
+    distinct = lambda key: sorted({str(f[key]) for f in figures.values() if f.get(key)})  # noqa: E731
+    pm = (nb or {}).get("metadata", {}).get("papermill", {})
+    params = pm.get("parameters", {})
+    out = {"profile": distinct("profile") or ([str(params["profile"])] if "profile" in params else []),
+           "device": distinct("device"), "commit": distinct("git_commit"), "created": distinct("created"),
+           "figures": len(figures), "parameters": params, "start": pm.get("start_time"), "duration": pm.get("duration")}
+    return out
+
+
+def _join(values: list, code: bool = False, short: bool = False) -> str:
+    if not values:
+        return "unknown"
+    fmt = (lambda v: f"`{v[:12] + v[40:] if short and len(v) >= 40 else v}`") if code else (lambda v: f"**{v}**")
+    return " / ".join(fmt(v) for v in values)
+
+
+def provenance_markdown(p: dict, what: str = "this page") -> str:
+    """A short MyST admonition: profile, device, commit (and how the notebook was run)."""
+    run = ""
+    if p["start"]:
+        run = f" Executed {p['start'][:16].replace('T', ' ')} UTC"
+        if p["duration"] is not None:
+            run += f" in {p['duration']:.0f} s"
+        run += f" by papermill with parameters `{json.dumps(p['parameters'])}`." if p["parameters"] else " by papermill."
+    elif p["created"]:
+        run = f" Figures written {p['created'][0][:16].replace('T', ' ')} to {p['created'][-1][:16].replace('T', ' ')}."
+    return (f":::{{admonition}} Outputs of {what}\n:class: note archlab-provenance\n"
+            f"Profile {_join(p['profile'])} · device {_join(p['device'])} · commit {_join(p['commit'], code=True, short=True)}."
+            f"{run} Shown as stored; building the site re-executed nothing.\n:::\n")
+
+
+# ----------------------------------------------------------------------------- staging
+
+
+def stage_notebook(src: Path, dst: Path) -> dict:
+    """Copy an executed notebook with a provenance header cell after its title cell; return its provenance."""
+    nb = json.loads(src.read_text())
+    p = provenance(src.parent, nb)
+    header = {"cell_type": "markdown", "id": "archlab-provenance", "metadata": {"tags": ["archlab-provenance"]},
+              "source": provenance_markdown(p, "this notebook").splitlines(keepends=True)}
+    cells = nb.get("cells", [])
+    first = "".join(cells[0].get("source", "")) if cells and cells[0].get("cell_type") == "markdown" else ""
+    if first.lstrip().startswith("# "):  # the header goes right under the title line, above the introduction
+        title, _, rest = first.lstrip().partition("\n")
+        cells[0] = {**cells[0], "source": title + "\n"}
+        cells[1:1] = [header] + ([{"cell_type": "markdown", "id": "archlab-intro", "metadata": {},
+                                   "source": rest.lstrip("\n")}] if rest.strip() else [])
+    else:
+        cells.insert(0, header)
+    nb["cells"] = cells
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text(json.dumps(nb, indent=1, ensure_ascii=False))
+    return p
+
+
+_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
+
+
+def stage_markdown(text: str, here: Path, stage: Path) -> str:
+    """Relative links to files that are not staged pages become ``text (`path`)``; web links and anchors stay."""
+    def repl(m):
+        label, target = m.group(1), m.group(2)
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+            return m.group(0)
+        path = target.split("#", 1)[0]
+        if (here / path).exists():
+            return m.group(0)
+        return f"{label} (`{path}`)" if f"`{path}`" not in label else label
+    return _LINK.sub(repl, text)
+
+
+def read_claims(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def landing_page(results: Path, stage: Path, stems: dict) -> str:
+    """index.md: the verdict counts per paper, the forest plot (or a note) and every claim with its verdict."""
+    lines = ["# archlab: every claim and its verdict", ""]
+    ov = results / OVERVIEW
+    claims_csv = ov / "claims_summary.csv"
+    nb = ov / f"{OVERVIEW}.ipynb"
+    p = provenance(ov, json.loads(nb.read_text()) if nb.exists() else None)
+    lines += ["A reproducible companion to four papers on how a network's **shape** (its depth, width and paths) "
+              "decides how well it trains. Each paper has a notebook; each claim gets a measured verdict by a "
+              "criterion fixed before any result existed. See [the README](readme.md) for how to reproduce it.", "",
+              provenance_markdown(p, "the verdict table"), ""]
+    if not claims_csv.exists():
+        lines += [":::{warning}", f"No verdict table: `{claims_csv.name}` is missing from the results folder. "
+                  "Run `make reproduce` first.", ":::", ""]
+    else:
+        rows = read_claims(claims_csv)
+        verdicts = sorted({r.get("verdict", "") for r in rows})
+        counts = Counter((r.get("paper", ""), r.get("verdict", "")) for r in rows)
+        lines += ["## Verdicts per paper", "", "| paper | notebook | " + " | ".join(verdicts) + " |",
+                  "|---|---|" + "---|" * len(verdicts)]
+        for paper in sorted({r.get("paper", "") for r in rows}, key=lambda s: (len(s), s)):
+            stem = next((s for s in stems if s.split("_", 1)[0].lstrip("0") == paper), None)
+            link = f"[{stem}](notebooks/{stem}.ipynb)" if stem else "(not executed)"
+            lines.append(f"| {paper} | {link} | " + " | ".join(str(counts[(paper, v)]) for v in verdicts) + " |")
+        lines.append("")
+        trimmed = stage / "claims_summary.csv"
+        with trimmed.open("w", newline="") as f:
+            w = csv.writer(f)
+            cols = [c for c in CLAIM_COLUMNS if c in rows[0]] if rows else CLAIM_COLUMNS
+            w.writerow(cols)
+            for r in rows:
+                w.writerow([r.get(c, "") for c in cols])
+        forest = ov / FOREST
+        lines += ["## Effect sizes", ""]
+        if forest.exists():
+            shutil.copy2(forest, stage / "claims_forest.png")
+            lines += ["```{figure} claims_forest.png", ":name: claims-forest", ":alt: forest plot of every claim's effect",
+                      "", "Every claim's measured effect with its interval, by paper.", "```", ""]
+        else:
+            lines += [":::{note}", f"No forest plot yet (`results/{OVERVIEW}/{FOREST}` is missing from this results "
+                      "folder).", ":::", ""]
+        lines += ["## Every claim", "", f"The criteria are in `results/{OVERVIEW}/claims_summary.csv`; the `profile` "
+                  "column says at which scale each verdict was reached (`smoke` verdicts only exercise the plumbing).",
+                  "", "```{csv-table}", ":file: claims_summary.csv", ":header-rows: 1", ":class: archlab-claims", "```", ""]
+    return "\n".join(lines)
+
+
+def stage(results: Path, src: Path) -> dict:
+    """Fill ``src`` with the book's sources; return ``{stem: provenance}`` of the notebooks staged."""
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    stems = {}
+    for nb in sorted(results.glob("*/*.ipynb")):
+        if nb.stem == nb.parent.name:  # results/<stem>/<stem>.ipynb only
+            stems[nb.stem] = stage_notebook(nb, src / "notebooks" / nb.name)
+    if not stems:  # the toc's glob must match something; say why the section is empty
+        (src / "notebooks").mkdir()
+        (src / "notebooks" / "none.md").write_text(
+            f"# No executed notebook\n\n`{results}` has no `<stem>/<stem>.ipynb`: run `make reproduce` first.\n")
+    papers = sorted((DOCS / "papers").glob("*.md"))
+    (src / "papers").mkdir()
+    for md in papers:
+        (src / "papers" / md.name).write_text(stage_markdown(md.read_text(), src / "papers", src))
+    if not papers:
+        (src / "papers" / "none.md").write_text("# Methods notes\n\nNo methods note (`docs/papers/*.md`) yet.\n")
+    readme = (ROOT / "README.md").read_text()
+    readme = re.sub(r"\]\(notebooks/([^)]+)\.ipynb\)", lambda m: f"](notebooks/{m.group(1)}.ipynb)"
+                    if m.group(1) in stems else f"](#{m.group(1)})", readme)
+    (src / "readme.md").write_text(stage_markdown(readme, src, src))
+    (src / "index.md").write_text(landing_page(results, src, stems))
+    commit = git_commit()
+    config = (DOCS / "_config.yml").read_text().replace(
+        'extra_footer: ""', "extra_footer: " + json.dumps(
+            f"<p>Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from commit <code>{commit[:12]}"
+            f"{commit[40:]}</code>; each page names the profile, device and commit of its outputs.</p>"), 1)
+    (src / "_config.yml").write_text(config)
+    shutil.copy2(DOCS / "_toc.yml", src / "_toc.yml")
+    return stems
+
+
+def build(results: Path, out: Path) -> Path:
+    """Stage and build; return the HTML folder."""
+    t0 = time.perf_counter()
+    src = out / "src"
+    stems = stage(results, src)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(out), "--builder", "html",
+           "--keep-going"]
+    html = out / "_build" / "html"
+    if html.exists():
+        shutil.rmtree(html)  # stale pages of notebooks no longer in results/ must not linger
+    subprocess.run(cmd, check=True)
+    print(f"site: {len(stems)} notebook(s) {sorted(stems)} from {results} -> {html / 'index.html'} "
+          f"in {time.perf_counter() - t0:.0f}s")
+    return html
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", type=Path, default=Path(os.environ.get("SITE_RESULTS") or ROOT / "results"))
+    ap.add_argument("--out", type=Path, default=Path(os.environ.get("SITE_OUT") or DOCS / "_build" / "site"))
+    args = ap.parse_args(argv)
+    if not args.results.is_dir():
+        print(f"error: no results folder at {args.results}", file=sys.stderr)
+        return 2
+    build(args.results.resolve(), args.out.resolve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

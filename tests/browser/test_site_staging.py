@@ -1,0 +1,62 @@
+"""docs/build_site.py's staging, without a browser or a Sphinx build (fast; runs in `make test`): provenance headers,
+link rewriting, the landing page, and that the results folder is only read."""
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("build_site", ROOT / "docs" / "build_site.py")
+bs = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bs)
+
+
+def _results(tmp_path: Path) -> Path:
+    res = tmp_path / "results"
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"papermill": {
+        "parameters": {"profile": "smoke"}, "start_time": "2026-12-01T21:41:41+00:00", "duration": 30.1}},
+        "cells": [{"cell_type": "markdown", "id": "0", "metadata": {}, "source": "# Paper 9\n\nIntro text.\n"},
+                  {"cell_type": "code", "id": "1", "metadata": {}, "execution_count": 1, "source": "1",
+                   "outputs": [{"output_type": "execute_result", "execution_count": 1, "metadata": {},
+                                "data": {"text/plain": "1"}}]}]}
+    for stem in ("00_overview", "09_paper"):
+        (res / stem / "figures").mkdir(parents=True)
+        (res / stem / f"{stem}.ipynb").write_text(json.dumps(nb))
+        (res / stem / "figures" / "manifest.json").write_text(json.dumps({"figures": {"a": {
+            "profile": "smoke", "device": "CPU: x86_64 (2 threads)", "git_commit": "a" * 40, "created": "2026-12-01"}}}))
+    (res / "00_overview" / "claims_summary.csv").write_text(
+        "paper,id,claim,criterion,measured,verdict,profile\n9,C1,\"a, b\",crit,0.5,reproduced,smoke\n")
+    return res
+
+
+def _digest(folder: Path) -> str:
+    return hashlib.sha256(b"".join(p.read_bytes() + str(p).encode() for p in sorted(folder.rglob("*")) if p.is_file())).hexdigest()
+
+
+def test_stage_reads_results_and_writes_only_the_stage(tmp_path):
+    res = _results(tmp_path)
+    before = _digest(res)
+    stems = bs.stage(res, tmp_path / "src")
+    assert _digest(res) == before and sorted(stems) == ["00_overview", "09_paper"]
+    nb = json.loads((tmp_path / "src" / "notebooks" / "09_paper.ipynb").read_text())
+    srcs = ["".join(c["source"]) for c in nb["cells"]]
+    assert srcs[0] == "# Paper 9\n" and "archlab-provenance" in srcs[1] and srcs[2].startswith("Intro text.")
+    assert all(w in srcs[1] for w in ("**smoke**", "CPU: x86_64 (2 threads)", "`aaaaaaaaaaaa`", '{"profile": "smoke"}'))
+    assert nb["cells"][3]["outputs"], "outputs are staged as stored"
+    index = (tmp_path / "src" / "index.md").read_text()
+    assert "[09_paper](notebooks/09_paper.ipynb)" in index and "No forest plot yet" in index
+    assert "a, b" in (tmp_path / "src" / "claims_summary.csv").read_text()
+    assert (tmp_path / "src" / "_toc.yml").exists() and "extra_footer: \"<p>Built" in (tmp_path / "src" / "_config.yml").read_text()
+
+
+def test_links_to_files_that_are_not_pages_become_code(tmp_path):
+    (tmp_path / "page.md").write_text("x")
+    text = "[a](page.md) [b](lib/archlab/x.py) [c](https://example.org) [d](#top) ![e](img.png)"
+    assert bs.stage_markdown(text, tmp_path, tmp_path) == "[a](page.md) b (`lib/archlab/x.py`) [c](https://example.org) [d](#top) ![e](img.png)"
+
+
+def test_empty_results_still_stage_a_book(tmp_path):
+    (tmp_path / "results").mkdir()
+    assert bs.stage(tmp_path / "results", tmp_path / "src") == {}
+    assert (tmp_path / "src" / "notebooks" / "none.md").exists()
+    assert "No verdict table" in (tmp_path / "src" / "index.md").read_text()
