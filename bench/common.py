@@ -12,17 +12,18 @@ from dataclasses import dataclass
 import torch
 
 # Per size: CIFAR-sized images for the trainer benchmarks, a slice of the deep-vs-shallow grid for sweeps with the
-# paper grid's three learning rates and one seed, so batched groups are the size the paper grid gives them.
+# paper grid's three learning rates and one seed, so batched groups are the size the paper grid gives them; the
+# whole training split (train_size None), as the gpu and paper profiles train.
 PAPER_LRS = [1e-3, 3e-4, 1e-4]
 # tiny: the CI smoke test (seconds); small: the CPU default (a minute or two on 2 cores; 4,096 images, since
 # 1,024 gave timings of about a second that swung by 2x between runs); full: one GPU.
 SIZES = {
     "tiny": dict(n_train=256, epochs=1, repeats=1, workers=2, compile=(), ray=False,
                  cases=[("small_cnn", {"width": 8}, 64)],
-                 sweep=dict(profile="smoke", levels=dict(L=[2], F=[4], lr=PAPER_LRS[:2]), seeds=1, epochs=1)),
+                 sweep=dict(profile="smoke", levels=dict(L=[2], F=[4], lr=PAPER_LRS[:2], train_size=[None]), seeds=1, epochs=1)),
     "small": dict(n_train=4096, epochs=1, repeats=3, workers=8, compile=(), ray=True,
                   cases=[("small_cnn", {"width": 16}, 512), ("small_cnn", {"width": 16}, 128)],
-                  sweep=dict(profile="smoke", levels=dict(L=[2, 4], F=[8], lr=PAPER_LRS), seeds=1, epochs=8)),
+                  sweep=dict(profile="smoke", levels=dict(L=[2, 4], F=[8], lr=PAPER_LRS, train_size=[None]), seeds=1, epochs=8)),
     "full": dict(n_train=None, epochs=2, repeats=2, workers=8, compile=("reduce-overhead",), ray=True,
                  cases=[("small_cnn", {}, 512), ("resnet18_cifar", {}, 512), ("small_cnn", {}, 128)],
                  sweep=dict(profile="gpu", levels=dict(dataset=["cifar10"], L=[2, 4], F=[16, 32], k=[3], lr=PAPER_LRS),

@@ -76,7 +76,7 @@ def dry_run(jobs: list[dict]) -> pd.DataFrame:
         mem = params * BYTES_PER_PARAM + s["act_bytes"] * a["batch_size"]
         rows.append(dict(model=a["model"], kwargs=_short(a["kwargs"]), shape="x".join(map(str, a["shape"])),
                          datasets=",".join(sorted(a["datasets"])), runs=a["runs"], batch_size=a["batch_size"],
-                         params=params, flops=s["flops"], est_memory_mb=round(mem / 2**20, 1)))
+                         params=params, flops=s["flops"], est_memory_mb=mem / 2**20))  # unrounded: a tiny net is KB
     return pd.DataFrame(rows)
 
 
@@ -91,7 +91,7 @@ def report(stem: str, profile: str, jobs: list[dict], max_rows: int = 40) -> pd.
     shown = table if len(table) <= max_rows else table.nlargest(max_rows, "est_memory_mb")
     print(f"{stem} --dry-run, profile {profile}: {len(jobs)} runs, {len(table)} architectures, each built and "
           f"stepped once on the CPU in {time.perf_counter() - t0:.1f}s")
-    with pd.option_context("display.width", 220, "display.max_colwidth", 70):
+    with pd.option_context("display.width", 220, "display.max_colwidth", 70, "display.float_format", "{:.3g}".format):
         print(shown.to_string(index=False))
     if len(shown) < len(table):
         print(f"... {len(table) - len(shown)} smaller architectures not shown")

@@ -126,9 +126,11 @@ def count_flops(model: nn.Module, input_shape: tuple, device=None, ops: set | No
     return sum(v for op, v in per_op.items() if str(op).split(".")[1] in ops) // 2
 
 
-def model_cost(name: str, input_shape: tuple = (3, 32, 32), **kwargs) -> dict:
+def model_cost(name: str, input_shape: tuple = (3, 32, 32), /, **kwargs) -> dict:
     """``{"params", "flops"}`` of a registered model built on the meta device (no memory, no init): for matching
-    widths to a budget and projecting grids, where thousands of models are only counted."""
+    widths to a budget and projecting grids, where thousands of models are only counted. ``name`` and
+    ``input_shape`` are positional-only, so a model whose constructor itself takes ``input_shape`` (paper 2's
+    layouts) can receive it among ``kwargs``."""
     frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))  # hashable
     return dict(_meta_cost(name, tuple(input_shape), frozen))
 

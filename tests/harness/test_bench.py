@@ -161,7 +161,8 @@ def test_ray_sweep_of_real_trainings_equals_local(tmp_path):
 
     import torch
 
-    configs = grid_configs(dict(profile="smoke", levels=dict(L=[2], F=[4]), seeds=2, epochs=1), torch_device())
+    configs = grid_configs(dict(profile="smoke", levels=dict(L=[2], F=[4], train_size=[None]), seeds=2, epochs=1),
+                           torch_device())
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each Ray worker (num_cpus=1): the same kernels sum in the same order
     try:

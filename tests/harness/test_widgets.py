@@ -16,8 +16,11 @@ from archlab.widgets import build_explorer, explorer, has_content, live
 
 @pytest.fixture(autouse=True)
 def _widget_mode(monkeypatch):
-    """Widget path unless a test sets ARCHLAB_HEADLESS; every figure closed afterwards, and none leaked."""
+    """Widget path unless a test sets ARCHLAB_HEADLESS; every figure closed afterwards, and none leaked.
+
+    Figures an earlier test module left open are closed first: the check is about this module's widgets only."""
     monkeypatch.delenv("ARCHLAB_HEADLESS", raising=False)
+    plt.close("all")
     yield
     leaked = plt.get_fignums()
     plt.close("all")

@@ -38,8 +38,8 @@ def test_parameter_parity(layers, filters, kernel, pool, batchnorm, head, shape)
     assert seq(x).shape == par(x).shape == (2, 7)
 
 
-def test_spec_example_parameter_count():
-    # Spec section 3: F=16, k=3, L=4, MNIST, pool 4 -> 17,290 parameters in both layouts.
+def test_worked_example_parameter_count():
+    # A worked example: F=16, k=3, L=4, MNIST, pool 4 -> 17,290 parameters in both layouts.
     for name in ("sequential", "parallel"):
         assert n_params(create_model(name, layers=4, filters=16, kernel=3, pool=4, input_shape=(1, 28, 28))) == 17290
 

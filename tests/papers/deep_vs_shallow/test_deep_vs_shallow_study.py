@@ -22,10 +22,12 @@ from archlab.store import run_or_load
 
 def test_profile_grids_have_the_documented_sizes():
     assert len(P.make_config(profile="paper").configs()) == 6912  # 2 datasets x 2 layouts x 1,728
-    assert len(P.make_config(profile="gpu").configs()) == 72
+    assert len(P.make_config(profile="gpu").configs()) == 96  # 2 x 2 x (2 L x 4 F) x 3 seeds
+    cpu = P.make_config(profile="cpu").configs()
+    assert len(cpu) == 48 and {c["seed"] for c in cpu} == {0, 1, 2} and {c["steps"] for c in cpu} == {600}
     smoke = P.make_config(profile="smoke").configs()
-    assert len(smoke) == 4 and {c["dataset"] for c in smoke} == {"digits"}
-    assert len(P.make_config(profile="smoke", seeds=[0, 1], levels={"k": [3, 5]}).configs()) == 16
+    assert len(smoke) == 18 and {c["dataset"] for c in smoke} == {"digits"}
+    assert len(P.make_config(profile="smoke", seeds=[0, 1], levels={"k": [3, 5]}).configs()) == 24
 
 
 @pytest.mark.parametrize("dataset,K", [("mnist", 17435), ("mnist", 60000), ("cifar10", 50000)])
@@ -34,6 +36,26 @@ def test_gpu_grid_covers_every_q_bin(dataset, K):
     qs = [K * 10 / parameter_count(L, F, k, p, SHAPES[dataset])
           for L, F, k, p in itertools.product(levels["L"], levels["F"], levels["k"], levels["pool"])]
     assert set(A.q_bin(pd.Series(qs)).astype(str)) == set(A.BINS)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
+def test_cpu_grid_reaches_every_q_bin_by_training_set_size(dataset):
+    levels = PROFILES["cpu"]["levels"]
+    P_ = parameter_count(levels["L"][0], levels["F"][0], levels["k"][0], levels["pool"][0], SHAPES[dataset])
+    qs = [K * 10 / P_ for K in levels["train_size"]]
+    assert list(A.q_bin(pd.Series(qs)).astype(str)) == A.BINS  # one K per bin, in order
+
+
+def test_step_schedule_gives_every_training_set_size_the_same_budget():
+    from archlab.papers.deep_vs_shallow.grid import EVALS, MIN_EPOCH, repeats, schedule
+    c = P.make_config(profile="cpu").configs()[0]
+    for K in (48, 192, 640, 1792):
+        n = K * repeats(c, K)  # the samples one epoch passes over
+        assert n >= MIN_EPOCH and n - K < MIN_EPOCH
+        s = schedule(c, n)
+        assert 600 <= s["steps"] < 600 + n // 32 and s["steps"] == s["epochs"] * (n // 32)
+        assert s["epochs"] // s["eval_every"] >= EVALS  # the validation curve has EVALS points at least
+    assert schedule({**c, "steps": 0, "epochs": 7}, 1000)["epochs"] == 7
 
 
 @pytest.mark.parametrize("params,match", [
@@ -45,7 +67,10 @@ def test_gpu_grid_covers_every_q_bin(dataset, K):
     (dict(levels={"lr": [0.0]}), "lr"),
     (dict(levels={"F": []}), "non-empty"),
     (dict(epochs=-1), "epochs"),
-    (dict(seeds=[]), "seeds"),
+    (dict(steps=-5), "steps"),
+    (dict(steps=100, epochs=2), "give one of them"),
+    (dict(seeds=[1, 1]), "twice"),
+    (dict(levels={"train_size": [1]}), "train_size.*integer >= 2"),
     (dict(shard="2/2"), "shard"),
     (dict(executor="dask"), "dask.*local"),
     (dict(batched="yes"), "yes.*auto.*on.*off"),
@@ -59,45 +84,49 @@ def test_impossible_configurations_are_refused_before_running(params, match):
 # ----------------------------------------------------------------------------- the paper's Table 2
 
 
-def test_paper_table2_reproduces_the_specs_derived_ratios_and_patterns():
+def test_paper_table2_reproduces_the_derived_ratios_and_patterns():
     t = A.paper_bins().set_index(["dataset", "q_bin"])
-    # Spec section 6, derived table (two decimals).
+    # The derived ratios of docs/papers/deep_vs_shallow.md (two decimals).
     assert t.loc[("MNIST", "[0,1)"), ["r_train", "r_val"]].round(2).tolist() == [0.69, 1.45]
     assert t.loc[("CIFAR10", "[0,1)"), ["r_train", "r_val"]].round(2).tolist() == [2.08, 0.65]
     assert t.loc[("CIFAR10", "[1,3)"), ["gap_seq", "gap_par"]].round(3).tolist() == [0.592, 0.362]
     assert t.loc[("MNIST", "[10,inf)"), "r_val"].round(2) == 1.10
     assert (t.r_train > 1).sum() == 7 and (t.r_val < 1).sum() == 5 and (t.gap_par < t.gap_seq).sum() == 7
     high = t[t.index.get_level_values("q_bin").isin(["[3,10)", "[10,inf)"])]
-    assert high.r_val.round(2).between(0.98, 1.10).all()  # the spec quotes two decimals
+    assert high.r_val.round(2).between(0.98, 1.10).all()  # the methods note quotes two decimals
 
 
 # ----------------------------------------------------------------------------- analysis on known inputs
 
 
-def fake_runs(val_factor, train_factor=1.2, n_per_dataset=8, diverged=0):
-    """Runs where parallel's losses are fixed multiples of sequential's, spread over Q bins."""
+def fake_runs(val_factor, train_factor=1.2, n_per_dataset=8, diverged=0, seeds=(0, 1, 2), gap=1.0):
+    """Runs where parallel's losses are fixed multiples of sequential's, spread over Q bins, in three seeds; the
+    sequential val - train gap is ``gap`` (plus noise), so the regime checks can be put in or out of reach."""
     rows = []
     rng = np.random.default_rng(0)
     for ds in ("mnist", "cifar10"):
         for i in range(n_per_dataset):
-            base = dict(dataset=ds, L=2 + i, F=8, k=3, activation="relu", pool=4, batchnorm=False, lr=1e-3,
-                        head="flatten", seed=0)
-            q = [0.5, 2.0, 5.0, 20.0][i % 4]
-            seq_val, seq_train = rng.uniform(0.5, 1.5), rng.uniform(0.1, 0.4)
-            for layout, vf, tf in (("sequential", 1.0, 1.0), ("parallel", val_factor, train_factor)):
-                rows.append({**base, "layout": layout, "status": "ok", "P": 1000 + i, "Q": q,
-                             "train_loss": seq_train * tf, "val_loss": seq_val * vf, "train_acc": 0.9,
-                             "val_acc": 0.8, "sec_per_epoch": 1.0 if layout == "sequential" else 0.5})
+            for seed in seeds:
+                base = dict(dataset=ds, L=2, F=8, k=3, activation="relu", pool=4, batchnorm=False, lr=1e-3,
+                            head="flatten", train_size=100 * (i + 1), seed=seed)
+                q = [0.5, 2.0, 5.0, 20.0][i % 4]
+                seq_train = rng.uniform(0.1, 0.2)
+                seq_val = seq_train + gap * rng.uniform(0.9, 1.1)
+                for layout, vf, tf in (("sequential", 1.0, 1.0), ("parallel", val_factor, train_factor)):
+                    rows.append({**base, "layout": layout, "status": "ok", "P": 1000, "K": 100 * q, "Q": q,
+                                 "train_loss": seq_train * tf, "val_loss": seq_val * vf, "train_acc": 0.9,
+                                 "val_acc": 0.8, "sec_per_epoch": 1.0 if layout == "sequential" else 0.5})
     for j in range(diverged):  # parallel diverged in the first configurations
         rows[2 * j + 1].update(status="diverged", train_loss=math.nan, val_loss=math.nan)
     return pd.DataFrame(rows)
 
 
-def fake_steps(par_factor):
-    """step_times-shaped rows: parallel takes ``par_factor`` times the sequential time per step."""
+def fake_steps(par_factor, n=4):
+    """step_times-shaped rows: parallel takes ``par_factor`` times the sequential time per step (+-1% spread)."""
     rows = []
-    for L in (2, 4):
-        for layout, ms in (("sequential", 10.0 * L), ("parallel", 10.0 * L * par_factor)):
+    for i, L in enumerate(range(2, 2 + n)):
+        jitter = 1 + 0.01 * (i % 3 - 1)
+        for layout, ms in (("sequential", 10.0 * L), ("parallel", 10.0 * L * par_factor * jitter)):
             rows.append(dict(dataset="mnist", layout=layout, L=L, F=8, k=3, activation="relu", pool=4,
                              batchnorm=False, head="flatten", device="cuda", ms_per_step=ms))
     return pd.DataFrame(rows)
@@ -107,41 +136,64 @@ def by_id(rows):
     return {r["id"]: r for r in rows}
 
 
+def test_claims_are_numbered_declared_and_keep_their_old_slugs():
+    ids = [c.id for c in P.CLAIMS]
+    assert ids == [f"C{i}" for i in range(1, 10)]
+    slugs = ["parity", "truncation", "val-close", "val-close-high-q", "shallow-val", "deep-train", "shallow-gap",
+             "cifar-low-q", "speed"]
+    assert all(c.text.endswith(f"[{s}]") for c, s in zip(P.CLAIMS, slugs))
+    kinds = {c.id: c.kind for c in P.CLAIMS}
+    assert kinds["C1"] == kinds["C2"] == "exact" and kinds["C3"] == kinds["C4"] == "equivalence"
+    assert all(c.requires for c in P.CLAIMS if c.id in ("C3", "C4", "C5", "C6", "C7", "C8")) and all(c.source for c in P.CLAIMS)
+    lo, hi = P.CLAIMS[3].margin  # the paper's Table 2 band for Q >= 3
+    assert (math.exp(lo), math.exp(hi)) == pytest.approx((0.98, 1.10), rel=1e-12)
+
+
 def test_pairs_ratios_and_verdicts_follow_known_ratios():
-    pairs = A.pair_runs(fake_runs(val_factor=0.9, diverged=1))
-    assert len(pairs) == 16 and int((~pairs.ok).sum()) == 1
-    assert pairs.loc[pairs.ok, "r_val"].to_numpy() == pytest.approx(0.9)
+    # parallel's validation loss 0.99 x sequential's in every pair (inside both bands, so equivalence holds once
+    # the seeds' spread is nil), training loss 1.2 x: deep-train reproduced, shallow-val reproduced (log 1/0.99 > 0)
+    pairs = A.pair_runs(fake_runs(val_factor=0.99, diverged=1))
+    assert len(pairs) == 48 and int((~pairs.ok).sum()) == 1
+    assert pairs.loc[pairs.ok, "r_val"].to_numpy() == pytest.approx(0.99)
     assert pairs.pair_status.str.contains("par diverged").sum() == 1
     st = A.ratio_stats(pairs).set_index(["dataset", "split"])
-    assert st.loc[("all", "val"), "n"] == 15  # the diverged pair is excluded from the ratios...
-    assert st.loc[("all", "val"), "median"] == pytest.approx(0.9)
-    assert st.loc[("all", "val"), "share_par_wins"] == 1.0
+    assert st.loc[("all", "val"), "n"] == 47  # the diverged pair is excluded from the ratios
     v = by_id(P.verdicts(pairs, {"tanh": 1.0, "relu": 1.01}, profile="cpu", device="cuda", steps=fake_steps(0.5)))
-    assert "1 pairs not finished" in v["val-close"]["measured"]  # ...but reported
-    assert v["val-close"]["verdict"] == "reproduced"
-    assert v["val-close-high-q"]["verdict"] == "reproduced"
-    assert v["deep-train"]["verdict"] == "reproduced"  # train ratio 1.2 everywhere
-    assert v["parity"]["verdict"] == "reproduced" and v["truncation"]["verdict"] == "reproduced"
-    assert v["speed"]["verdict"] == "reproduced"  # parallel at half the time per epoch on cuda
+    assert {v[c]["verdict"] for c in ("C1", "C2", "C3", "C4", "C5", "C6")} == {"reproduced"}
+    assert v["C4"]["threshold_low"] == pytest.approx(math.log(0.98)) and v["C5"]["seeds"]
+    assert v["C7"]["verdict"] == "reproduced"  # gap par = 0.99 gap seq - 0.21 train loss < gap seq
+    assert v["C9"]["verdict"] == "reproduced" and "on cuda" in v["C9"]["measured"]
+    assert v["C3"]["regime_ok"] is True and "met" in v["C3"]["regime_measured"]
 
 
 def test_verdicts_fail_when_the_ratio_is_far_from_one():
     pairs = A.pair_runs(fake_runs(val_factor=2.0, train_factor=0.8))
     v = by_id(P.verdicts(pairs, {"tanh": 2.0}, profile="gpu", device="cuda", steps=fake_steps(1.5)))
-    assert v["val-close"]["verdict"] == "not reproduced"
-    assert v["val-close-high-q"]["verdict"] == "not reproduced"
-    assert v["deep-train"]["verdict"] == "not reproduced"
-    assert v["truncation"]["verdict"] == "not reproduced"
-    assert v["cifar-low-q"]["verdict"] == "not reproduced"  # val ratio 2 > 1 at CIFAR-10 Q < 1
-    assert v["speed"]["verdict"] == "not reproduced"  # parallel 1.5x slower per step
+    for cid in ("C2", "C3", "C4", "C5", "C6", "C8", "C9"):
+        assert v[cid]["verdict"] == "not reproduced", (cid, v[cid])
 
 
-def test_smoke_and_cpu_verdicts_stay_inconclusive_where_declared():
-    pairs = A.pair_runs(fake_runs(val_factor=0.9))
-    smoke = by_id(P.verdicts(pairs, {"tanh": 1.0}, profile="smoke", device="cpu", steps=fake_steps(0.5)))
-    assert all(smoke[c]["verdict"] == "inconclusive" for c in ("val-close", "shallow-val", "deep-train", "speed"))
-    on_cpu = by_id(P.verdicts(pairs, {"tanh": 1.0}, profile="cpu", device="cpu", steps=fake_steps(0.5)))
-    assert on_cpu["speed"]["verdict"] == "inconclusive"  # shared-CPU timings are not evidence
+def test_claims_report_out_of_regime_when_the_low_q_runs_did_not_over_fit():
+    # val - train gap 0.01 nats: the training sets were not fitted (train/val ~ 0.94 > 0.5) and no over-fitting
+    pairs = A.pair_runs(fake_runs(val_factor=0.99, gap=0.01))
+    v = by_id(P.verdicts(pairs, {"tanh": 1.0}, profile="cpu", device="cpu", steps=fake_steps(0.5)))
+    for cid in ("C3", "C4", "C5", "C6", "C7", "C8"):
+        assert v[cid]["verdict"] == "out of regime" and v[cid]["regime_ok"] is False, cid
+    assert "not met" in v["C7"]["regime_measured"]
+    assert v["C1"]["verdict"] == "reproduced"  # the exact check needs no regime
+
+
+def test_failed_experiment_marks_its_claims_not_run_with_the_reason():
+    runs = fake_runs(val_factor=1.0)[["dataset", "layout", "L", "F", "k", "activation", "pool", "batchnorm", "lr",
+                                      "head", "train_size", "seed"]].assign(status="failed")
+    pairs = A.pair_runs(runs)
+    assert len(pairs) == 48 and not pairs.ok.any()
+    v = by_id(P.verdicts(pairs, {"tanh": 1.0, "relu": 1.0}, profile="cpu", device="cpu", steps=fake_steps(1.0)))
+    for cid in ("C3", "C4", "C5", "C6", "C7", "C8"):
+        assert v[cid]["verdict"] == "not run" and "failed" in v[cid]["note"], cid
+    assert v["C1"]["verdict"] == "not run" and v["C2"]["verdict"] == "reproduced"
+    empty = by_id(P.verdicts(A.pair_runs(runs.iloc[:0]), {}, profile="cpu", device="cpu", steps=pd.DataFrame()))
+    assert {r["verdict"] for r in empty.values()} == {"not run"}
 
 
 def test_table2_puts_ours_beside_the_paper_with_identical_bins():
@@ -157,8 +209,11 @@ def test_table2_puts_ours_beside_the_paper_with_identical_bins():
 
 
 def test_train_run_learns_and_reports_parity(store):
-    cfg = P.make_config(profile="smoke", levels={"L": [2]})
+    cfg = P.make_config(profile="smoke", levels={"L": [2], "train_size": [64]}, seeds=[0])
     results = [run_or_load(train_run, c, store=store) for c in cfg.configs()]
+    # K = 64 samples, tiled 16x to a 1,024-sample epoch: 32 steps per epoch, so 60 steps take 2 epochs
+    assert [(r["K"], r["epochs_run"]) for r in results] == [(64, 2), (64, 2)]
+    assert all(r["test_loss"] == r["val_loss"] and r["params"] == r["P"] for r in results)
     for r in results:
         assert r["status"] == "ok"
         losses = [e["train_loss"] for e in r["history"]["epochs"]]
@@ -176,8 +231,8 @@ def test_batched_grid_equals_one_at_a_time_and_falls_back_where_vmap_cannot_trai
     # under batch norm (the conv bias before it has a zero true gradient, so AdamW steps it on rounding noise,
     # scaled down by its eps); rtol 1e-6 leaves orders of magnitude of margin on any machine. (In float32 the
     # batch-norm runs differ by up to 5e-3, so no tolerance there would be machine-independent.)
-    kw = dict(profile="smoke", levels={"L": [2], "lr": [1e-3, 3e-3], "batchnorm": [False, True]}, seeds=[0, 1],
-              precision="fp64")
+    kw = dict(profile="smoke", levels={"L": [2], "lr": [1e-3, 3e-3], "batchnorm": [False, True],
+                                       "train_size": [256]}, seeds=[0, 1], precision="fp64")
     cfg = P.make_config(**kw, batched="on")
     assert run_function(cfg) is train_run_batched and "batched" in cfg.execution()
     assert not P.make_config(profile="smoke").resolved_batched()  # auto: only gpu/paper batch
@@ -206,7 +261,8 @@ def test_a_diverging_run_is_stored_as_diverged(store):
 
 
 def test_step_times_cover_both_layouts_of_every_architecture():
-    steps = S.step_times(P.make_config(profile="smoke"), device="cpu", batch_size=16, min_run_time=0.01)
+    steps = S.step_times(P.make_config(profile="smoke", levels={"L": [2, 4]}), device="cpu", batch_size=16,
+                         min_run_time=0.01)  # one timing per architecture, whatever the training-set sizes
     assert len(steps) == 4 and (steps.ms_per_step > 0).all()
     ratios = A.step_ratios(steps)
     assert len(ratios) == 2 and ratios.r_step.notna().all()
@@ -215,9 +271,27 @@ def test_step_times_cover_both_layouts_of_every_architecture():
 def test_run_names_are_stable_and_jobs_follow_the_grid():
     from archlab.store import fn_name
 
-    assert (fn_name(train_run), train_run.code_version) == ("deep_vs_shallow.train", 1)
-    assert (fn_name(train_run_batched), train_run_batched.code_version) == ("deep_vs_shallow.train_batched", 1)
+    assert (fn_name(train_run), train_run.code_version) == ("deep_vs_shallow.train", 2)
+    assert (fn_name(train_run_batched), train_run_batched.code_version) == ("deep_vs_shallow.train_batched", 2)
     assert train_run.formerly == ("archlab.experiments.deep_vs_shallow.train_run",)
     jobs = P.jobs("smoke")
     assert [j["model"] for j in jobs] == [c["layout"] for c in P.make_config(profile="smoke").configs()]
     assert all(j["shape"] == (1, 8, 8) and j["kwargs"]["num_classes"] == 10 for j in jobs)
+
+
+def test_a_run_function_that_raises_leaves_a_failures_table_and_not_run_claims(store, monkeypatch):
+    import sys
+
+    R = sys.modules["archlab.papers.deep_vs_shallow.run"]  # the package re-exports the function under its name
+
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("dataset 'digits' not found (test)")
+
+    monkeypatch.setattr(R, "load_splits", missing)
+    cfg = P.make_config(profile="smoke", levels={"train_size": [64]}, seeds=[0])
+    runs = P.run(cfg, store=store)
+    assert len(runs) == 2 and (runs.status != "ok").all()
+    pairs = A.pair_runs(runs)
+    assert len(A.unfinished_pairs(pairs)) == 1
+    v = by_id(P.verdicts(pairs, {"tanh": 1.0}, profile="smoke", device="cpu", steps=pd.DataFrame()))
+    assert all(v[c]["verdict"] == "not run" for c in ("C1", "C3", "C4", "C5", "C6", "C7", "C8", "C9"))

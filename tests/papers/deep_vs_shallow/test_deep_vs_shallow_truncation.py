@@ -46,7 +46,7 @@ def test_nonlinear_deviation_shrinks_linearly_with_branch_scale(activation):
 
 def test_layouts_differ_clearly_at_default_init_and_agree_for_one_layer():
     dev = truncation_curve([1.0], activation="tanh").rel_deviation.iloc[0]
-    assert 0.2 < dev < 0.9  # spec: "of order 0.5 for a small tanh stack"
+    assert 0.2 < dev < 0.9  # of order 0.5 for a small tanh stack
     torch.manual_seed(0)
     body = ResidualBody(1, 4, 3, "tanh").double()
     assert relative_deviation(body, torch.randn(2, 4, 8, 8, dtype=torch.float64)) < 1e-12  # rounding only

@@ -1,4 +1,4 @@
-"""Paper 1 models: the stage bodies compute what the spec says, and cost what the spec's table says."""
+"""Paper 1 models: the stage bodies compute what the methods note says, and cost what its table says."""
 import pytest
 import torch
 
@@ -22,11 +22,11 @@ def _params(name, **kw):
 @pytest.mark.parametrize("blocks, expect", [(2, dict(gp_resnet=3.5, gp_csp_fusion=1.4, gp_vovnet=2.4, gp_elan=1.4)),
                                             (4, dict(gp_resnet=6.6, gp_csp_fusion=2.1, gp_vovnet=4.4, gp_elan=2.3)),
                                             (8, dict(gp_resnet=12.8, gp_csp_fusion=3.7, gp_vovnet=8.3, gp_elan=4.0))])
-def test_parameter_counts_match_spec_table(blocks, expect):
-    # Spec section 7: approximate millions of parameters at C = (64, 128, 256).
+def test_parameter_counts_match_note_table(blocks, expect):
+    # docs/papers/gradient_paths.md (parameter table): approximate millions of parameters at C = (64, 128, 256).
     for name, millions in expect.items():
         got = _params(name, widths=(64, 128, 256), blocks=blocks) / 1e6
-        assert abs(got - millions) <= 0.06, f"{name} blocks={blocks}: {got:.2f}M vs spec {millions}M"
+        assert abs(got - millions) <= 0.06, f"{name} blocks={blocks}: {got:.2f}M vs the note's {millions}M"
 
 
 def test_resnet_variants_share_parameters_and_forward():
@@ -113,6 +113,22 @@ def test_bad_arguments_are_refused():
         fig7_net("resnet", layers=4)
     with pytest.raises(ValueError, match="kind"):
         fig7_net("sparsenet")
+
+
+@pytest.mark.parametrize("name", ["gp_resnet", "gp_prn", "gp_csp_first", "gp_vovnet", "gp_vovnet_elan", "gp_elan",
+                                  "gp_csp_elan"])
+def test_a_stride_two_stem_halves_every_stage_and_keeps_the_parameters(name):
+    # the cpu profile's cost lever: the stage bodies (and so every gradient path) are unchanged, only smaller maps
+    shapes = {}
+    for s in (1, 2):
+        m = create_model(name, widths=(8, 16, 32), blocks=2, stem_stride=s)
+        h = m.stages[0].register_forward_hook(lambda mod, i, o, s=s: shapes.__setitem__(s, tuple(o.shape[2:])))
+        m(torch.zeros(1, 3, 32, 32))
+        h.remove()
+    assert shapes == {1: (32, 32), 2: (16, 16)}
+    assert _params(name, widths=(8, 16, 32), blocks=2, stem_stride=2) == _params(name, widths=(8, 16, 32), blocks=2)
+    with pytest.raises(ValueError, match="stem_stride"):
+        create_model(name, stem_stride=3)
 
 
 def test_every_family_is_registered():

@@ -6,15 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from archlab import create_model
-from archlab.papers.layer_insertion.insertion import (
-    FlopMeter,
-    check_schedule,
-    choose_position,
-    first_step_decrease,
-    insert,
-    sensitivities,
-    train_growing,
-)
+from archlab.papers.layer_insertion.insertion import check_schedule, choose_position, first_step_decrease, insert
+from archlab.papers.layer_insertion.loop import FlopMeter, train_growing
+from archlab.papers.layer_insertion.sensitivity import sensitivities
 
 FAMILIES = ["growing_fnn", "growing_resnet"]
 

@@ -4,7 +4,8 @@ import torch
 
 from archlab import create_model
 from archlab.models import model_entry
-from archlab.papers.layer_insertion.insertion import FlopMeter, insert
+from archlab.papers.layer_insertion.insertion import insert
+from archlab.papers.layer_insertion.loop import FlopMeter
 from archlab.papers.layer_insertion.models import GrowingResNet, ResidualBlock
 from archlab.train import count_flops
 
@@ -113,7 +114,7 @@ def test_vgg_big_net_is_the_small_net_grown_at_position_0_with_random_init():
 
 
 def test_vgg_flops_match_the_spec():
-    """Spec section 4: each candidate ~75.5 MFLOP per image forward, the whole baseline ~83 MFLOP (m = [64, 128,
+    """docs/papers/layer_insertion.md: each candidate ~75.5 MFLOP per image forward, the whole baseline ~83 MFLOP (m = [64, 128,
     256], 32 x 32). A training step (FlopMeter) is forward + weight grads + input grads of all but the first conv."""
     with torch.device("meta"):
         small = create_model("growing_vgg")

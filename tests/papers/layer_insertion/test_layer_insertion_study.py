@@ -19,7 +19,26 @@ def test_experiment_config_scales_insertion_with_epochs():
     from archlab.papers.layer_insertion import make_config
 
     plan = make_config(profile="cpu", epochs=370).plan()
-    assert plan["insert_at"] == (90,) and plan["when"] == (30, 90, 170)
+    assert plan["insert_at"] == (90,) and plan["when"] == (30, 50, 70, 90, 110, 130, 150, 170)
+
+
+@pytest.mark.parametrize("profile", ["cpu", "gpu", "paper"])
+def test_profiles_keep_the_papers_regime(profile):
+    """Reduced profiles shrink data, width and seeds, never the training a claim is about: the spirals studies run
+    the paper's schedule (1850 steps or epochs, insertion at 450), the when study >= 5 times in 150..850, the CNN
+    study 15 + 15 epochs or more with the four arms, >= 4 seeds at gpu/paper scale and >= 3 in the cpu profile
+    (its 10-minute budget; there the convergence precondition decides whether the CNN claims are judged)."""
+    from archlab.papers.layer_insertion import make_config
+    from archlab.papers.layer_insertion.grid import CNN_ARMS
+
+    p = make_config(profile=profile).plan()
+    assert (p["epochs"], p["insert_at"], p["seeds"]) == (1850, (450,), p["seeds"]) and p["seeds"] >= 10
+    assert p["minibatch"]["epochs"] == 1850 and p["minibatch"]["insert_at"] == (450,) and p["minibatch"]["seeds"] >= 10
+    assert len(p["when"]) >= 5 and min(p["when"]) == 150 and max(p["when"]) == 850 and p["when_seeds"] >= 10
+    cnn = p["cnn"]
+    cpu = profile == "cpu"
+    assert cnn["epochs"] >= 30 and cnn["insert_at"] == (cnn["epochs"] // 2,) and cnn["seeds"] >= (3 if cpu else 4)
+    assert tuple(cnn["methods"]) == CNN_ARMS and (cnn["train_size"] or 50_000) >= (1_500 if cpu else 50_000)
 
 
 def test_run_growth_shares_the_trajectory_until_insertion():
@@ -37,14 +56,25 @@ def test_run_growth_shares_the_trajectory_until_insertion():
     assert large["curve"]["loss"][0] != small["curve"]["loss"][0], "the large net starts from a fresh init"
 
 
-def test_paired_statistics_and_flops_to_target():
-    from archlab.papers.layer_insertion.analysis import flops_to_reach, win_stats
+def test_flops_to_target():
+    from archlab.papers.layer_insertion.analysis import flops_to_reach
 
-    s = win_stats([1, 1, 1, 1, 1, 1, 2], [2, 2, 2, 2, 2, 2, 2])
-    assert (s["n"], s["wins"], s["losses"]) == (7, 6, 0) and s["p"] == pytest.approx(0.5**6)
     curve = dict(loss=[1.0, 0.5, 0.7, 0.4], flops=[10, 20, 30, 40])
     assert flops_to_reach(curve, 0.6) == 20 and flops_to_reach(curve, 0.45) == 40
     assert flops_to_reach(curve, 0.1) == float("inf")
+
+
+def test_spirals_studies_run_batched_and_stored_per_seed(store):
+    from archlab.papers import layer_insertion as P
+    from archlab.papers.layer_insertion.grid import spiral_configs
+    from archlab.papers.layer_insertion.run import run_growth_seeds
+
+    frames = P.run(P.make_config(profile="smoke", studies=["fnn", "minibatch"]), store=store)
+    assert all((f["status"] == "ok").all() and f["seed"].nunique() == 2 for f in frames.values())
+    assert len(store.runs(run_growth_seeds)) == sum(len(f) for f in frames.values())
+    config = spiral_configs("fnn", P.make_config(profile="smoke").plan())[0]
+    with pytest.raises(ValueError, match="spirals studies"):
+        run_growth_seeds([{**config, "study": "mnist"}])
 
 
 def test_jobs_follow_the_grid():
@@ -60,3 +90,21 @@ def test_jobs_follow_the_grid():
         for c, j in zip(configs, found):
             phases = 1 + (len(c["insert_at"]) + (c["arch"] == "vgg") if c["method"] in GROWING else 0)
             assert (j["model"], len(j["phases"])) == (f"growing_{c['arch']}", phases), c
+
+
+def test_cpu_runs_use_one_thread_and_restore_the_setting():
+    """Paper 4's nets are too small to split across threads (``run.tiny_threads``); other devices keep torch's."""
+    import torch
+
+    from archlab.papers.layer_insertion.run import tiny_threads
+
+    original = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with tiny_threads({"device": "cpu", "dataset": "cifar10"}):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with tiny_threads({"device": "cuda", "dataset": "cifar10"}):
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(original)

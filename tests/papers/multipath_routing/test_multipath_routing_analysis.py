@@ -1,5 +1,5 @@
-"""Routing-specialisation analyses (paper 3, spec section 6) on hand-made routing tensors with known answers, and
-end to end on a tiny multi-path net."""
+"""Routing-specialisation analyses (paper 3, docs/papers/multipath_routing.md) on hand-made routing tensors with
+known answers, and end to end on a tiny multi-path net."""
 import dataclasses
 import math
 
@@ -138,3 +138,19 @@ def test_routing_figures_render_to_png(tmp_path):
     for name, fig in figs.items():
         fig.savefig(tmp_path / f"{name}.png")
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
+
+
+def test_live_view_trains_once_per_setting_and_ablation_changes_accuracy():
+    """The live widget's view: a routing panel per transition between paths, the per-class table with the ablated
+    column, and the training cached (a second call with another class or path reuses the trained net)."""
+    from archlab.papers.multipath_routing import interactive as ia
+
+    ia.train_small.cache_clear()
+    fig, table = ia.routing_view("synthetic", tau=0.5, epochs=1, cls="3", ablate="stage 2, path 1")
+    assert len(fig.axes) == 6 and list(table.columns) == ["class", "acc % intact", "acc % with stage 2, path 1 zeroed"]
+    assert table["acc % intact"].between(0, 100).all()
+    fig2, table2 = ia.routing_view("synthetic", tau=0.5, epochs=1, cls="0", ablate="none")
+    assert ia.train_small.cache_info().hits == 1 and list(table2.columns) == ["class", "acc % intact"]
+    assert table2["acc % intact"].equals(table["acc % intact"])
+    with pytest.raises(ValueError, match="valid"):
+        ia.routing_view("synthetic", tau=0.5, epochs=1, ablate="stage 9")

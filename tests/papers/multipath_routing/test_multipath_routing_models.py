@@ -1,5 +1,5 @@
-"""Paper 3 models: the spec's counted reference table, matched budgets, routing normalisation, and that the grouped
-implementation computes what the per-path equations say."""
+"""Paper 3 models: the counted reference budget (docs/papers/multipath_routing.md), matched budgets, routing
+normalisation, input pooling, and that the grouped implementation computes what the per-path equations say."""
 import math
 
 import pytest
@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from archlab.models import create_model
 from archlab.papers.multipath_routing.analysis import REFERENCE, reference_budget
 from archlab.papers.multipath_routing.baselines import budget, count_macs
-from archlab.papers.multipath_routing.grid import searched_multipliers
+from archlab.papers.multipath_routing.arms import searched_multipliers
 from archlab.papers.multipath_routing.models import ROUTERS, RoutedConv
 
 SMALL = {"widths": (8, 16, 32), "stem": 8, "convs_per_stage": 1}
@@ -17,19 +17,19 @@ SQRT2 = 2 ** 0.5
 EPS32 = torch.finfo(torch.float32).eps
 
 
-def test_reference_table_matches_spec_exactly():
-    # Spot values typed from spec section 3, so a wrong REFERENCE table cannot make the test pass.
+def test_reference_table_matches_the_counted_budget_exactly():
+    # Spot values typed from the methods note's reference budget, so a wrong REFERENCE table cannot make it pass.
     spec = {r[0]: r[3:] for r in REFERENCE}
     assert spec["SP-base"] == (298_026, 0, 48.1)
     assert spec["MP2-CC"] == (609_128, 14_014, 95.3)
     assert spec["MP4-CP-conv"] == (4_646_246, 28_604, 642.6)
     df = reference_budget()
-    bad = df[~df["matches spec"]]
+    bad = df[~df["matches table"]]
     assert bad.empty, bad.to_string()
 
 
 def test_wider_reference_backbone_counts():
-    # Spec: at W = (64, 128, 256) MP2-CC is 2.39M / 341 MMACs, SP-wide x1.41 2.31M / 338. These figures hold
+    # Reference budget: at W = (64, 128, 256) MP2-CC is 2.39M / 341 MMACs, SP-wide x1.41 2.31M / 338. These figures hold
     # with the stem kept at 32 and the multiplier taken literally as 1.41 (sqrt(2) gives 2.33M / 342 here).
     cc = budget(create_model("multipath_net", widths=(64, 128, 256), stem=32))
     wide = budget(create_model("mp_plain_net", widths=(64, 128, 256), stem=32, width_mult=1.41))
@@ -64,7 +64,7 @@ def test_matched_arms_within_5_percent(widths, stem, cps):
             assert abs(b["params"] / target["params"] - 1) <= 0.05, (name, kw, b, target)
             assert abs(b["macs"] / target["macs"] - 1) <= 0.05, (name, kw, b, target)
     # SP-deeper and SK need a width search; the search itself raises if it misses +-5%.
-    mult = searched_multipliers(widths, stem, cps)
+    mult = searched_multipliers(["sp_deeper", "sk"], widths, stem, cps)
     target = budget(create_model("multipath_net", **common))
     deeper = budget(create_model("mp_plain_net", **{**common, "convs_per_stage": 2 * cps}, width_mult=mult["sp_deeper"]))
     assert abs(deeper["params"] / target["params"] - 1) <= 0.05 and abs(deeper["macs"] / target["macs"] - 1) <= 0.05
@@ -214,6 +214,10 @@ def test_bad_router_or_path_count_refused(kwargs, match):
 @pytest.mark.parametrize("params,match", [({"routers": ["none", "cross_connections", "gated"]}, "choose one of"),
                                          ({"paths": [2, 16]}, "choose one of"),
                                          ({"routers": ["none"]}, "must include 'cross_connections'"),
+                                         ({"paths": [4]}, "must include 2"),
+                                         ({"temperatures": [0.5, 0]}, r"\[0\] invalid; each must be a number > 0"),
+                                         ({"temperatures": [1]}, "!= 1"),
+                                         ({"seeds": -1}, "must be >= 0"),
                                          ({"permutations": 20}, "100 label shuffles")])
 def test_notebook_config_refuses_bad_input(params, match):
     from archlab.config import ConfigError

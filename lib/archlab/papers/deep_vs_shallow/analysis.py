@@ -16,6 +16,7 @@ from .truncation import loglog_slope, truncation_curve
 
 BIN_EDGES = [0, 1, 3, 10, np.inf]
 BINS = ["[0,1)", "[1,3)", "[3,10)", "[10,inf)"]
+LOW_Q = 3  # below it the models can over-fit: the bins where the paper's gap claim lives
 NAMES = {"mnist": "MNIST", "cifar10": "CIFAR10"}  # the paper's spelling, so both tables share row labels
 SHORT = {"sequential": "seq", "parallel": "par"}
 
@@ -26,7 +27,7 @@ PAPER_TABLE2 = {
     ("CIFAR10", "sequential"): [(0.25326, 2.03107), (0.72510, 1.31691), (1.07333, 1.34721), (1.58608, 1.65354)],
     ("CIFAR10", "parallel"): [(0.52658, 1.32386), (0.88701, 1.24884), (1.17085, 1.34227), (1.63449, 1.68879)],
 }
-METRICS = ["P", "Q", "train_loss", "val_loss", "train_acc", "val_acc", "sec_per_epoch", "status"]
+METRICS = ["P", "K", "Q", "train_loss", "val_loss", "train_acc", "val_acc", "sec_per_epoch", "status"]
 
 
 def q_bin(q) -> pd.Categorical:
@@ -52,7 +53,7 @@ def pair_runs(runs: pd.DataFrame) -> pd.DataFrame:
     wide.columns = [f"{m}_{SHORT[lay]}" for m, lay in wide.columns]
     wide = wide.reindex(columns=[f"{m}_{s}" for m in METRICS for s in ("seq", "par")]).reset_index()
     wide["dataset"] = wide.dataset.map(lambda d: NAMES.get(d, d))
-    status = wide[["status_seq", "status_par"]].fillna("missing")
+    status = wide[["status_seq", "status_par"]].astype(object).fillna("missing").astype(str)
     wide["ok"] = (status.status_seq == "ok") & (status.status_par == "ok")
     wide["pair_status"] = np.where(wide.ok, "ok", "seq " + status.status_seq + ", par " + status.status_par)
     wide["Q"] = pd.to_numeric(wide.Q_seq.fillna(wide.Q_par), errors="coerce")
@@ -78,7 +79,7 @@ def bin_means(pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _derived(t: pd.DataFrame) -> pd.DataFrame:
-    """The spec's derived ratios: ratio of bin means par/seq and the val - train gap per layout."""
+    """The derived ratios (docs/papers/deep_vs_shallow.md): ratio of bin means par/seq and the val - train gap per layout."""
     t = t.copy()
     t["r_train"], t["r_val"] = t.train_par / t.train_seq, t.val_par / t.val_seq
     t["gap_seq"], t["gap_par"] = t.val_seq - t.train_seq, t.val_par - t.train_par
@@ -106,7 +107,7 @@ def dataset_order(name: str) -> int:
 
 
 def ratio_table(pairs: pd.DataFrame) -> pd.DataFrame:
-    """The spec's derived-ratio table (par/seq of bin means, gaps) for the paper and for our runs."""
+    """The derived-ratio table (par/seq of bin means, gaps) for the paper and for our runs."""
     cols = ["dataset", "q_bin", "n", "r_train", "r_val", "gap_seq", "gap_par"]
     both = pd.concat([paper_bins()[cols].assign(source="paper"), bin_means(pairs)[cols].assign(source="ours")])
     both = both.assign(order=both.dataset.map(dataset_order), q_bin=pd.Categorical(both.q_bin, BINS, ordered=True))
@@ -142,6 +143,32 @@ def ratio_summary(r: np.ndarray) -> dict:
             "median_hi": med_ci[1], "geomean": np.exp(log_r.mean()) if len(r) else np.nan, "geomean_lo": geo_ci[0],
             "geomean_hi": geo_ci[1], "share_par_wins": (r < 1).mean() if len(r) else np.nan, "wilcoxon_p": p,
             "mean_abs_log": np.abs(log_r).mean() if len(r) else np.nan}
+
+
+def per_seed(pairs: pd.DataFrame, values: pd.Series) -> pd.Series:
+    """The mean of ``values`` (one per pair) within each seed: the replicates the outcome rules take, since the
+    configurations of one seed share nothing but their initialisation seed (NaN and inf dropped first)."""
+    v = pd.to_numeric(values, errors="coerce").replace([np.inf, -np.inf], np.nan)
+    return v.groupby(pairs.seed).mean().dropna()
+
+
+def regime_values(pairs: pd.DataFrame) -> dict:
+    """What each claim's regime precondition reads, by regime name (``claims``); None where it cannot be measured.
+
+    ``low-Q fitted``: per seed, dataset and layout, mean train / mean val loss of the Q < 1 runs; the gaps: per
+    seed, the mean over both layouts of val - train loss, in the Q < 3 runs and in the CIFAR-10 Q < 1 runs."""
+    if pairs.empty or "ok" not in pairs:
+        return {"pairs complete": None, "low-Q fitted": None, "over-fitting present": None,
+                "CIFAR-10 over-fitting": None}
+    ok = pairs[pairs.ok]
+    low = ok[ok.Q < 1]
+    fitted = [float(g[f"train_loss_{s}"].mean() / g[f"val_loss_{s}"].mean())
+              for _, g in low.groupby(["seed", "dataset"]) for s in ("seq", "par")]
+    gap = (ok.gap_seq + ok.gap_par) / 2
+    cifar = (ok.dataset == "CIFAR10") & (ok.Q < 1)
+    return {"pairs complete": float(pairs.ok.mean()), "low-Q fitted": fitted or None,
+            "over-fitting present": list(per_seed(ok[ok.Q < LOW_Q], gap[ok.Q < LOW_Q])) or None,
+            "CIFAR-10 over-fitting": list(per_seed(ok[cifar], gap[cifar])) or None}
 
 
 def truncation_check(scales=np.logspace(-3, 0, 13), fit_below: float = 0.1) -> tuple[pd.DataFrame, dict]:

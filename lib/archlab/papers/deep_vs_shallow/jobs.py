@@ -1,12 +1,13 @@
-"""Paper 2's runs as benchmark / dry-run jobs: one per grid point and seed, a layout trained for plain epochs.
+"""Paper 2's runs as benchmark / dry-run jobs: one per grid point, K and seed, a layout trained for the whole epochs
+its step budget (``grid.schedule``) gives on K samples.
 
 Left out, being small: the final training-set evaluation of each run, the truncation check (one body, no
 training) and the notebook's step timings.
 """
 from __future__ import annotations
 
-from ...data import dataset_info
-from .grid import make_config, model_kwargs
+from ...data import FILE_SETS, dataset_info
+from .grid import make_config, model_kwargs, nominal_train_size, repeats, schedule
 
 
 def jobs(profile: str = "paper", **params) -> list[dict]:
@@ -19,6 +20,13 @@ def jobs(profile: str = "paper", **params) -> list[dict]:
     for c in configs:
         info = infos[c["dataset"]]
         shape = tuple(info["shape"])
+        K = nominal_train_size(c) if c["dataset"] in FILE_SETS else info["n_train"]
+        if c["train_size"] is not None:
+            K = min(K, c["train_size"])
+        stream = K * repeats(c, K)  # the samples one epoch passes over (run.tiled)
+        s = schedule(c, stream)
         out.append(dict(model=c["layout"], kwargs=model_kwargs(c, shape, info["classes"]), shape=shape,
-                        dataset=c["dataset"], batch_size=c["batch_size"], epochs=c["epochs"]))
+                        dataset=c["dataset"], batch_size=min(c["batch_size"], stream), epochs=s["epochs"],
+                        n_train=stream, n_test=min(c["test_size"] or info["n_test"], info["n_test"]),
+                        evals=s["epochs"] // s["eval_every"] + 1))
     return out

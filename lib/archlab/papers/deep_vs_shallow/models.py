@@ -10,7 +10,7 @@ weight (and, with batch norm, one ``BatchNorm2d(L*F)``):
 
 Holding both layouts in the same tensors makes parameter parity hold by construction (not by bookkeeping), lets
 the truncation check evaluate both layouts on identical weights, and makes the parallel layer a single kernel
-call instead of a Python loop over branches. Stem and head are the spec's reconstruction [R]: Conv(C -> F, k,
+call instead of a Python loop over branches. Stem and head are our reconstruction [R]: Conv(C -> F, k,
 'same') + act, then MaxPool(p) -> Flatten -> Linear(F*(H/p)*(W/p) -> classes).
 """
 from __future__ import annotations
@@ -81,7 +81,7 @@ class ResidualConvNet(nn.Module):
         self.act = ACTIVATIONS[activation]
         self.stem = nn.Conv2d(c, filters, kernel, padding="same")
         self.body = ResidualBody(layers, filters, kernel, activation, batchnorm, layout)
-        # 'gap' is the receptive-field ablation the spec suggests: it removes the dense head's spatial integration.
+        # 'gap' is our receptive-field ablation: it removes the dense head's spatial integration.
         self.pool = nn.AdaptiveAvgPool2d(1) if head == "gap" else nn.MaxPool2d(pool) if pool > 1 else nn.Identity()
         n_in = filters if head == "gap" else filters * (hgt // pool) * (wid // pool)
         self.fc = nn.Linear(n_in, num_classes)

@@ -1,4 +1,4 @@
-"""Paper 2's figures, drawn only from stored runs (``pair_runs`` output) and from the spec's Table 2 numbers, which
+"""Paper 2's figures, drawn only from stored runs (``pair_runs`` output) and from the paper's Table 2 numbers, which
 are always labelled as the paper's. Pairs where a layout diverged or failed are counted in every panel title
 instead of disappearing."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from ...plots import learning_curves
 from .analysis import BIN_EDGES, BINS, bin_means, dataset_order, paper_bins, step_ratios
@@ -24,6 +24,19 @@ def _plain(*axes, minor=PLAIN):
     for axis in axes:
         axis.set_major_formatter(PLAIN)
         axis.set_minor_formatter(minor)
+
+
+def _readable_log(axis, lo: float, hi: float):
+    """Ticks and plain labels at 1, 2, 3, 5 x each power of ten on a log axis spanning ``lo``..``hi``, so a value
+    such as the paper's 0.65 or 2.08 can be read off a panel spanning less than a decade; wider spans keep 1, 2, 5."""
+    subs = (1.0, 2.0, 3.0, 5.0) if hi / max(lo, 1e-12) < 30 else (1.0, 2.0, 5.0)
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=30))
+    axis.set_major_formatter(PLAIN)
+    axis.set_minor_locator(LogLocator(base=10, subs=np.arange(1, 10), numticks=30))
+    axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+
+PAPER_NOTE = "paper values: full data, 100 epochs [S]; ours: this profile"
 
 
 def _log_labels(ax, lo: float, hi: float):
@@ -96,15 +109,22 @@ def ratio_vs_q(pairs: pd.DataFrame):
                     ax.errorbar(xm, q50, yerr=[[q50 - q25], [q75 - q50]], fmt=marker, color=color, mec="k",
                                 ms=8, capsize=3)
                 if (d, b) in paper.index:
-                    ax.plot([lo, hi], [paper.loc[(d, b), f"r_{split}"]] * 2, "--", color=color, lw=1.5,
+                    pv = paper.loc[(d, b), f"r_{split}"]
+                    ax.plot([lo, hi], [pv] * 2, "--", color=color, lw=1.5)
+                    ax.plot(np.sqrt(lo * hi), pv, "*", color=color, mec="k", ms=13,
                             label=f"paper Table 2, {split}" if b == BINS[0] else None)
         for edge in BIN_EDGES[1:-1]:
             ax.axvline(edge, color="grey", lw=0.6, ls=":")
         ax.axhline(1, color="k", lw=1)
         ax.set(xscale="log", yscale="log", xlabel="Q = K·M / P", ylabel="L_par / L_seq",
                title=f"{d} (big markers: bin median, IQR)")
-        _plain(ax.yaxis)
+        mine = paper.loc[d] if d in paper.index.get_level_values(0) else paper.iloc[:0]
+        ys = pd.concat([g.r_train, g.r_val, mine.r_train, mine.r_val]).dropna()
+        ys = ys[ys > 0] if len(ys[ys > 0]) else pd.Series([0.5, 2.0])
+        _readable_log(ax.yaxis, ys.min() / 1.1, ys.max() * 1.1)
+        _plain(ax.xaxis, minor=SPARSE)
         ax.legend(fontsize="x-small")
+    fig.suptitle(PAPER_NOTE, fontsize="small")
     return fig
 
 
@@ -165,15 +185,20 @@ def table2_figure(pairs: pd.DataFrame):
     for j, d in enumerate(ds):
         for i, split in enumerate(("val", "train")):
             ax = axes[i, j]
-            for src, t, ls in (("ours", ours, "-"), ("paper", paper, "--")):
+            shown = []
+            for src, t, ls, mk in (("ours", ours, "-", "o"), ("paper", paper, "--", "*")):
                 t = t[t.dataset == d].set_index("q_bin").reindex(BINS)
                 for s, lay in (("seq", "sequential"), ("par", "parallel")):
                     if t[f"{split}_{s}"].notna().any():
-                        ax.plot(BINS, t[f"{split}_{s}"], ls, marker="o", color=LAYOUT_COLORS[lay],
-                                label=f"{src}, {lay}")
-            ax.set(yscale="log", xlabel="Q bin", ylabel=f"mean {split} loss", title=f"{d}, {split}")
-            _plain(ax.yaxis, minor=SPARSE)
+                        ax.plot(BINS, t[f"{split}_{s}"], ls, marker=mk, ms=7 if mk == "o" else 11,
+                                color=LAYOUT_COLORS[lay], mec="k", label=f"{src}, {lay}")
+                        shown.append(t[f"{split}_{s}"])
+            ax.set(yscale="log", xlabel="Q bin", ylabel=f"mean {split} loss (nats)", title=f"{d}, {split}")
+            vals = pd.concat(shown).dropna() if shown else pd.Series([0.1, 1.0])
+            vals = vals[vals > 0]
+            _readable_log(ax.yaxis, vals.min(), vals.max())
             ax.legend(fontsize="x-small")
+    fig.suptitle(PAPER_NOTE, fontsize="small")
     return fig
 
 
@@ -191,8 +216,21 @@ def truncation_figure(curves: pd.DataFrame, slopes: dict):
     return fig
 
 
+def _curve_label(r) -> str:
+    res = r.result
+    return f"{r.layout}, P={res.get('P', float('nan')):,}, Q={res.get('Q', float('nan')):.2g} ({r.status})"
+
+
+def _with(history: dict, metric: str) -> dict:
+    """``history`` keeping only the epochs that recorded ``metric``."""
+    keep = [e for e in history["epochs"] if np.isfinite(e.get(metric, np.nan) if e.get(metric) is not None else np.nan)]
+    return {**history, "epochs": keep}
+
+
 def learning_curve_pair(runs: pd.DataFrame, **selection):
-    """Train and validation loss per epoch of both layouts for one configuration picked by ``selection``."""
+    """Train and validation loss per epoch of both layouts for one configuration picked by ``selection``, each
+    curve labelled with its layout, P and Q; epochs without a test-set evaluation are left out of the val panel
+    (a run evaluates ``grid.EVALS`` times), so its points join into a line."""
     sel = runs
     for k, v in selection.items():
         sel = sel[sel[k] == v]
@@ -200,7 +238,7 @@ def learning_curve_pair(runs: pd.DataFrame, **selection):
         sel = sel[sel[k] == sel[k].iloc[0]] if len(sel) else sel
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
     for ax, metric in zip(axes, ("train_loss", "val_loss")):
-        hist = {f"{r.layout} ({r.status})": r.result["history"] for r in sel.itertuples()
+        hist = {_curve_label(r): _with(r.result["history"], metric) for r in sel.itertuples()
                 if isinstance(r.result, dict) and "history" in r.result}
         if hist:
             learning_curves(hist, ax, metric, logy=True)

@@ -13,7 +13,7 @@ from ...store import versioned
 from ...sweep import run_sweep
 from ...train import TrainConfig, autocast_dtype, count_params, evaluate, fit, seed_everything
 from . import STEM
-from .grid import DeepShallowConfig, model_kwargs
+from .grid import DeepShallowConfig, model_kwargs, repeats, schedule
 
 GROUP_BY = ("seed", "lr")  # what the configs of one batched group may differ in
 
@@ -28,24 +28,38 @@ def run_device(c: dict) -> torch.device:
     return torch.device(c["device"] if c["device"] != "cuda" or torch.cuda.is_available() else "cpu")
 
 
-def train_config(c: dict, seed: int | None = None) -> TrainConfig:
-    """The run's training settings; ``precision`` is in a config only where it is not the default (tests)."""
-    return TrainConfig(epochs=c["epochs"], batch_size=c["batch_size"], lr=c["lr"], weight_decay=c["weight_decay"],
-                       seed=c["seed"] if seed is None else seed, precision=c.get("precision", "auto"))
+def train_config(c: dict, n_train: int, seed: int | None = None) -> TrainConfig:
+    """The run's training settings on ``n_train`` samples: as many whole epochs as ``grid.schedule`` gives (a
+    fixed step budget whatever K is), the test set evaluated ``grid.EVALS`` times; ``precision`` is in a config
+    only where it is not the default (tests)."""
+    s = schedule(c, n_train)
+    return TrainConfig(epochs=s["epochs"], batch_size=min(c["batch_size"], n_train), lr=c["lr"],
+                       weight_decay=c["weight_decay"], seed=c["seed"] if seed is None else seed,
+                       precision=c.get("precision", "auto"), eval_every=s["eval_every"])
+
+
+def tiled(c: dict, train):
+    """The training stream of a run: ``grid.repeats`` copies of the K samples per epoch (shuffled together)."""
+    r = repeats(c, len(train))
+    return train if r == 1 else train.take(torch.arange(len(train)).repeat(r))
 
 
 def run_result(hist, P: int, train, train_metrics: tuple, sec_per_epoch: float, wall_time: float) -> dict:
-    """One run's stored result: P, Q = K*M/P, final losses and accuracies (NaN unless it finished) and timing."""
+    """One run's stored result: P, Q = K*M/P, final losses and accuracies (NaN unless it finished) and timing,
+    under the standard names (test_loss / test_acc) and the paper's (val_loss / val_acc: its validation set is
+    our held-out test set)."""
     ok = hist.status == "ok"
     nan = float("nan")
     return {"status": hist.status, "P": P, "K": len(train), "Q": len(train) * train.num_classes / P,
-            "sec_per_epoch": sec_per_epoch, "wall_time": wall_time, "diverged_step": hist.diverged_step,
+            "sec_per_epoch": sec_per_epoch, "wall_time": wall_time, "seconds": wall_time, "params": P,
+            "epochs_run": len(hist.epochs), "diverged_step": hist.diverged_step,
             "history": hist.to_dict(), "train_loss": train_metrics[0] if ok else nan,
             "train_acc": train_metrics[1] if ok else nan, "val_loss": hist.final["val_loss"] if ok else nan,
-            "val_acc": hist.final["val_acc"] if ok else nan}
+            "val_acc": hist.final["val_acc"] if ok else nan,
+            "test_loss": hist.final["val_loss"] if ok else nan, "test_acc": hist.final["val_acc"] if ok else nan}
 
 
-@versioned(1, name="deep_vs_shallow.train", formerly=("archlab.experiments.deep_vs_shallow.train_run",))
+@versioned(2, name="deep_vs_shallow.train", formerly=("archlab.experiments.deep_vs_shallow.train_run",))
 def train_run(config: dict) -> dict:
     """Train one layout from scratch and report P, Q, final train/val loss and accuracy and seconds per epoch.
 
@@ -57,8 +71,9 @@ def train_run(config: dict) -> dict:
     seed_everything(c["seed"])
     model = build_model(c, train)
     device = run_device(c)
-    tc = train_config(c)
-    hist = fit(model, train, test, tc, device=device)
+    stream = tiled(c, train)
+    tc = train_config(c, len(stream))
+    hist = fit(model, stream, test, tc, device=device)
     train_metrics = (float("nan"), float("nan"))
     if hist.status == "ok":  # in the precision fit trained and validated in
         train_metrics = evaluate(model, train, device=device, dtype=autocast_dtype(tc, device))
@@ -66,7 +81,7 @@ def train_run(config: dict) -> dict:
                       statistics.median(e["seconds"] for e in hist.epochs), hist.wall_time)
 
 
-@versioned(1, name="deep_vs_shallow.train_batched",
+@versioned(2, name="deep_vs_shallow.train_batched",
            formerly=("archlab.experiments.deep_vs_shallow.train_run_batched",))
 def train_run_batched(configs: list[dict]) -> list[dict]:
     """``train_run`` for configs that differ only in ``seed`` and ``lr``, trained in one vmapped step; same result
@@ -82,9 +97,10 @@ def train_run_batched(configs: list[dict]) -> list[dict]:
         seed_everything(cc["seed"])
         models.append(build_model(c, train))
     device = run_device(c)
-    tcs = [train_config(cc) for cc in configs]
+    stream = tiled(c, train)
+    tcs = [train_config(cc, len(stream)) for cc in configs]
     try:
-        hists = fit_batched(models, train, test, tcs, device=device)
+        hists = fit_batched(models, stream, test, tcs, device=device)
     except NotBatchable:
         return [train_run(cc) for cc in configs]
     train_loss, train_acc = evaluate_batched(models, train, device=device, dtype=autocast_dtype(tcs[0], device))

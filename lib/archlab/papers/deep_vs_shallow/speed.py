@@ -25,7 +25,7 @@ def benchmark_executors(cfg: DeepShallowConfig, n: int = 8, epochs: int = 1, dev
     first grid configs, each at the paper grid's learning rates) for ``epochs`` epochs, each way into its own
     throw-away store so no result is reused."""
     lrs = PROFILES["paper"]["levels"]["lr"]
-    configs = [{**c, "epochs": epochs, "lr": lr} for c in cfg.configs(device)[: max(1, n // len(lrs))] for lr in lrs]
+    configs = [{**c, "steps": 0, "epochs": epochs, "lr": lr} for c in cfg.configs(device)[: max(1, n // len(lrs))] for lr in lrs]
     ways = {"local": dict(fn=train_run), "ray": dict(fn=train_run, executor="ray", gpus_per_run=cfg.gpus_per_run),
             "batched": dict(fn=train_run_batched, group_by=GROUP_BY)}
     # Untimed warm-up of each way (CUDA context, cuDNN plans, decoded data, one Ray worker per slot): the
@@ -70,7 +70,7 @@ def step_times(cfg: DeepShallowConfig, device=None, batch_size: int = 256, min_r
 
     device = torch.device(device or default_device(cfg.resolved_profile))
     cuda = device.type == "cuda"
-    keys = [f for f in FACTORS if f != "lr"]
+    keys = [f for f in FACTORS if f not in ("lr", "train_size")]  # one timing per architecture
     configs = {tuple(c[k] for k in keys): c for c in cfg.configs(device)}  # one per architecture
     rows = []
     for c in configs.values():

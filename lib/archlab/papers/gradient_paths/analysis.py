@@ -1,40 +1,33 @@
-"""Paper 1's tables: E1's exact gradient-path accounting (Fig. 7, Table 1 and the stacking argument), the labelled
-run frames of E2-E6 and their summaries, and the paper's own numbers for display beside ours.
+"""Paper 1's tables from the trained runs (E2-E6): the labelled run frames, the regime measures the claims need,
+the failures, per-experiment summaries, and the paper's own numbers for display beside ours.
 
-E1 is computed from traced graphs by ``paths``; nothing is trained, so its tables are recomputed on every notebook
-run instead of going through the run store. The paper's numbers (spec section 6) are COCO detection APs, so they
-are shown as the paper's, never mixed into our CIFAR-10 accuracies.
+Every table is computed from the stored runs. A diverged run keeps its row and scores chance (accuracy 0.1,
+training loss ln 10); a failed run keeps its row with its status and error and scores NaN, so it is left out of
+every statistic and counted. The paper's numbers (docs/papers/gradient_paths.md) are COCO detection APs, shown as
+the paper's and never mixed into our CIFAR-10 accuracies. E1's exact tables are in ``static``.
 """
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .grid import FAMILIES
-from .models import fig7_net
-from .paths import analyse, analyse_registered, fmt_set
+from .grid import FAMILIES, cost_points, resnet_blocks
 
-# The spec's Fig. 7 reference values (section 5) [P; set notation D]. Layer 5 is next to the loss.
-FIG7_SPEC = {
-    "resnet": {"L1": (1, 3, 5), "L2": (2, 4), "L3": (1, 3), "L4": (2,), "L5": (1,)},
-    "prn": {"L1a": (1, 3, 5), "L1b": (3, 5), "L2": (2, 4), "L3a": (1, 3), "L3b": (3,), "L4": (2,), "L5": (1,)},
-    "densenet": {f"L{k}": tuple(range(1, 7 - k)) for k in range(1, 6)},
-}
-FIG7_COUNTS = {"resnet": 5, "prn": 7, "densenet": 5}
-TABLE1_SLOPES = {"plain": 1.0, "resnet": 0.0, "densenet": 0.0}  # O(N), O(1), O(1) shortest gradient path
-SHIFT_MODELS = ("gp_vovnet", "gp_resnet", "gp_elan", "gp_vovnet_elan")  # the stacking argument's families
 CHANCE = 0.1  # CIFAR-10 and synthetic both have 10 classes
-COLS = ["family", "blocks", "widths", "seed", "status", "acc", "train_loss", "params", "flops", "max_shortest",
-        "longest_path", "combinations", "sim_init", "sim_final", "seconds"]  # the saved run tables' columns
+CHANCE_LOSS = math.log(10)  # the cross-entropy of a net that learned nothing: a diverged run's training loss
+RESULT_COLS = ["test_acc", "test_loss", "train_acc", "train_loss", "params", "flops", "max_shortest",
+               "longest_path", "combinations", "sim_init", "sim_final", "sec_per_epoch"]
+COLS = ["family", "blocks", "widths", "point", "rho", "seed", "status", "acc", "test_acc", "train_loss", "train_acc",
+        "plateau", "params", "flops", "max_shortest", "longest_path", "combinations", "sim_init", "sim_final",
+        "seconds"]  # the saved run tables' columns
 
-# Spec section 6 [P], COCO val: (FLOPs G, AP^box, AP^mask).
+# The paper's numbers [P], COCO val: (FLOPs G, AP^box, AP^mask) (docs/papers/gradient_paths.md, "Numbers").
 PAPER_TABLES = {
     "Table 3 (stop gradient)": {"full (YOLOR-CSP)": (159.0, 51.0, 41.1), "SG on block": (159.0, 48.8, 39.5),
                                 "SG on identity": (159.0, 47.7, 38.7)},
+    "Table 4 (stacking)": {"deep VoVNet + ELAN": (253.4, 53.3, 42.9), "+ ELAN + CSP": (236.5, 53.4, 42.9)},
     "Table 5 (PRN)": {"ResNet (YOLOR-v3)": (194.6, 49.5, 40.9), "PRN": (194.6, 50.0, 41.0)},
     "Table 6 (CSP fusion)": {"ResNet (YOLOR-v3)": (194.6, 49.5, 40.9), "CSP fusion": (159.0, 51.0, 41.1),
                              "CSP fusion first": (158.1, 50.8, 41.0), "CSP fusion last": (155.6, 50.6, 40.9),
@@ -44,130 +37,125 @@ PAPER_TABLES = {
 }
 
 
-# ----------------------------------------------------------------------------- E1, exact (static)
+def plateau(history: dict | None) -> float:
+    """Relative fall of the training loss over the last quarter of epochs, (L[3/4] - L[end]) / L[3/4].
 
-def fig7_table() -> pd.DataFrame:
-    """Per (layer, channel group) timestamp sets of the Fig. 7 toy nets, ours beside the spec's."""
-    rows = []
-    for kind, spec in FIG7_SPEC.items():
-        rep = analyse(fig7_net(kind), (4,))
-        ours = {f"L{int(r.layer.rsplit('.', 1)[1]) + 1}{r.group}": r.timestamps for r in rep.groups.itertuples()}
-        for layer in dict.fromkeys([*spec, *ours]):
-            o, s = ours.get(layer), spec.get(layer)
-            rows.append(dict(net=kind, layer=layer, ours=fmt_set(o) if o else "-", spec=fmt_set(s) if s else "-",
-                             match=o == s))
-        rows.append(dict(net=kind, layer="combinations", ours=str(rep.combinations), spec=str(FIG7_COUNTS[kind]),
-                         match=rep.combinations == FIG7_COUNTS[kind]))
-    return pd.DataFrame(rows)
+    Small means more of the same schedule would change little: the run trained to its plateau. NaN for a run
+    without two finite epochs (failed or diverged)."""
+    losses = [e.get("train_loss") for e in (history or {}).get("epochs", [])]
+    losses = [v for v in losses if v is not None and np.isfinite(v)]
+    if len(losses) < 2 or len(losses) != len((history or {}).get("epochs", [])):
+        return math.nan
+    q = max(1, round(len(losses) / 4))
+    ref = losses[-1 - q]
+    return (ref - losses[-1]) / ref if ref > 0 else math.nan
 
-
-def table1_slopes(layers=(5, 9, 17, 33, 65)) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Longest shortest path vs N on the toy nets and its log-log slope (scipy linregress) per net."""
-    rows = [dict(net=k, layers=n, longest_shortest=analyse(fig7_net(k, n), (4,)).longest_shortest)
-            for k in TABLE1_SLOPES for n in layers]
-    df = pd.DataFrame(rows)
-    slopes = [dict(net=k, slope=stats.linregress(np.log(g.layers), np.log(g.longest_shortest)).slope,
-                   expected=TABLE1_SLOPES[k]) for k, g in df.groupby("net", sort=False)]
-    return df, pd.DataFrame(slopes)
-
-
-@lru_cache(maxsize=256)
-def _macro(name: str, widths: tuple, k: int):
-    """One analysis per (model, widths, k): the stacking table and the shift check share them."""
-    return analyse_registered(name, widths=widths, blocks=k)
-
-
-def stacking_table(widths, ks=range(1, 9), families=("gp_plain", "gp_resnet", "gp_vovnet", "gp_vovnet_elan",
-                                                          "gp_elan", "gp_csp_elan")) -> pd.DataFrame:
-    """Network path metrics of the CIFAR macro vs blocks per stage."""
-    rows = []
-    for name in families:
-        for k in ks:
-            rep = _macro(name, tuple(widths), k)
-            rows.append(dict(model=name, blocks=k, **rep.summary()))
-    return pd.DataFrame(rows)
-
-
-def stacking_pivot(stack: pd.DataFrame, value: str = "longest_shortest") -> pd.DataFrame:
-    """One path metric of ``stacking_table`` as blocks x model."""
-    return stack.pivot(index="blocks", columns="model", values=value)
-
-
-def shortest_shift(name: str, widths, ks=range(1, 8)) -> pd.DataFrame:
-    """How the shortest path of every layer of the k-block net changes when one block per stage is added.
-
-    The spec's stacking argument: +1 per stacked OSA module for every earlier layer, 0 for residual or
-    ELAN blocks. The head (after every stage) is left out, since nothing is stacked after it.
-    """
-    rows = []
-    for k in ks:
-        a = _macro(name, tuple(widths), k).layers.set_index("layer").shortest
-        b = _macro(name, tuple(widths), k + 1).layers.set_index("layer").shortest
-        d = (b.reindex(a.index) - a).drop(index="head")
-        rows.append(dict(model=name, blocks=k, min_shift=int(d.min()), max_shift=int(d.max())))
-    return pd.DataFrame(rows)
-
-
-def shift_table(widths, ks, models=SHIFT_MODELS) -> pd.DataFrame:
-    """``shortest_shift`` of every family of the stacking argument, one frame."""
-    return pd.concat([shortest_shift(m, widths, ks) for m in models])
-
-
-def shift_summary(shifts: pd.DataFrame) -> pd.DataFrame:
-    """Per model: the range of the shortest-path shift over all k."""
-    return shifts.groupby("model")[["min_shift", "max_shift"]].agg(["min", "max"])
-
-
-def layer_table(name: str, **kwargs) -> pd.DataFrame:
-    """One registered model's per-layer timestamp table (the widget shows it)."""
-    rep = analyse_registered(name, **kwargs)
-    df = rep.layers.copy()
-    df["timestamps"] = df.timestamps.map(lambda t: fmt_set(t) if len(t) <= 6 else f"{len(t)} timestamps "
-                                         f"(G{t[0]} .. G{t[-1]})")
-    return df[["order", "layer", "kind", "channels", "shortest", "longest", "timestamps"]]
-
-
-# ----------------------------------------------------------------------------- E2-E6, trained
 
 def scored_accuracy(df):
     """Test accuracy for ok runs, chance for diverged runs, NaN for failed (or out-of-memory) runs."""
     return df.test_acc.astype(float).where(df.status == "ok", CHANCE).where(df.status.isin(["ok", "diverged"]))
 
 
+def scored_loss(df):
+    """Final training loss for ok runs, ln 10 (nothing learned) for diverged runs, NaN for failed runs."""
+    return df.train_loss.astype(float).where(df.status == "ok", CHANCE_LOSS).where(df.status.isin(["ok", "diverged"]))
+
+
+def _point(model: str, widths: tuple, base: tuple, points: dict) -> str:
+    for (m, name), w in points.items():
+        if widths == tuple(w) and (m == model or (name == "csp point" and model.startswith("gp_csp_"))):
+            return name
+    return "base" if widths == tuple(base) else "other"
+
+
 def label_runs(df: pd.DataFrame, p: dict) -> pd.DataFrame:
-    """The sweep frame with the columns every table and figure reads: family, blocks, widths, matched (widened to
-    ResNet's FLOPs), seed, acc (``scored_accuracy``) and E3's x-axis k (ResNet at ceil(3k/2) BasicBlocks stands
-    at k)."""
-    if "test_acc" not in df:
-        df["test_acc"] = math.nan
+    """The sweep frame with the columns every table, figure and verdict reads (``COLS``): family, blocks, widths,
+    point (E4-E6's cost point, ``grid.POINTS``), rho (PRN), seed, acc (``scored_accuracy``), loss
+    (``scored_loss``), plateau, and E3's x axis k (ResNet at ceil(3k/2) BasicBlocks stands at k). Failed runs
+    have no results: their result columns are NaN, so a frame of failures still has every column."""
+    df = df.copy()
+    for c in RESULT_COLS + ["seconds"]:
+        if c not in df:
+            df[c] = math.nan
+    for c in ("status", "error", "result", "key", "model", "model_kwargs", "train"):
+        if c not in df:
+            df[c] = pd.Series(dtype=object)
+    pts = cost_points(p) if len(df) and "depth" in p else {}
     df["family"] = df.model.map(FAMILIES)
     df["blocks"] = df.model_kwargs.map(lambda k: k["blocks"])
     df["widths"] = df.model_kwargs.map(lambda k: tuple(k["widths"]))
-    df["matched"] = df.widths != tuple(p["widths"])
+    df["point"] = [_point(m, w, p["widths"], pts) for m, w in zip(df.model, df.widths)]
+    df["rho"] = [k.get("rho", 0.5) if m == "gp_prn" else math.nan for m, k in zip(df.model, df.model_kwargs)]
     df["seed"] = df.train.map(lambda t: t["seed"])
     df["acc"] = scored_accuracy(df)
-    back = {math.ceil(3 * k / 2): k for k in p["stacking"]}
+    df["loss"] = scored_loss(df)
+    df["plateau"] = [plateau((r or {}).get("history")) if isinstance(r, dict) else math.nan for r in df.result]
+    back = {resnet_blocks(k): k for k in p["stacking"]}
     df["k"] = [back.get(b) if m == "gp_resnet" else b for m, b in zip(df.model, df.blocks)]
     return df
 
 
+def select(df: pd.DataFrame, model: str, **eq) -> pd.DataFrame:
+    """The runs of ``model`` whose columns equal ``eq`` (e.g. ``k=6``, ``point="equal FLOPs"``, ``rho=0.5``)."""
+    sel = df.model == model
+    for k, v in eq.items():
+        sel &= df[k] == v
+    return df[sel]
+
+
+def per_seed(df: pd.DataFrame, column: str, seeds) -> np.ndarray:
+    """``column`` of one arm (``select``) by seed, in the order of ``seeds`` (NaN where a seed has no run), so two
+    arms line up for a paired comparison."""
+    s = df.set_index("seed")[column].astype(float)
+    s = s[~s.index.duplicated()]
+    return s.reindex(list(seeds)).to_numpy()
+
+
+def failures(frames: dict) -> pd.DataFrame:
+    """Every run that did not finish: experiment, family, blocks, widths, seed, status and error."""
+    cols = ["experiment", "family", "blocks", "widths", "seed", "status", "error"]
+    rows = [f[~f.status.isin(["ok"])].assign(experiment=name) for name, f in frames.items() if len(f)]
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
+    return out.reindex(columns=cols)
+
+
+def experiment_problem(df: pd.DataFrame | None, name: str) -> str | None:
+    """Why an experiment cannot be judged ("not run", "every run failed: ..."), or None when it has results."""
+    if df is None or not len(df):
+        return f"experiment {name} has no runs in this profile"
+    if not df.status.isin(["ok", "diverged"]).any():
+        errors = df.error.dropna().astype(str) if "error" in df else pd.Series(dtype=str)
+        return f"every run of {name} failed ({len(df)} runs): " + (errors.iloc[0][:200] if len(errors) else "no error")
+    return None
+
+
+def _summary(df: pd.DataFrame, keys: list) -> pd.DataFrame:
+    ok = df[df.status.isin(["ok", "diverged"])]
+    return ok.groupby(keys, dropna=False).agg(
+        acc=("acc", "mean"), acc_sd=("acc", "std"), train_loss=("loss", "mean"), plateau=("plateau", "mean"),
+        params=("params", "first"), flops=("flops", "first"), max_shortest=("max_shortest", "first"),
+        sim_init=("sim_init", "mean"), sim_final=("sim_final", "mean"), runs=("acc", "size"))
+
+
+def e2_summary(e2: pd.DataFrame) -> pd.DataFrame:
+    """E2 per family: accuracy and training loss over seeds, plateau, cost, runs."""
+    return _summary(e2, ["family"]).drop(columns=["sim_init", "sim_final"])
+
+
 def e3_summary(e3: pd.DataFrame) -> pd.DataFrame:
-    """E3 per (family, k): mean and sd of accuracy over seeds, path length, cost and number of runs."""
-    return e3.groupby(["family", "k"]).agg(acc=("acc", "mean"), acc_sd=("acc", "std"),
-                                           max_shortest=("max_shortest", "first"), params=("params", "first"),
-                                           flops=("flops", "first"), runs=("acc", "size"))
+    """E3 per (family, k): accuracy and training loss over seeds, plateau, path length, cost and runs."""
+    return _summary(e3, ["family", "k"]).drop(columns=["sim_init", "sim_final"])
 
 
 def e456_summary(e456: pd.DataFrame) -> pd.DataFrame:
-    """E4-E6 per (family, matched): accuracy over seeds, cost, end-of-training gradient similarity, runs."""
-    return e456.groupby(["family", "matched"]).agg(acc=("acc", "mean"), acc_sd=("acc", "std"),
-                                                   params=("params", "first"), flops=("flops", "first"),
-                                                   sim_final=("sim_final", "mean"), runs=("acc", "size"))
+    """E4-E6 per (family, cost point, rho): accuracy, training loss, cost, gradient similarity, runs."""
+    return _summary(e456, ["family", "point", "rho"])
 
 
 def all_runs(*frames: pd.DataFrame) -> pd.DataFrame:
     """The experiments' frames as one, a run two experiments share kept once."""
-    return pd.concat(frames, ignore_index=True).drop_duplicates("key")
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True).drop_duplicates("key") if frames else pd.DataFrame(columns=COLS)
 
 
 def paper_table(name: str) -> pd.DataFrame:

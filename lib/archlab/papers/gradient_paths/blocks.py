@@ -1,4 +1,4 @@
-"""Stage bodies of the gradient-path family (paper 1, spec section 7).
+"""Stage bodies of the gradient-path family (paper 1, docs/papers/gradient_paths.md).
 
 Every body maps (N, C, H, W) -> (N, C, H, W) at a fixed width C and exposes ``self.blocks``: the
 repeated units whose outputs share one shape. The macro net (``models.py``) stacks them and the
@@ -10,8 +10,8 @@ Design choices that matter for the static path analysis (``paths.py``):
 - Stop-gradient is ``Tensor.detach`` (fx records it as a node, the analysis cuts that edge).
 - PRN's masked identity is written as channel slicing plus ``torch.cat`` rather than a multiply by a
   0/1 mask buffer: the slice makes the two channel groups visible in the traced graph, so the
-  analysis can count the spec's Fig. 7 combinations from the graph alone, with ResNet's parameters.
-- CSP splits with one 1x1 conv and ``chunk`` (timm ``CrossStage`` style); the spec notes the split
+  analysis can count the paper's Fig. 7 combinations from the graph alone, with ResNet's parameters.
+- CSP splits with one 1x1 conv and ``chunk`` (timm ``CrossStage`` style); the note records the split
   styles are path-equivalent and differ only in parameters.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ class BasicBlock(nn.Module):
     """y = act(F(x) + shortcut(x)) with F = BN(conv3(CBA(x))); ``shortcut`` picks the gradient wiring.
 
     identity: ResNet. none: PlainNet (same convs, no shortcut). sg_block: y = F(sg(x)) + x and
-    sg_identity: y = F(x) + sg(x) (spec Fig. 9a/b). prn: the identity adds only to the first
+    sg_identity: y = F(x) + sg(x) (paper Fig. 9a/b). prn: the identity adds only to the first
     floor(rho*C) channels (PRN Eq. 1; rho=0 is Plain, rho=1 is ResNet).
     """
 
@@ -160,7 +160,7 @@ class TapStage(nn.Module):
 
 
 class ELANStage(TapStage):
-    """ELAN (spec Fig. 6c, yolov7): a = CBA1(x), b = CBA1(x), k blocks of ``convs`` CBA3 on b, one tap each."""
+    """ELAN (paper Fig. 6c, yolov7): a = CBA1(x), b = CBA1(x), k blocks of ``convs`` CBA3 on b, one tap each."""
 
     def __init__(self, c: int, k: int, h: int, convs: int = 2):
         blocks = [nn.Sequential(*(CBA(3, h, h) for _ in range(convs))) for _ in range(k)]

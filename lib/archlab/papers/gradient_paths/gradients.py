@@ -1,4 +1,4 @@
-"""Dynamic gradient diagnostics (spec section 8): what the gradients actually look like on a batch.
+"""Dynamic gradient diagnostics (docs/papers/gradient_paths.md, "Gradient diagnostics"): what the gradients actually look like on a batch.
 
 - ``weight_grad_norms``: ||dL/dW||_F and ||dL/dW|| / ||W|| for every conv/linear layer in forward
   execution order (recorded with forward hooks, because registration order is not execution order in

@@ -1,18 +1,35 @@
-"""Paper 1's profiles, notebook config and run grids (E2 stop-gradient, E3 stacking, E4-E6 CSP / PRN / summary).
+"""Paper 1's profiles, notebook config and run grids: E2 stop-gradient, E3 stacking, E4-E6 CSP / PRN / summary.
 
-E2, E4, E5 and E6 share one depth, so their ResNet runs are the same stored runs, and E3's ResNet at
-k blocks uses ceil(3k/2) BasicBlocks (matched 3x3 count), which again hits those runs when it can.
+Every profile keeps the regime the claims need (docs/papers/gradient_paths.md, "Profiles"): E2 at the paper's
+ResNet-56-like depth (9 BasicBlocks per stage), E3 at k = 1, 3, 6 blocks per stage (about 75 convs for VoVNet at
+k = 6), flip + crop augmentation, one-cycle SGD long enough for the training loss to plateau, 3 seeds per arm and 4
+where a comparison is about a small gap (E2, E4-E6). The cpu profile shrinks the data (a CIFAR-10 subset), the
+widths and the resolution the stages work at (a stride-2 stem: stages at 16/8/4 pixels, 4x cheaper), never the
+depth, the seeds or the training schedule a claim is about; whether the runs reached the regime is measured and
+shown with every verdict (``claims``).
 
-Expected run time per profile (whole notebook):
-- smoke: synthetic 3x32x32 (256 train), widths (4, 8, 16), 1 seed, 2 epochs: ~40 s on 2 CPU cores
-- cpu:   CIFAR-10 subset (2,000 train / 1,000 test), widths (8, 16, 32), depth 3, E3 k = 1, 2, 4, 2 seeds,
-         4 epochs, 40 runs: ~10 min on one idle core, ~20-30 min on the shared 2-core machine
-- gpu:   CIFAR-10 (50k / 10k, crop+flip), widths (32, 64, 128), 3 seeds, 10 epochs, 4 runs per GPU via
-         Ray: ~20 min on one H100 (estimated from CPU step times, not yet measured on a GPU)
-- paper: widths (64, 128, 256), E3 up to k = 9, 3 seeds, 15 epochs: ~1.5 h on one H100 (estimate)
+Expected run time of the whole notebook per profile:
+- smoke: synthetic 3x32x32 (192 train), widths (8, 16, 32), 1 seed, 2 epochs, 20 runs, E1 at k <= 3: measured
+         12:01 wall at load average 8 (206 CPU-s); about 1.5-2 min on 2 idle cores, over the 60 s target (each run
+         pays ~3 CPU-s of fixed cost: FLOP count, fx path analysis, two gradient diagnostics)
+- cpu:   CIFAR-10 subset (400 train / 1,000 test), widths (4, 8, 16) with a stride-2 stem, E2 at 9 blocks, E3 at
+         k = 1, 3, 6, E4-E6 at 2 blocks, 20 epochs, 83 runs. Projected ~9-10 min on 2 idle cores, not measured
+         whole: single-thread probes (CPU time, load average 4-7) gave 2,050 CPU-s for the 83 runs at the previous
+         size (800 images, widths 8/16/32; ResNet-56 48.5 s, VoVNet k = 6 52.9 s, a 2-block E4-E6 arm 14-24 s per
+         run); a 20-epoch ResNet-56 run at this size took 15.8 CPU-s (0.33x), so ~680 CPU-s of training, ~490 s
+         at an assumed 1.4x from the second core, plus ~60 s of E1, cost matching and figures. The regime is not
+         reached at this budget: the probes' ResNet-56 (seed 0) ended at training loss 2.17 nats (threshold 1.15)
+         and VoVNet k = 6 at 2.28, so the trained claims are expected to report "out of regime" with the measured
+         value; the gpu profile is the one that reaches it. Batched seeds (vmap) measured 0.87x on this CPU, so
+         the cpu profile trains one run at a time.
+- gpu:   full CIFAR-10 (50k / 10k), widths (16, 32, 64), stride-1 stem, the same grid, 15 epochs, seeds batched
+         (vmap) 4 runs per GPU via Ray: projected ~15 min on one H100 (an estimate from the runs' FLOPs
+         against the cpu probes; not measured on a GPU)
+- paper: widths (32, 64, 128), E3 up to k = 9, 30 epochs: projected ~1.5 h on one H100
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -22,22 +39,30 @@ from scipy import optimize
 from ...config import Config, ConfigError, choices
 from ...profiles import CHOICES, default_device, resolve_profile
 from ...sweep import auto_executor
+from ...train import model_cost as _harness_cost
 from . import models  # noqa: F401  (registers the gp_* models that model_cost builds)
 
-# path_ks: E1 sweeps k = 1..path_ks blocks per stage (static, exact); depth: blocks per stage of E2, E4-E6;
-# stacking: the k of E3; diag_size: samples in the fixed batch of the gradient diagnostics.
+# path_ks: E1 sweeps k = 1..path_ks blocks per stage (static, exact). sg_depth: blocks per stage of E2 (ResNet-56:
+# 9); depth: blocks per stage of E4-E6; stacking: the k of E3. seeds: E3's seeds; seeds_small: the seeds of the
+# comparisons about a small gap (E2's SG-block vs SG-identity, E4-E6). rhos: PRN's residual channel ratios (E5).
+# csp_saving: the FLOPs CSP fusion saves against the ResNet stage at its operating point (Table 6: about 20%).
+# diag_size: samples in the fixed batch of the gradient diagnostics; eval_every: epochs between test-set passes (the
+# claims read the final accuracy; on the cpu profile one pass over 2,000 test images costs 2/3 of a training epoch).
+_COMMON = dict(path_ks=8, rhos=(0.25, 0.5, 0.75), csp_saving=0.2, augment=True, stacking=(1, 3, 6), sg_depth=9,
+               depth=3, seeds=3, seeds_small=4, eval_every=5)
 PROFILES = {
-    "smoke": dict(dataset="synthetic", train_size=256, test_size=128, widths=(4, 8, 16), path_ks=5, depth=2,
-                  stacking=(1, 2), seeds=1, epochs=2, batch_size=64, lr=0.05, augment=False, diag_size=32,
+    "smoke": dict(_COMMON, dataset="synthetic", train_size=192, test_size=128, widths=(8, 16, 32), stem_stride=2,
+                  path_ks=3, sg_depth=2, depth=1, stacking=(1, 2), seeds=1, seeds_small=1, rhos=(0.5,), epochs=2,
+                  batch_size=64, lr=0.05, augment=False, diag_size=32, eval_every=2,
                   schedule="cosine"),  # torch's OneCycleLR divides by zero below ~8 steps
-    "cpu": dict(dataset="cifar10", train_size=2000, test_size=1000, widths=(8, 16, 32), path_ks=8, depth=3,
-                stacking=(1, 2, 4), seeds=2, epochs=4, batch_size=64, lr=0.1, augment=False, diag_size=128),
-    "gpu": dict(dataset="cifar10", train_size=None, test_size=None, widths=(32, 64, 128), path_ks=8, depth=9,
-                stacking=(1, 3, 6), seeds=3, epochs=10, batch_size=512, lr=0.2, augment=True, diag_size=256),
-    "paper": dict(dataset="cifar10", train_size=None, test_size=None, widths=(64, 128, 256), path_ks=8, depth=9,
-                  stacking=(1, 3, 6, 9), seeds=3, epochs=15, batch_size=512, lr=0.2, augment=True, diag_size=256),
+    "cpu": dict(_COMMON, dataset="cifar10", train_size=400, test_size=1000, widths=(4, 8, 16), stem_stride=2,
+                depth=2, epochs=20, batch_size=32, lr=0.1, diag_size=128, eval_every=20),  # test set once, at the end
+    "gpu": dict(_COMMON, dataset="cifar10", train_size=None, test_size=None, widths=(16, 32, 64), stem_stride=1,
+                epochs=15, batch_size=256, lr=0.2, diag_size=256),
+    "paper": dict(_COMMON, dataset="cifar10", train_size=None, test_size=None, widths=(32, 64, 128), stem_stride=1,
+                  stacking=(1, 3, 6, 9), epochs=30, batch_size=256, lr=0.2, diag_size=256),
 }
-# SGD + Nesterov, weight decay 5e-4, one-cycle (spec section 9); lr and batch size come from the profile.
+# SGD + Nesterov, weight decay 5e-4, one-cycle (docs/papers/gradient_paths.md); lr and batch size from the profile.
 OPTIM = dict(optimizer="sgd", momentum=0.9, nesterov=True, weight_decay=5e-4, schedule="onecycle")
 
 FAMILIES = {  # registry name -> label used in tables and figures
@@ -48,9 +73,12 @@ FAMILIES = {  # registry name -> label used in tables and figures
 }
 E2_MODELS = ("gp_resnet", "gp_resnet_sg_block", "gp_resnet_sg_identity")
 E3_MODELS = ("gp_vovnet", "gp_vovnet_elan", "gp_elan", "gp_resnet")
-E4_MODELS = ("gp_resnet", "gp_csp_fusion", "gp_csp_first", "gp_csp_last", "gp_csp_none")
-E6_MODELS = ("gp_resnet", "gp_prn", "gp_csp_fusion", "gp_elan")
-MATCHED = ("gp_elan", "gp_csp_fusion")  # widened to ResNet's FLOPs for the equal-cost comparison
+CSP_MODELS = ("gp_csp_fusion", "gp_csp_first", "gp_csp_last", "gp_csp_none")
+E4_MODELS = ("gp_resnet",) + CSP_MODELS
+MATCHED = ("gp_csp_fusion", "gp_elan", "gp_csp_elan")  # widened to ResNet's FLOPs for the equal-cost comparisons
+# E4-E6 cost points: the plan's widths, CSP's operating point (all four fusion variants at the widths where CSP
+# fusion saves csp_saving of ResNet's FLOPs, as Table 6 has them at one width), and ResNet's FLOPs.
+POINTS = ("base", "csp point", "equal FLOPs")
 
 
 @dataclass(frozen=True)
@@ -59,12 +87,15 @@ class GradPathConfig(Config):
 
     profile: str = field(default="auto", metadata=choices(*CHOICES))
     dataset: str = field(default="auto", metadata=choices("auto", "cifar10", "synthetic"))
-    seeds: int = 0
+    seeds: int = 0  # every experiment's seeds (0: the profile's, 3 for E3 and 4 for E2 and E4-E6)
     epochs: int = 0
-    depth: int = 0  # blocks per stage of E2, E4, E5, E6
+    depth: int = 0  # blocks per stage of E4-E6
     stacking: tuple = ()  # blocks per stage swept in E3
     widths: tuple = ()
     executor: str = field(default="auto", metadata=choices("auto", "local", "ray"))
+    # Train an architecture's seeds in one vmapped step (archlab.batched). auto: on for the gpu/paper profiles,
+    # where one small model leaves the GPU idle; off on a CPU, where it measured 0.87x (slower; see grid's docstring).
+    batched: str = field(default="auto", metadata=choices("auto", "on", "off"))
 
     def validate(self):
         for name in ("seeds", "epochs", "depth"):
@@ -85,13 +116,17 @@ class GradPathConfig(Config):
     def plan(self) -> dict:
         """The profile's preset with this config's non-default values applied."""
         p = dict(PROFILES[self.resolved_profile])
-        for k in ("dataset", "seeds", "epochs", "depth", "stacking", "widths"):
+        for k in ("dataset", "epochs", "depth", "stacking", "widths"):
             v = getattr(self, k)
             if v and v != "auto":
                 p[k] = v
+        if self.seeds:
+            p["seeds"] = p["seeds_small"] = self.seeds
         p["seed_list"] = tuple(range(p["seeds"]))
+        p["small_seed_list"] = tuple(range(p["seeds_small"]))
         p["device"] = default_device(self.resolved_profile).type
         p["executor"] = self.executor if self.executor != "auto" else auto_executor(self.resolved_profile)
+        p["batched"] = self.batched == "on" or (self.batched == "auto" and self.resolved_profile in ("gpu", "paper"))
         return p
 
 
@@ -107,36 +142,58 @@ def make_config(**params) -> GradPathConfig:
 def run_config(p: dict, model: str, seed: int, **model_kwargs) -> dict:
     """One ``run.train_run`` config: a registered model at the plan's widths (unless given) and training."""
     model_kwargs.setdefault("widths", tuple(p["widths"]))
+    if p["stem_stride"] != 1:  # only a non-default stem enters the key
+        model_kwargs.setdefault("stem_stride", p["stem_stride"])
     train = dict(OPTIM, schedule=p.get("schedule", OPTIM["schedule"]), lr=p["lr"], epochs=p["epochs"],
-                 batch_size=p["batch_size"], augment=p["augment"], seed=seed)
+                 batch_size=p["batch_size"], augment=p["augment"], seed=seed,
+                 eval_every=min(p["eval_every"], p["epochs"]))
     return {"model": model, "model_kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in model_kwargs.items()},
             "dataset": p["dataset"], "train_size": p["train_size"], "test_size": p["test_size"], "data_seed": 0,
             "diag_size": p["diag_size"], "train": train, "device": p["device"]}
 
 
 def e2_configs(p: dict) -> list[dict]:
-    return [run_config(p, m, s, blocks=p["depth"]) for m in E2_MODELS for s in p["seed_list"]]
+    return [run_config(p, m, s, blocks=p["sg_depth"]) for m in E2_MODELS for s in p["small_seed_list"]]
+
+
+def resnet_blocks(k: int) -> int:
+    """E3's ResNet at k: ceil(3k/2) BasicBlocks, the 3x3 count of k OSA modules (3k convs per stage)."""
+    return math.ceil(3 * k / 2)
 
 
 def e3_configs(p: dict) -> list[dict]:
-    """Matched 3x3 count: 3k convs per stage for VoVNet (both plans) and ELAN (three-conv blocks), ResNet ceil(3k/2)."""
-    out = []
-    for k in p["stacking"]:
+    """Matched 3x3 count: 3k convs per stage for VoVNet (both plans) and ELAN (three-conv blocks); ResNet at
+    ceil(3k/2) BasicBlocks at the smallest and largest k only, the depth control (at 9 blocks it is E2's ResNet)."""
+    out, ks = [], sorted(p["stacking"])
+    for k in ks:
         for s in p["seed_list"]:
             out += [run_config(p, "gp_vovnet", s, blocks=k), run_config(p, "gp_vovnet_elan", s, blocks=k),
-                    run_config(p, "gp_elan", s, blocks=k, convs=3),
-                    run_config(p, "gp_resnet", s, blocks=math.ceil(3 * k / 2))]
+                    run_config(p, "gp_elan", s, blocks=k, convs=3)]
+            if k in (ks[0], ks[-1]):
+                out.append(run_config(p, "gp_resnet", s, blocks=resnet_blocks(k)))
     return out
 
 
-def e456_configs(p: dict) -> list[dict]:
-    """E4 (CSP fusion), E5 (PRN) and E6 (summary) at one depth; plus ELAN and CSP widened to ResNet's FLOPs."""
-    names = dict.fromkeys(E4_MODELS + E6_MODELS)
-    out = [run_config(p, m, s, blocks=p["depth"]) for m in names for s in p["seed_list"]]
-    target = model_cost("gp_resnet", p["widths"], blocks=p["depth"])["flops"]
+def cost_points(p: dict) -> dict:
+    """E4-E6's widths per (model, cost point) (see ``POINTS``): CSP's operating point and ResNet's FLOPs."""
+    kw = {"blocks": p["depth"], **({"stem_stride": p["stem_stride"]} if p["stem_stride"] != 1 else {})}
+    target = model_cost("gp_resnet", p["widths"], **kw)["flops"]
+    points = {("gp_csp_fusion", "csp point"): matched_widths("gp_csp_fusion", target * (1 - p["csp_saving"]),
+                                                             p["widths"], **kw)}
     for m in MATCHED:
-        w = matched_widths(m, target, p["widths"], blocks=p["depth"])
-        out += [run_config(p, m, s, blocks=p["depth"], widths=w) for s in p["seed_list"]]
+        points[(m, "equal FLOPs")] = matched_widths(m, target, p["widths"], **kw)
+    return points
+
+
+def e456_configs(p: dict) -> list[dict]:
+    """E4 (ResNet and the four CSP fusions at CSP's operating point, CSP fusion also at ResNet's FLOPs), E5 (PRN
+    at every rho: ResNet's parameters and FLOPs) and E6 (ELAN and CSP-ELAN at ResNet's FLOPs), one depth."""
+    seeds, d, pts = p["small_seed_list"], p["depth"], cost_points(p)
+    out = [run_config(p, "gp_resnet", s, blocks=d) for s in seeds]
+    out += [run_config(p, "gp_prn", s, blocks=d, rho=r) for r in p["rhos"] for s in seeds]
+    w = pts[("gp_csp_fusion", "csp point")]
+    out += [run_config(p, m, s, blocks=d, widths=w) for m in CSP_MODELS for s in seeds]
+    out += [run_config(p, m, s, blocks=d, widths=pts[(m, "equal FLOPs")]) for m in MATCHED for s in seeds]
     return out
 
 
@@ -144,9 +201,9 @@ EXPERIMENTS = {"e2": e2_configs, "e3": e3_configs, "e456": e456_configs}  # the 
 
 
 def training_configs(p: dict) -> list[dict]:
-    """Every run the notebook trains (E2, E3, E4-E6), each once: a config two experiments share (ResNet at the
-    common depth) has one run-store key, so it is trained once and loaded the second time. Configs are compared
-    by their canonical JSON, the part of the run key that differs between them."""
+    """Every run the notebook trains (E2, E3, E4-E6), each once: a config two experiments share (ResNet at 9
+    blocks in E2 and E3) has one run-store key, so it is trained once and loaded the second time. Configs are
+    compared by their canonical JSON, the part of the run key that differs between them."""
     unique = {}
     for c in e2_configs(p) + e3_configs(p) + e456_configs(p):
         unique.setdefault(json.dumps(c, sort_keys=True, default=str), c)
@@ -156,21 +213,17 @@ def training_configs(p: dict) -> list[dict]:
 # ----------------------------------------------------------------------------- cost matching
 
 def model_cost(name: str, widths, **kwargs) -> dict:
-    """Parameters and forward FLOPs per 3x32x32 sample, built on the meta device (no memory, no init)."""
-    import torch
-
-    from ...models import create_model
-    from ...train import count_flops, count_params
-
-    with torch.device("meta"):
-        m = create_model(name, widths=tuple(widths), **kwargs)
-    return {"params": count_params(m), "flops": count_flops(m, (3, 32, 32), device="meta")}
+    """Parameters and forward FLOPs per 3x32x32 sample (``archlab.train.model_cost``: meta device, cached)."""
+    return _harness_cost(name, (3, 32, 32), widths=tuple(widths), **kwargs)
 
 
 def matched_widths(name: str, target: float, base, metric: str = "flops", tol: float = 0.10, **kwargs) -> tuple:
-    """Stage widths (base scaled by one factor, rounded to even ints) whose cost is closest to ``target``.
+    """Stage widths near ``base`` scaled by one factor (each stage rounded down or up to an even int) whose cost is
+    closest to ``target``.
 
-    Raises if no scaling reaches ``tol``: a comparison "at matched cost" must really be one.
+    The factor is solved with scipy's brentq; trying both even roundings of every stage (8 candidates) keeps narrow
+    widths from missing the target by a whole rounding step. Raises if no candidate reaches ``tol``: a comparison
+    "at matched cost" must really be one.
     """
     def widths(m):
         return tuple(max(4, 2 * round(b * m / 2)) for b in base)
@@ -180,10 +233,10 @@ def matched_widths(name: str, target: float, base, metric: str = "flops", tol: f
 
     lo, hi = 0.25, 4.0
     m = optimize.brentq(cost, lo, hi, xtol=1e-3) if cost(lo) < 0 < cost(hi) else (lo if cost(lo) >= 0 else hi)
-    best = min({widths(m), widths(m + 2e-3), widths(m - 2e-3)},
-               key=lambda w: abs(model_cost(name, w, **kwargs)[metric] - target))
+    evens = [sorted({max(4, 2 * math.floor(b * m / 2)), max(4, 2 * math.ceil(b * m / 2))}) for b in base]
+    best = min(itertools.product(*evens), key=lambda w: abs(model_cost(name, w, **kwargs)[metric] - target))
     got = model_cost(name, best, **kwargs)[metric]
     if abs(got / target - 1) > tol:
         raise ValueError(f"{name}: no width scaling of {tuple(base)} brings {metric} within {tol:.0%} of {target:.3g} "
                          f"(closest {best}: {got:.3g})")
-    return best
+    return tuple(best)

@@ -2,7 +2,7 @@
 a run two experiments share counted once.
 
 Left out, being small: E1's static path accounting (torch.fx, no training) and each run's gradient diagnostics
-(two forward+backward passes on one 256-sample batch).
+(two forward+backward passes on one fixed batch, before and after training).
 """
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ from .grid import make_config, training_configs
 
 
 def jobs(profile: str = "paper", **params) -> list[dict]:
-    """One job per run of ``make_config(profile=profile, **params)`` (see ``bench.project`` for the job format)."""
+    """One job per run of ``make_config(profile=profile, **params)`` (see ``bench.project`` for the job format);
+    a profile that trains on a subset says so (``n_train``, ``n_test``), and one that evaluates only at the end
+    of training says how often it evaluates (``evals``)."""
     out = []
     for c in training_configs(make_config(profile=profile, **params).plan()):
-        d = c["dataset"]
+        d, t = c["dataset"], c["train"]
         info = dataset_info(d)
         shape = tuple(info["shape"])
         kwargs = {**c["model_kwargs"], "num_classes": info["classes"], "in_chans": shape[0]}
-        out.append(dict(model=c["model"], kwargs=kwargs, shape=shape, dataset=d,
-                        batch_size=c["train"]["batch_size"], epochs=c["train"]["epochs"]))
+        job = dict(model=c["model"], kwargs=kwargs, shape=shape, dataset=d, batch_size=t["batch_size"],
+                   epochs=t["epochs"], evals=-(-t["epochs"] // t.get("eval_every", 1)))
+        job.update({k: v for k, v in (("n_train", c["train_size"]), ("n_test", c["test_size"])) if v})
+        out.append(job)
     return out

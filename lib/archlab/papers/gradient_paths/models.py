@@ -1,6 +1,6 @@
 """Paper 1 (Wang, Liao, Yeh: "Designing Network Design Strategies Through Gradient Path Analysis").
 
-One CIFAR-scale macro [R, spec section 7] with interchangeable stage bodies, so families differ only in
+One CIFAR-scale macro [R, docs/papers/gradient_paths.md] with interchangeable stage bodies, so families differ only in
 how gradients travel inside a stage: stem CBA(3, in, min(32, C1)) -> three stages (entry CBA3, stride 1
 then 2, then a body at width C_s) -> global average pool -> Linear. All residual shortcuts are identities;
 the stage-entry convs stay plain, so the stop-gradient variants touch identity-shortcut blocks only.
@@ -15,7 +15,7 @@ Registered names (``blocks`` is per stage: an int or a 3-tuple):
 - ``gp_elan`` (hidden_ratio h/C, convs per computational block), ``gp_csp_elan`` (hidden_ratio, inner
   BasicBlocks per unit): ``blocks`` computational blocks per stage.
 
-``fig7_net`` builds the 5-layer toy nets of the spec's Fig. 7 (Linear layers on vectors, no training);
+``fig7_net`` builds the 5-layer toy nets of the paper's Fig. 7 (Linear layers on vectors, no training);
 they are not registered because they are analysis fixtures, not classifiers.
 """
 from __future__ import annotations
@@ -42,13 +42,16 @@ class GradPathNet(nn.Module):
     """Stem, stages of (entry CBA3 + body), GAP, Linear. ``body(c, n)`` builds one stage body."""
 
     def __init__(self, body, widths=(32, 64, 128), blocks=2, num_classes: int = 10, in_chans: int = 3,
-                 stem_width: int | None = None):
+                 stem_width: int | None = None, stem_stride: int = 1):
         super().__init__()
         widths = tuple(int(w) for w in widths)
         blocks = _per_stage(blocks, len(widths))
-        stem = stem_width or min(32, widths[0])  # the spec's stem is 32 wide at both of its width sets
+        stem = stem_width or min(32, widths[0])  # the reconstruction's stem is 32 wide at its full width sets
         self.widths, self.blocks = widths, blocks
-        self.stem = CBA(3, in_chans, stem)
+        if stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride={stem_stride!r}; valid: 1 (the reconstructed CIFAR macro) or 2 (stages at half "
+                             f"the resolution, the cpu profile's cost lever)")
+        self.stem = CBA(3, in_chans, stem, stem_stride)
         stages, prev = [], stem
         for i, (c, n) in enumerate(zip(widths, blocks)):
             stages.append(nn.Sequential(CBA(3, prev, c, 1 if i == 0 else 2), body(c, n)))
@@ -72,14 +75,14 @@ def _half(c: int, ratio: float) -> int:
     return max(1, int(round(c * ratio)))
 
 
-def _net(body, widths, blocks, num_classes, in_chans):
-    return GradPathNet(body, widths, blocks, num_classes, in_chans)
+def _net(body, widths, blocks, num_classes, in_chans, stem_stride=1):
+    return GradPathNet(body, widths, blocks, num_classes, in_chans, stem_stride=stem_stride)
 
 
 def _family(body, doc: str):
     """A factory with the macro's common signature for a stage body ``body(c, n)`` without extra options."""
-    def factory(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3):
-        return _net(body, widths, blocks, num_classes, in_chans)
+    def factory(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, stem_stride=1):
+        return _net(body, widths, blocks, num_classes, in_chans, stem_stride)
 
     factory.__doc__ = doc
     return factory
@@ -99,42 +102,42 @@ for _name, (_body, _doc) in FIXED_BODIES.items():
 
 
 @register_model(test_kwargs=TEST_KWARGS)
-def gp_prn(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, rho=0.5):
+def gp_prn(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, rho=0.5, stem_stride=1):
     """Partial residual: the identity reaches only the first floor(rho*C) channels; params equal ResNet's."""
     if not 0.0 <= rho <= 1.0:
         raise ValueError(f"rho={rho!r} must lie in [0, 1]")
-    return _net(lambda c, n: ResStage(c, n, "prn", rho), widths, blocks, num_classes, in_chans)
+    return _net(lambda c, n: ResStage(c, n, "prn", rho), widths, blocks, num_classes, in_chans, stem_stride)
 
 
 @register_model(test_kwargs=TEST_KWARGS)
-def gp_vovnet(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, mid_ratio=0.5):
+def gp_vovnet(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, mid_ratio=0.5, stem_stride=1):
     """VoVNet-V1: ``blocks`` OSA modules per stage, each with its own transition (m = mid_ratio * C)."""
-    return _net(lambda c, n: OSAStage(c, n, _half(c, mid_ratio)), widths, blocks, num_classes, in_chans)
+    return _net(lambda c, n: OSAStage(c, n, _half(c, mid_ratio)), widths, blocks, num_classes, in_chans, stem_stride)
 
 
 @register_model(test_kwargs=TEST_KWARGS)
-def gp_vovnet_elan(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, mid_ratio=0.5):
+def gp_vovnet_elan(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, mid_ratio=0.5, stem_stride=1):
     """VoVNet re-planned the ELAN way (Table 4): the OSA conv chain with only the stage's last transition."""
-    return _net(lambda c, n: VoVELANStage(c, n, _half(c, mid_ratio)), widths, blocks, num_classes, in_chans)
+    return _net(lambda c, n: VoVELANStage(c, n, _half(c, mid_ratio)), widths, blocks, num_classes, in_chans, stem_stride)
 
 
 @register_model(test_kwargs=TEST_KWARGS)
-def gp_elan(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, hidden_ratio=0.5, convs=2):
+def gp_elan(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, hidden_ratio=0.5, convs=2, stem_stride=1):
     """ELAN, "stack in computational block": ``blocks`` blocks of ``convs`` 3x3 convs share one transition."""
-    return _net(lambda c, n: ELANStage(c, n, _half(c, hidden_ratio), convs), widths, blocks, num_classes, in_chans)
+    return _net(lambda c, n: ELANStage(c, n, _half(c, hidden_ratio), convs), widths, blocks, num_classes, in_chans, stem_stride)
 
 
 @register_model(test_kwargs=TEST_KWARGS)
-def gp_csp_elan(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, hidden_ratio=0.5, inner=1):
+def gp_csp_elan(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, hidden_ratio=0.5, inner=1, stem_stride=1):
     """CSP-ELAN (GELAN without re-parameterisation): units of [fusion-first CSP (``inner`` blocks), CBA3]."""
     def body(c, n):
         h = _half(c, hidden_ratio)
         return CSPELANStage(c, n, h + h % 2, inner)  # the inner CSP split needs an even width
-    return _net(body, widths, blocks, num_classes, in_chans)
+    return _net(body, widths, blocks, num_classes, in_chans, stem_stride)
 
 
 class Fig7Net(nn.Module):
-    """The toy nets of the spec's Fig. 7: ``layers`` Linear layers of width ``width``; layer L is next to the loss.
+    """The toy nets of the paper's Fig. 7: ``layers`` Linear layers of width ``width``; layer L is next to the loss.
 
     plain: a chain. resnet: shortcuts join the outputs of layers 1->3, 3->5, ... (layers must be odd).
     prn: the same shortcuts carry only the first half of the channels (group a). densenet: every layer

@@ -1,6 +1,6 @@
-"""Static gradient-path analysis (spec sections 3 and 8): exact timestamps from a model's fx graph.
+"""Static gradient-path analysis (docs/papers/gradient_paths.md, "Path accounting"): exact timestamps from a model's fx graph.
 
-Rule [D] (reproduces the spec's Fig. 7): in the traced DAG, conv and linear calls cost 1 and every
+Rule [D] (reproduces the paper's Fig. 7): in the traced DAG, conv and linear calls cost 1 and every
 other op (BN, activations, pooling, add, cat, chunk, slicing) costs 0; ``detach`` cuts an edge. A
 weight layer's *gradient timestamps* are the costs of all paths from the layer to the loss, counting
 the layer itself; the logits stand in for the loss. Shortest/longest path are the min/max of that set,
@@ -48,7 +48,7 @@ class GradientPathError(RuntimeError):
 
 @dataclass
 class PathReport:
-    """Per-layer timestamp sets and the network-level metrics of the spec's section 3.
+    """Per-layer timestamp sets and the paper's network-level metrics (docs/papers/gradient_paths.md).
 
     ``groups``: one row per (layer, channel group) with identical timestamp sets; ``layers``: one row per
     weight layer (union over its channels), in forward order (``order``).
@@ -84,7 +84,7 @@ class PathReport:
 
 
 def fmt_set(ts) -> str:
-    """(1, 3, 5) -> 'G1+G3+G5', the spec's notation for a gradient combination."""
+    """(1, 3, 5) -> 'G1+G3+G5', the paper's notation for a gradient combination."""
     return "+".join(f"G{t}" for t in ts)
 
 

@@ -1,10 +1,10 @@
-"""Paper 1's stored run function (one registered model trained, with its static path metrics and gradient
-diagnostics) and ``run``: train or load one experiment's runs through the run store.
+"""Paper 1's stored run functions (one registered model trained, with its static path metrics and gradient
+diagnostics; or an architecture's seeds trained together in one vmapped step) and ``run``: train or load one
+experiment's runs through the run store.
 
-Experiments (spec section 9): E1 exact path accounting (``analysis``, not stored: recomputed in seconds), E2
-stop-gradient (Table 3), E3 stacking VoVNet / VoVNet re-planned / ELAN / ResNet (Table 4), E4 CSP fusion (Table 6),
-E5 PRN (Table 5), E6 the Table 8 summary (same widths, plus ELAN and CSP widened to ResNet's FLOPs).
-Profiles, grids and expected run times: ``grid``.
+Experiments (docs/papers/gradient_paths.md): E1 exact path accounting (``analysis``, not stored: recomputed in
+seconds), E2 stop-gradient (Table 3), E3 stacking VoVNet / VoVNet re-planned / ELAN / ResNet (Table 4), E4 CSP
+fusion (Table 6), E5 PRN (Table 5), E6 the Table 8 summary at equal FLOPs. Profiles, grids and run times: ``grid``.
 """
 from __future__ import annotations
 
@@ -17,46 +17,84 @@ from .analysis import label_runs
 from .grid import EXPERIMENTS, GradPathConfig
 
 DESCRIPTIONS = {"e2": "E2 stop-gradient", "e3": "E3 stacking", "e456": "E4-E6 CSP / PRN / summary"}
+GROUP_BY = "train.seed"  # what the configs of one batched group differ in
 
 
-@versioned(1, name="gradient_paths.train", formerly=("archlab.experiments.gradient_paths.train_run",))
-def train_run(config: dict) -> dict:
-    """Train one registered model and return accuracies, cost, static path metrics and gradient diagnostics."""
-    from ...data import DeviceLoader, load_splits
+def _prepare(config: dict, train, seed: int):
+    """The model of ``config`` (seeded), its cost and static paths, and its gradient diagnostics at init."""
+    from ...data import DeviceLoader
     from ...models import create_model
-    from ...train import TrainConfig, count_flops, count_params, fit, seed_everything
+    from ...train import count_flops, count_params, seed_everything
     from .paths import analyse
 
-    cfg = TrainConfig.from_dict(config["train"])
     device = config.get("device", "cpu")
-    train, test = load_splits(config["dataset"], config.get("train_size"), config.get("test_size"),
-                              config.get("data_seed", 0))
-    seed_everything(cfg.seed)
+    seed_everything(seed)
     model = create_model(config["model"], num_classes=train.num_classes, in_chans=train.sample_shape[0],
                          **config["model_kwargs"])
     params, flops = count_params(model), count_flops(model, train.sample_shape)
     paths = analyse(model, train.sample_shape)
     model.to(device)
-    xb, yb = next(iter(DeviceLoader(train.subset(config.get("diag_size", 128), seed=1), config.get("diag_size", 128),
-                                    train=False, device=device)))
+    n = config.get("diag_size", 128)
+    batch = next(iter(DeviceLoader(train.subset(n, seed=1), n, train=False, device=device)))
     rho = config["model_kwargs"].get("rho", 0.5) if config["model"] == "gp_prn" else None  # gp_prn's default
-    diag_init = diagnostics(model, xb, yb, rho)
-    hist = fit(model, train, test, cfg, device=device)
-    last = hist.final
-    diag_final = diagnostics(model, xb, yb, rho) if hist.status == "ok" else None
-    return {"status": hist.status, "params": params, "flops": flops, "test_acc": last.get("val_acc"),
+    return dict(model=model, params=params, flops=flops, paths=paths, batch=batch, rho=rho,
+                diag_init=diagnostics(model, *batch, rho))
+
+
+def _result(prep: dict, hist, sec_per_epoch: float) -> dict:
+    """One run's stored result: accuracies, cost, static path metrics, gradient diagnostics and the history."""
+    last, paths = hist.final, prep["paths"]
+    diag_final = diagnostics(prep["model"], *prep["batch"], prep["rho"]) if hist.status == "ok" else None
+    return {"status": hist.status, "params": prep["params"], "flops": prep["flops"], "test_acc": last.get("val_acc"),
             "test_loss": last.get("val_loss"), "train_loss": last.get("train_loss"), "train_acc": last.get("train_acc"),
             "max_shortest": paths.longest_shortest, "longest_path": paths.longest, "combinations": paths.combinations,
-            "sim_init": diag_init["sim_mean"], "sim_final": diag_final["sim_mean"] if diag_final else math.nan,
-            "sec_per_epoch": hist.wall_time / max(1, len(hist.epochs)), "diverged_step": hist.diverged_step,
+            "sim_init": prep["diag_init"]["sim_mean"], "sim_final": diag_final["sim_mean"] if diag_final else math.nan,
+            "sec_per_epoch": sec_per_epoch, "diverged_step": hist.diverged_step,
             "history": hist.to_dict(), "paths": paths.layers.drop(columns="timestamps").to_dict("list"),
-            "diag_init": diag_init, "diag_final": diag_final}
+            "diag_init": prep["diag_init"], "diag_final": diag_final}
+
+
+@versioned(1, name="gradient_paths.train", formerly=("archlab.experiments.gradient_paths.train_run",))
+def train_run(config: dict) -> dict:
+    """Train one registered model and return accuracies, cost, static path metrics and gradient diagnostics."""
+    from ...data import load_splits
+    from ...train import TrainConfig, fit
+
+    cfg = TrainConfig.from_dict(config["train"])
+    train, test = load_splits(config["dataset"], config.get("train_size"), config.get("test_size"),
+                              config.get("data_seed", 0))
+    prep = _prepare(config, train, cfg.seed)
+    hist = fit(prep["model"], train, test, cfg, device=config.get("device", "cpu"))
+    return _result(prep, hist, hist.wall_time / max(1, len(hist.epochs)))
+
+
+@versioned(1, name="gradient_paths.train_batched")
+def train_run_batched(configs: list[dict]) -> list[dict]:
+    """``train_run`` for configs that differ only in the seed, trained in one vmapped step (``archlab.batched``);
+    same result keys, ``sec_per_epoch`` is each run's share of the group's time. A group of one, or a model vmap
+    cannot train, runs through ``train_run`` one config at a time."""
+    from ...batched import NotBatchable, fit_batched
+    from ...data import load_splits
+    from ...train import TrainConfig
+
+    c = configs[0]
+    if len(configs) == 1:
+        return [train_run(c)]
+    cfgs = [TrainConfig.from_dict(cc["train"]) for cc in configs]
+    train, test = load_splits(c["dataset"], c.get("train_size"), c.get("test_size"), c.get("data_seed", 0))
+    preps = [_prepare(cc, train, tc.seed) for cc, tc in zip(configs, cfgs)]
+    try:
+        hists = fit_batched([p["model"] for p in preps], train, test, cfgs, device=c.get("device", "cpu"))
+    except NotBatchable:
+        return [train_run(cc) for cc in configs]
+    return [_result(p, h, h.wall_time / max(1, len(h.epochs)) / len(hists)) for p, h in zip(preps, hists)]
 
 
 def diagnostics(model, x, y, rho=None) -> dict:
     """Per-layer gradient norms and block-gradient similarity as plain data for the run store."""
     from .gradients import block_gradient_similarity, mean_offdiag, weight_grad_norms
 
+    x = x.to(next(model.parameters()).dtype)  # a model trained in fp64 (the batched-vs-separate test) reads fp64
     sims = block_gradient_similarity(model, x, y, channel_split=rho)
     whole = [mean_offdiag(m) for k, m in sims.items() if "/" not in k]
     whole = [v for v in whole if not math.isnan(v)]
@@ -65,16 +103,23 @@ def diagnostics(model, x, y, rho=None) -> dict:
             "sim_mean": sum(whole) / len(whole) if whole else math.nan}
 
 
+def run_function(p: dict):
+    """The run function whose stored runs a plan reads: batched by seed (gpu, paper) or one at a time."""
+    return train_run_batched if p["batched"] else train_run
+
+
 def run(cfg: GradPathConfig, store=None, experiment: str = "e2"):
     """Train (or load) one experiment's runs (``"e2"``, ``"e3"`` or ``"e456"``) and label them; returns the sweep
-    DataFrame with ``family``, ``blocks``, ``widths``, ``matched``, ``seed``, ``k`` and ``acc`` added.
+    DataFrame with ``family``, ``blocks``, ``widths``, ``point``, ``rho``, ``seed``, ``k`` and ``acc`` added.
 
     ``acc`` is the test accuracy, chance (0.1) for a diverged run and NaN for a failed one, so diverged
-    runs stay in every table and figure instead of silently dropping out.
+    runs stay in every table and figure instead of silently dropping out. When every run failed (a missing
+    dataset, say) the frame still has every column, each run with its status and error (``analysis.failures``).
     """
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; choose one of {list(EXPERIMENTS)}")
     p = cfg.plan()
-    df = run_sweep(train_run, EXPERIMENTS[experiment](p), store=store, executor=p["executor"],
-                   desc=DESCRIPTIONS[experiment])
+    fn = run_function(p)
+    df = run_sweep(fn, EXPERIMENTS[experiment](p), store=store, executor=p["executor"],
+                   desc=DESCRIPTIONS[experiment], group_by=GROUP_BY if fn is train_run_batched else None)
     return label_runs(df, p)

@@ -1,55 +1,109 @@
-"""Paper 4's tables: paired per-seed statistics, FLOPs to a target loss, early-horizon comparisons, summaries.
+"""Paper 4's tables: per-seed comparisons, FLOPs to a stated target, regime measurements, summaries.
 
-The comparisons are paired by seed because SensLI and the small net share their initialisation (and the
-growing variants share the whole trajectory up to insertion): per-seed differences are far less noisy
-than differences of means, which is also what the spec asks any external comparison to use.
-Diverged runs are kept: their NaN losses count as +inf, i.e. as losses for their method. The verdicts built on
-these tables are in ``claims``.
+Comparisons are paired by seed because SensLI and the small net share their initialisation (and the growing
+variants share the whole trajectory up to insertion): per-seed differences are far less noisy than differences of
+means. What a run that did not finish scores is decided here, once (``scores``): a diverged run scores what a net
+at chance scores (it is a loss for its method, not a missing value); a run that failed for another reason is NaN
+and the outcome rules drop and count it. The verdicts built on these tables are in ``claims``; the CNN study's
+tables are in ``analysis_cnn``.
 """
 from __future__ import annotations
 
+import json
+import math
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
+from ...data import dataset_info
 from ...stats import fmt_mean_std
 
-SPEC_PARAMS = {  # spec section 3, computed from the authors' code: start / after LI / big net as coded
+SPEC_PARAMS = {  # docs/papers/layer_insertion.md, from the authors' code: start / after LI / big net as coded
     "fnn": dict(small=27, grown=57, large=57), "resnet": dict(small=38, grown=59, large=80)}
-SPEC_WORK_RATIO = {"fnn": 0.872, "resnet": 0.674}  # spec section 4 [R]: params x iterations, LI / big net
+SPEC_WORK_RATIO = {"fnn": 0.872, "resnet": 0.674}  # params x iterations, LI / big net (same note)
+RESULT_COLUMNS = ("final_loss", "train_acc", "test_loss", "test_acc", "test_err", "params_start", "params_end",
+                  "total_flops", "position", "diverged_step")
+COMMON_LOSS = "common loss: the higher of the two runs' lowest logged training loss (both reach it)"
+
+
+@lru_cache(maxsize=None)
+def _classes(dataset: str, data_kw: str) -> int:
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(data_kw).items()}  # JSON made them lists
+    return int(dataset_info(dataset, **kw)["classes"])
 
 
 def runs_frame(frames: dict) -> pd.DataFrame:
-    """All studies in one frame, with a ``label`` per curve family (``sensli@t`` in the when study)."""
-    df = pd.concat([f for f in frames.values() if len(f)], ignore_index=True)
+    """All studies in one frame with the standard columns (``train_loss``, ``params``, ``flops``), a ``label`` per
+    curve family (``sensli@t`` in the when study) and the start widths as text; runs that failed have NaN results."""
+    parts = [f for f in frames.values() if len(f)]
+    if not parts:
+        return pd.DataFrame(columns=["study", "method", "label", "seed", "status", *RESULT_COLUMNS])
+    df = pd.concat(parts, ignore_index=True)
+    for c in RESULT_COLUMNS:
+        if c not in df:
+            df[c] = np.nan
+    df["result"] = df["result"].map(lambda r: r if isinstance(r, dict) else {})
+    df["train_loss"], df["params"], df["flops"] = df["final_loss"], df["params_end"], df["total_flops"]
+    df["position"] = df["position"].fillna(-1).astype(int)
     df["label"] = df["method"]
     when = (df["study"] == "when") & (df["method"] == "sensli")
     df.loc[when, "label"] = "sensli@" + df.loc[when, "insert_at"].map(lambda t: str(t[0]))
     df["widths_start"] = df["widths"].map(lambda w: str(list(w)))
+    df["classes"] = [_classes(d, json.dumps(kw, sort_keys=True)) for d, kw in zip(df["dataset"], df["data_kw"])]
     return df
 
 
-def _metric(df: pd.DataFrame, metric: str) -> pd.Series:
-    return df[metric].astype(float).fillna(np.inf).where(df["status"] == "ok", np.inf)
+def failures(frames: dict) -> pd.DataFrame:
+    """Every run that did not finish: study, method, seed, status and the error (empty when all finished)."""
+    rows = [f[f["status"] != "ok"].assign(study=name) for name, f in frames.items() if len(f)]
+    cols = ["study", "method", "seed", "status", "error"]
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
+    return out.reindex(columns=cols)
+
+
+def study_problem(df: pd.DataFrame, study: str) -> str | None:
+    """Why a study cannot be judged ("not run", "every run failed: ..."), or None when it has finished runs."""
+    d = df[df["study"] == study]
+    if not len(d):
+        return f"study {study!r} not run in this profile or selection"
+    if not d["status"].isin(["ok", "diverged"]).any():
+        errors = d["error"].dropna().astype(str) if "error" in d else pd.Series(dtype=str)
+        return f"every run of {study!r} failed ({len(d)} runs): " + (errors.iloc[0][:200] if len(errors) else "no error")
+    return None
+
+
+def scores(d: pd.DataFrame, metric: str) -> pd.Series:
+    """``metric`` per run; a diverged run scores chance (loss ln C, error 1 - 1/C, accuracy 1/C), a failed one NaN."""
+    chance = {"final_loss": np.log(d["classes"].astype(float)), "test_err": 1 - 1 / d["classes"],
+              "test_acc": 1 / d["classes"]}[metric]
+    v = d[metric].astype(float).where(d["status"] == "ok", np.nan)
+    return v.where(d["status"] != "diverged", chance)
 
 
 def paired(df: pd.DataFrame, study: str, base: str, metric: str) -> pd.DataFrame:
-    """One row per (start net, seed[, insertion time]) with columns ``sensli`` and ``base``."""
-    d = df[df["study"] == study].assign(value=lambda x: _metric(x, metric))
+    """One row per (start net, seed[, insertion time]) with columns ``sensli`` and ``base`` (``scores``)."""
+    d = df[df["study"] == study].assign(value=lambda x: scores(x, metric))
     li = d[d["method"] == "sensli"][["arch", "widths_start", "seed", "label", "value"]]
     ref = d[d["method"] == base][["arch", "widths_start", "seed", "value"]]
     return li.merge(ref, on=["arch", "widths_start", "seed"], suffixes=("", "_base")).rename(
         columns={"value": "sensli", "value_base": "base"})
 
 
-def win_stats(a, b) -> dict:
-    """How often a < b per pair: fraction of wins over all pairs, and a one-sided sign test over non-ties."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    wins, losses = int((a < b).sum()), int((a > b).sum())
-    n = len(a)
-    p = binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue if wins + losses else float("nan")
-    ratio = np.median(a / b) if n and np.all(np.isfinite(b)) and np.all(b > 0) else float("nan")
-    return dict(n=n, wins=wins, losses=losses, frac=wins / n if n else float("nan"), p=float(p), median_ratio=float(ratio))
+def log_ratio(num, den) -> np.ndarray:
+    """Per pair log(num / den): positive when ``den`` (SensLI's loss) is the smaller; NaN where either is not > 0."""
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(num / den)
+    return np.where((num > 0) & (den > 0), out, np.nan)
+
+
+def when_table(df: pd.DataFrame) -> pd.DataFrame:
+    """When-to-insert: per (seed, insertion time) SensLI's and FNN1's final training loss and log(FNN1 / SensLI)."""
+    t = paired(df, "when", "small", "final_loss")
+    if not len(t):
+        return t.assign(t=[], log_ratio=[])
+    return t.assign(t=t["label"].str.split("@").str[1].astype(int), log_ratio=log_ratio(t["base"], t["sensli"]))
 
 
 def flops_to_reach(curve: dict, target: float) -> float:
@@ -59,53 +113,67 @@ def flops_to_reach(curve: dict, target: float) -> float:
     return float(curve["flops"][hit[0]]) if len(hit) else float("inf")
 
 
-def flops_to_accuracy(evals: list[dict], target: float) -> float:
-    """Cumulative FLOPs at the first evaluation with test accuracy >= target (inf if never)."""
-    return next((float(e["flops"]) for e in evals if e["test_acc"] >= target), float("inf"))
-
-
-def cost_table(df: pd.DataFrame, study: str, base: str = "large", metric: str = "loss") -> pd.DataFrame:
-    """Per seed: a common target both runs reach and the FLOPs SensLI and ``base`` need to reach it.
-
-    ``metric="loss"``: the higher of the two runs' lowest logged training loss (the spirals and MLP rule);
-    ``"acc"``: the lower of their best per-epoch test accuracy (the CNN rule, E5b)."""
+def cost_table(df: pd.DataFrame, study: str, base: str = "large") -> pd.DataFrame:
+    """Per seed, the FLOPs SensLI and ``base`` need to reach the target named in column ``target_rule``
+    (``COMMON_LOSS``), their ratio and the whole runs' ratio. Only seeds where both runs finished."""
     d = df[(df["study"] == study) & df["method"].isin(["sensli", base]) & (df["status"] == "ok")]
     rows = []
     for seed, g in d.groupby("seed"):
         runs = {r.method: r.result for r in g.itertuples()}
         if len(runs) < 2:
             continue
-        if metric == "loss":
-            target = max(np.nanmin(r["curve"]["loss"]) for r in runs.values())
-            li, lg = flops_to_reach(runs["sensli"]["curve"], target), flops_to_reach(runs[base]["curve"], target)
-        else:
-            target = min(max(e["test_acc"] for e in r["evals"]) for r in runs.values())
-            li, lg = flops_to_accuracy(runs["sensli"]["evals"], target), flops_to_accuracy(runs[base]["evals"], target)
-        rows.append({"seed": seed, f"target_{metric}": target, "flops_sensli": li, "flops_large": lg,
-                     "ratio": li / lg if lg > 0 else float("nan"),
+        target = max(np.nanmin(r["curve"]["loss"]) for r in runs.values())
+        li, lg = flops_to_reach(runs["sensli"]["curve"], target), flops_to_reach(runs[base]["curve"], target)
+        rows.append({"seed": seed, "target_rule": COMMON_LOSS, "target": target, "flops_sensli": li,
+                     "flops_base": lg, "ratio": li / lg if lg > 0 else math.nan,
                      "total_ratio": runs["sensli"]["total_flops"] / runs[base]["total_flops"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["seed", "target_rule", "target", "flops_sensli", "flops_base", "ratio",
+                                       "total_ratio"])
 
 
-def cost_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """FLOPs to a common loss, SensLI vs every large baseline present (the verdicts use ``large`` only)."""
+def plateau_drop(result: dict, frac: float = 0.25, window: float = 0.05) -> float:
+    """Relative fall of the logged training loss over the last ``frac`` of training: 1 - L(end) / L(1 - frac),
+    each L the mean over ``window`` of the run's logged steps (GD losses spike; a window smooths them). NaN when the
+    run has no curve. Small means the net has stopped learning: the plateau a comparison at the end needs."""
+    loss = np.asarray(result.get("curve", {}).get("loss", []), float)
+    if len(loss) < 8 or not np.isfinite(loss).all():
+        return math.nan
+    w = max(1, int(round(window * len(loss))))
+    i = int(round((1 - frac) * len(loss)))
+    before, end = loss[max(0, i - w):i].mean(), loss[-w:].mean()
+    return float(1 - end / before) if before > 0 else math.nan
+
+
+def plateau_drops(df: pd.DataFrame, study: str, method: str) -> np.ndarray:
+    """``plateau_drop`` of every finished run of one arm (NaN for runs without a finite curve)."""
+    d = df[(df["study"] == study) & (df["method"] == method) & (df["status"] == "ok")]
+    return np.array([plateau_drop(r) for r in d["result"]], float)
+
+
+def cost_summary(df: pd.DataFrame, cnn_table=None) -> pd.DataFrame:
+    """FLOPs to a stated target, SensLI vs every large baseline present; ``target_rule`` names the target, the same
+    one the verdicts use (``cost_table`` for the MLP studies, ``cnn_table`` (``analysis_cnn.cnn_cost_table``) for
+    the CNN study). The verdicts compare against ``large`` only; ``large+1`` is shown beside it."""
     rows = []
     for (study, base), _ in df[df["method"].str.startswith("large")].groupby(["study", "method"], sort=False):
-        ct = cost_table(df, study, base)
-        if len(ct):
-            rows.append(dict(study=study, large=base, seeds=len(ct), sensli_cheaper=int((ct["ratio"] < 1).sum()),
-                             median_flop_ratio_to_target=round(float(ct["ratio"].median()), 3),
-                             median_whole_run_flop_ratio=round(float(ct["total_ratio"].median()), 3)))
+        ct = cnn_table(df) if study == "cnn" and cnn_table is not None else cost_table(df, study, base)
+        if not len(ct) or (study == "cnn" and cnn_table is None):
+            continue
+        finite = ct["ratio"][np.isfinite(ct["ratio"])]
+        rows.append(dict(study=study, large=base, target_rule=ct["target_rule"].iloc[0], seeds=len(ct),
+                         sensli_cheaper=int((ct["ratio"] < 1).sum()),
+                         median_flop_ratio_to_target=round(float(finite.median()), 3) if len(finite) else math.nan,
+                         median_whole_run_flop_ratio=round(float(ct["total_ratio"].median()), 3)))
     return pd.DataFrame(rows)
 
 
 def loss_after_insertion(result: dict, k: int) -> float:
     """Training loss logged k steps after the (first) insertion; needs ``log_every == 1`` (full-batch GD)."""
     if result.get("status") != "ok" or not result.get("insertions"):
-        return float("inf")
+        return math.nan
     i = result["insertions"][0]["step"] + k
     loss = result["curve"]["loss"]
-    return float(loss[i]) if i < len(loss) else float("nan")
+    return float(loss[i]) if i < len(loss) else math.nan
 
 
 def early_table(df: pd.DataFrame, ks=(1, 10, 25, 100)) -> pd.DataFrame:
@@ -121,27 +189,38 @@ def early_table(df: pd.DataFrame, ks=(1, 10, 25, 100)) -> pd.DataFrame:
                 rows.append(dict(arch=arch, widths=widths, seed=seed, other=other, k=k,
                                  position_sensli=runs["sensli"].get("position"), position_other=runs[other].get("position"),
                                  sensli=loss_after_insertion(runs["sensli"], k), base=loss_after_insertion(runs[other], k)))
-    t = pd.DataFrame(rows)
-    if len(t):
-        t["differs"] = t["position_sensli"] != t["position_other"]
-    return t
+    t = pd.DataFrame(rows, columns=["arch", "widths", "seed", "other", "k", "position_sensli", "position_other",
+                                    "sensli", "base"])
+    return t.assign(differs=t["position_sensli"] != t["position_other"])
+
+
+def early_summary(df: pd.DataFrame, ks=(1, 10, 25, 100)) -> pd.DataFrame:
+    """Validity study: per (start net, other rule, k), over the seeds where the two rules chose different positions,
+    how many there are, in how many SensLI's loss is lower, and the median log(loss other / loss SensLI)."""
+    t = early_table(df, ks)
+    t = t[t["differs"]].assign(sensli_lower=lambda x: x["sensli"] < x["base"],
+                               log_ratio=lambda x: log_ratio(x["base"], x["sensli"]))
+    return (t.groupby(["arch", "widths", "other", "k"])
+            .agg(seeds=("seed", "count"), sensli_lower=("sensli_lower", "sum"), median_log_ratio=("log_ratio", "median"))
+            .round(4).reset_index())
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per study and method: runs, status, final training loss and test error (mean ± std), size and work."""
+    """Per study and method: runs, finished, final training loss and test accuracy (mean ± std), size and work."""
     rows = []
     for (study, widths, label), g in df.groupby(["study", "widths_start", "label"], sort=False):
         ok = g[g["status"] == "ok"]
         rows.append(dict(study=study, start=widths, method=label, runs=len(g), ok=len(ok),
-                         final_train_loss=fmt_mean_std(ok["final_loss"], 4), test_error=fmt_mean_std(ok["test_err"], 3),
-                         params=f"{int(g['params_start'].iloc[0])} -> {int(g['params_end'].max())}",
-                         gflops=round(float(ok["total_flops"].mean()) / 1e9, 3) if len(ok) else float("nan"),
-                         positions=str(sorted(ok["position"].value_counts().to_dict().items())) if (g["position"] >= 0).any() else ""))
+                         train_loss=fmt_mean_std(ok["train_loss"], 4), test_acc=fmt_mean_std(ok["test_acc"], 3),
+                         params=f"{int(g['params_start'].min())} -> {int(g['params_end'].max())}" if len(ok) else "",
+                         flops=float(ok["flops"].mean()) if len(ok) else math.nan,
+                         positions=str(sorted(ok["position"].value_counts().to_dict().items()))
+                         if (ok["position"] >= 0).any() else ""))
     return pd.DataFrame(rows)
 
 
 def spec_comparison(df: pd.DataFrame) -> pd.DataFrame:
-    """Our parameter counts and work ratios beside the spec's numbers (computed there from the authors' configs)."""
+    """Our parameter counts and work ratios beside the numbers the methods note derives from the authors' configs."""
     rows = []
     for study in ("fnn", "resnet"):
         d = df[(df["study"] == study) & (df["status"] == "ok")]
@@ -155,51 +234,11 @@ def spec_comparison(df: pd.DataFrame) -> pd.DataFrame:
                          spec_params_big_as_coded=SPEC_PARAMS[study]["large"],
                          ours_big_as_coded=ours.get("large+1", ours.get("large")),
                          spec_work_ratio_params_x_iters=SPEC_WORK_RATIO[study],
-                         ours_total_flop_ratio=round(float(ct["total_ratio"].median()), 3) if len(ct) else float("nan")))
+                         ours_total_flop_ratio=round(float(ct["total_ratio"].median()), 3) if len(ct) else math.nan))
     return pd.DataFrame(rows)
-
-
-def early_summary(df: pd.DataFrame) -> pd.DataFrame | None:
-    """Validity study: per (start net, other rule, k), in how many of the seeds where the two rules chose different
-    positions SensLI's loss is lower (``sum``) out of how many (``count``); None if the study did not run."""
-    early = early_table(df)
-    if not len(early):
-        return None
-    return (early[early["differs"]].assign(sensli_lower=lambda t: t["sensli"] < t["base"])
-            .groupby(["arch", "widths", "other", "k"])["sensli_lower"].agg(["sum", "count"]).reset_index())
 
 
 def accuracy_table(df: pd.DataFrame) -> pd.DataFrame:
     """Final test accuracy per study, start net and method: mean, std and count over the runs that finished."""
     return (df[df["status"] == "ok"].groupby(["study", "widths_start", "label"], sort=False)["test_acc"]
             .agg(["mean", "std", "count"]).round(4).reset_index())
-
-
-# ----------------------------------------------------------------------------- the CNN study (E5b)
-
-
-def cnn_evals(df: pd.DataFrame) -> pd.DataFrame:
-    """The cnn study's per-epoch test evaluations, long: label, seed, epoch, flops, test_acc."""
-    rows = [dict(label=r.label, seed=r.seed, epoch=e["epoch"], flops=e["flops"], test_acc=e["test_acc"])
-            for r in df[(df["study"] == "cnn") & (df["status"] == "ok")].itertuples() for e in r.result["evals"]]
-    return pd.DataFrame(rows)
-
-
-def cnn_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per seed: SensLI's op22 and Frobenius sensitivities at insertion and each norm's choice, then every arm's
-    final test accuracy and total GFLOPs (the spec asks to log both norms)."""
-    rows = []
-    for seed, g in df[df["study"] == "cnn"].groupby("seed"):
-        row = dict(seed=seed)
-        for r in g.itertuples():
-            ins = r.result.get("insertions") or []
-            if r.method == "sensli" and ins:
-                op22, fro = ins[0]["sensitivities"], ins[0]["sensitivities_fro"]
-                row.update(position=ins[0]["position"], fro_position=int(np.argmax(fro)),
-                           op22=[float(f"{v:.3g}") for v in op22], fro=[float(f"{v:.3g}") for v in fro])
-        for r in g.itertuples():
-            row[f"acc_{r.label}"] = round(float(r.test_acc), 4) if r.status == "ok" else float("nan")
-        for r in g.itertuples():
-            row[f"gflops_{r.label}"] = round(float(r.total_flops) / 1e9, 1)
-        rows.append(row)
-    return pd.DataFrame(rows)

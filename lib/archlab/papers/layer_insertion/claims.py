@@ -1,177 +1,237 @@
-"""Paper 4's claims, fixed before any run, and the verdicts computed from the stored runs.
+"""Paper 4's claims, declared before any run, and ``verdicts``: stored runs -> one claims-table row per claim.
 
-Each claim comes with the rule ``rule_outcome`` applies to it. "wins": per seed, SensLI's value < the baseline's;
-reproduced if the fraction of wins >= frac and the one-sided sign test p < 0.05, not reproduced if the fraction
-<= 1/2, inconclusive otherwise.
+Every claim is judged by the harness's outcome rules (``archlab.outcomes``): a directional claim is reproduced when
+the 95% interval of its per-seed effect lies above its smallest effect of interest, an exact check when it holds,
+and a claim whose regime precondition fails is "out of regime" with the measured value. Effects are per seed and
+paired wherever the arms share a seed: losses and FLOPs as log-ratios (positive: SensLI lower), accuracies and
+errors in percentage points. Ids C1..C17; the slugs of earlier result files are kept in brackets in each text.
+The rules, thresholds and their sources are written up in docs/papers/layer_insertion.md.
 """
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from ...claims import Claim, verdict
-from ...stats import fmt_mean_std
+from ...claims import Claim
+from ...outcomes import Regime, combine, directional, exact, judge, not_run
 from . import PAPER
-from .analysis import cost_table, early_table, paired, runs_frame, win_stats
+from .analysis import (COMMON_LOSS, SPEC_PARAMS, cost_table, early_table, paired, plateau_drops, runs_frame,
+                       study_problem, when_table)
+from .analysis_cnn import BIG_LEVEL, cnn_cost_table, cnn_gains
 
-_WIN = "reproduced if SensLI is lower in >= {:.0%} of seeds and a one-sided sign test gives p < 0.05; " \
-       "not reproduced if it is lower in <= 50% of seeds; inconclusive otherwise"
-_COST = ("Per seed: target = the higher of the two runs' lowest logged training loss (so both reach it); exact "
-         "cumulative FLOPs (sensitivity pass included) until each run first reaches it. Reproduced if SensLI needs "
-         "fewer FLOPs in >= 2/3 of seeds and the median FLOP ratio SensLI/large < 1; not reproduced if it needs "
-         "fewer in <= 1/2 of seeds; inconclusive otherwise or with fewer than 3 seeds")
-_EARLY = ("Validity study, FNN [4, 4] and res2 [3, 3, 3] pooled, seeds where the {0} position differs from "
-          "SensLI's: training loss {1} steps after insertion lower for SensLI in >= 2/3 of them with a one-sided "
-          "sign test p < 0.05 -> reproduced; lower in <= 1/2 -> not reproduced; otherwise, or with fewer than 5 "
-          "differing seeds, inconclusive")
-_ALL = ("Final training loss (whole training set) lower for SensLI than for the small net in every seed (>= 3 "
-        "seeds) -> reproduced; mean not lower -> not reproduced; otherwise inconclusive")
-_DECLARED = [
-    (Claim("fnn_vs_small", PAPER, "[A] Inserting a layer by sensitivity (SensLI) trains faster than keeping the small "
-           "fixed architecture: lower training loss at the same step (spirals, FNN [5], GD).",
-           "Final training loss, SensLI vs FNN1 (same init): " + _WIN.format(0.9)),
-     dict(kind="wins", study="fnn", base="small", metric="final_loss", frac=0.9)),
-    (Claim("resnet_vs_small", PAPER, "[A] SensLI trains faster than the small fixed ResNet (spirals, res2 [3, 3], GD).",
-           "Final training loss, SensLI vs ResNet1 (same init): " + _WIN.format(0.8)),
-     dict(kind="wins", study="resnet", base="small", metric="final_loss", frac=0.8)),
-    (Claim("fnn_test_error", PAPER, "[A] SensLI gives a lower test error than the small fixed architecture (spirals FNN).",
-           "Test error after training, SensLI vs FNN1: " + _WIN.format(0.75) + " (seeds with equal error are ties)"),
-     dict(kind="wins", study="fnn", base="small", metric="test_err", frac=0.75)),
-    (Claim("fnn_cost_vs_large", PAPER, "[A] SensLI needs less computation than training the large architecture "
-           "(FNN [5, 5]) from scratch to reach the same training loss.", _COST),
-     dict(kind="cost", study="fnn", base="large")),
-    (Claim("resnet_cost_vs_large", PAPER, "[A] SensLI needs less computation than training the large ResNet from "
-           "scratch to reach the same loss (res2 [3, 3, 3], LI's final shape; the as-coded 4-layer net is shown).",
-           _COST), dict(kind="cost", study="resnet", base="large")),
-    (Claim("sensli_vs_random", PAPER, "[A/R] The most sensitive position beats a randomly chosen one shortly after "
-           "insertion (a first-order check; the spec promises no final-loss advantage).", _EARLY.format("random", 25)),
-     dict(kind="early", study="validity", base="random", k=25)),
-    (Claim("sensli_vs_min", PAPER, "[C/R] The most sensitive position beats the least sensitive one (the authors' "
-           "LIother) shortly after insertion.", _EARLY.format("least sensitive", 25)),
-     dict(kind="early", study="validity", base="min", k=25)),
-    (Claim("when_vs_small", PAPER, "[R] SensLI beats the small net for most insertion times (spec E4).",
-           "Final training loss over all (seed, insertion time) pairs vs FNN1: " + _WIN.format(0.75)),
-     dict(kind="wins", study="when", base="small", metric="final_loss", frac=0.75)),
-    (Claim("minibatch_vs_small", PAPER, "[A] With minibatch SGD (batch 45) SensLI also trains faster than the small "
-           "FNN [5] (spec E5a).", "Final training loss vs FNN1: " + _WIN.format(0.8)),
-     dict(kind="wins", study="minibatch", base="small", metric="final_loss", frac=0.8)),
-    (Claim("mnist_vs_small", PAPER, "[R] On MNIST a growing FNN trains faster than the small fixed FNN.", _ALL),
-     dict(kind="all", study="mnist", base="small")),
-    (Claim("cifar10_vs_small", PAPER, "[R] On CIFAR-10 a growing residual MLP trains faster than the small fixed one.",
-           _ALL), dict(kind="all", study="cifar10", base="small")),
-    (Claim("mnist_cost_vs_large", PAPER, "[R] On MNIST SensLI reaches the large FNN's loss level with fewer FLOPs.",
-           _COST), dict(kind="cost", study="mnist", base="large")),
-    (Claim("cifar10_cost_vs_large", PAPER, "[R] On CIFAR-10 SensLI reaches the large residual MLP's loss level with "
-           "fewer FLOPs.", _COST), dict(kind="cost", study="cifar10", base="large")),
+ANY = "chosen: the paper states no size, so any improvement counts (docs/papers/layer_insertion.md)"
+PLATEAU = ("chosen: a net still losing more than a fifth of its loss per quarter of the budget would catch up "
+           "given more steps, so a comparison at the end would measure speed, not the architecture")
+SMALL_PLATEAU = Regime("small net plateaued", "small net's relative training-loss fall over the last quarter",
+                       "<", 0.2, over="median")
+LARGE_PLATEAU = Regime("large net plateaued", "large net's relative training-loss fall over the last quarter",
+                       "<", 0.2, over="median")
+DIFFERS = ("chosen: the comparison exists only where the two rules chose different positions; with fewer than 6 "
+           "such pairs the rule has barely been exercised")
+DIFFER = Regime("positions differ", "pairs of runs whose rules chose different positions", ">=", 6)
+CNN_CONVERGED = Regime("converged", "test-accuracy gain over the last quarter of epochs (worst arm, mean of seeds)",
+                       "<", 1.0, unit="pp")
+JUMP_BOUND = 1e-4  # |loss jump| at insertion: see C17's criterion
+
+LOSS = "per seed log(final training loss of {base} / of SensLI), same init; 95% interval of the mean above 0"
+COST = (f"Cost table, target = {COMMON_LOSS}; per seed log(FLOPs of {{base}} / FLOPs of SensLI) to first reach it "
+        "(sensitivity pass included); 95% interval of the mean above 0")
+EARLY = ("Validity study (FNN [4, 4] and res2 [3, 3, 3] pooled), the seeds where the {other} position differs from "
+         "SensLI's: log(loss of {other} / loss of SensLI) 25 steps after insertion; 95% interval above 0")
+
+
+def _c(i, slug, text, criterion, **kw) -> Claim:
+    return Claim(f"C{i}", PAPER, f"{text} [{slug}]", criterion, **kw)
+
+
+CLAIMS = [
+    _c(1, "fnn_vs_small", "[A] Inserting a layer by sensitivity (SensLI) gives a lower training loss than keeping the "
+       "small fixed architecture (spirals, FNN [5], full-batch GD, 1850 steps, insertion at 450).",
+       LOSS.format(base="FNN1"), unit="log-ratio", requires=(SMALL_PLATEAU,), source=f"{ANY}; regime: {PLATEAU}"),
+    _c(2, "resnet_vs_small", "[A] SensLI gives a lower training loss than the small fixed ResNet (spirals, res2 [3, 3]).",
+       LOSS.format(base="ResNet1"), unit="log-ratio", requires=(SMALL_PLATEAU,), source=f"{ANY}; regime: {PLATEAU}"),
+    _c(3, "fnn_test_error", "[A] SensLI gives a lower test error than the small fixed architecture (spirals FNN [5]).",
+       "per seed test error of FNN1 minus of SensLI, pp; 95% interval above 0", unit="pp",
+       requires=(SMALL_PLATEAU,), source=f"{ANY}; regime: {PLATEAU}"),
+    _c(4, "fnn_cost_vs_large", "[A] SensLI needs less computation than training the large architecture (FNN [5, 5]) "
+       "from scratch to reach the same training loss.", COST.format(base="FNN2"), unit="log-ratio",
+       requires=(LARGE_PLATEAU,), source="chosen: any saving counts; the authors' schedule implies 0.87 of the big "
+       f"net's work over whole runs (docs/papers/layer_insertion.md); regime: {PLATEAU}"),
+    _c(5, "resnet_cost_vs_large", "[A] SensLI needs less computation than training the large ResNet from scratch to "
+       "reach the same loss (res2 [3, 3, 3], LI's final shape; the as-coded 4-layer net is shown beside it).",
+       COST.format(base="ResNet2"), unit="log-ratio", requires=(LARGE_PLATEAU,),
+       source=f"chosen: any saving counts; regime: {PLATEAU}"),
+    _c(6, "sensli_vs_random", "[A/R] The most sensitive position beats a randomly chosen one shortly after insertion "
+       "(a first-order check; no final-loss advantage is claimed).", EARLY.format(other="random"), unit="log-ratio",
+       requires=(DIFFER,), source=f"{ANY}; regime: {DIFFERS}"),
+    _c(7, "sensli_vs_min", "[C/R] The most sensitive position beats the least sensitive one (the authors' LIother) "
+       "shortly after insertion.", EARLY.format(other="least sensitive"), unit="log-ratio", requires=(DIFFER,),
+       source=f"{ANY}; regime: {DIFFERS}"),
+    _c(8, "when_vs_small", "[R] SensLI beats the small net whenever it inserts (FNN [5], insertion at 150, 250, ..., "
+       "850 of 1850 steps).", "per seed, the mean over insertion times of log(final loss of FNN1 / of SensLI); 95% "
+       "interval above 0", unit="log-ratio", requires=(SMALL_PLATEAU,), source=f"{ANY}; regime: {PLATEAU}"),
+    _c(9, "minibatch_vs_small", "[A] With minibatch SGD (batch 45, 1850 epochs, insertion at 450) SensLI also gives a "
+       "lower training loss than the small FNN [5].", LOSS.format(base="FNN1"), unit="log-ratio",
+       requires=(SMALL_PLATEAU,), source=f"{ANY}; regime: {PLATEAU}"),
+    _c(10, "mnist_vs_small", "[R] On MNIST a growing FNN reaches a lower training loss than the small fixed FNN.",
+       LOSS.format(base="the small FNN"), unit="log-ratio", requires=(SMALL_PLATEAU,),
+       source=f"{ANY}; regime: {PLATEAU}"),
+    _c(11, "cifar10_vs_small", "[R] On CIFAR-10 a growing residual MLP reaches a lower training loss than the small "
+       "fixed one.", LOSS.format(base="the small MLP"), unit="log-ratio", requires=(SMALL_PLATEAU,),
+       source=f"{ANY}; regime: {PLATEAU}"),
+    _c(12, "mnist_cost_vs_large", "[R] On MNIST SensLI reaches the large FNN's loss level with fewer FLOPs.",
+       COST.format(base="the large FNN"), unit="log-ratio", requires=(LARGE_PLATEAU,),
+       source=f"chosen: any saving counts; regime: {PLATEAU}"),
+    _c(13, "cifar10_cost_vs_large", "[R] On CIFAR-10 SensLI reaches the large residual MLP's loss level with fewer "
+       "FLOPs.", COST.format(base="the large MLP"), unit="log-ratio", requires=(LARGE_PLATEAU,),
+       source=f"chosen: any saving counts; regime: {PLATEAU}"),
+    _c(14, "cnn_vs_small", "[A/R] CNN (v2): a VGG grown by one Dirac-initialised conv at the most op22-sensitive "
+       "position ends with a higher test accuracy than the small fixed VGG trained as long.",
+       "per seed final test accuracy of SensLI minus the small VGG's (same init), pp; 95% interval above 0",
+       unit="pp", requires=(CNN_CONVERGED,), source=f"{ANY}; regime: chosen, about twice the sampling error of a "
+       "mean over seeds of 3-evaluation means on 2,000 test images"),
+    _c(15, "cnn_cost_vs_big", "[A/R] CNN (v2): SensLI beats both fixed VGGs: it reaches the big VGG's accuracy level "
+       "with fewer FLOPs than the big VGG, and ends at least as accurate as the small VGG.",
+       f"Two parts, the weaker decides. (a) Cost table, target = {BIG_LEVEL}; per seed SensLI's best smoothed "
+       "accuracy within the big VGG's FLOPs to that level minus the level, pp (> 0 exactly when SensLI needs fewer "
+       "FLOPs); 95% interval above 0. (b) per seed final accuracy SensLI minus small VGG, pp; 95% interval above "
+       "-1 pp (non-inferiority)", unit="pp", requires=(CNN_CONVERGED,),
+       source="chosen: (a) any saving counts; (b) a 1 pp margin, the sampling error of one accuracy on 2,000 test "
+       "images; regime as C14"),
+    _c(16, "params", "[C] Parameter counts of the spirals nets equal the authors': FNN 27 -> 57 (big 57), res2 "
+       "38 -> 59 (as-coded big net 80).", "exact: small, grown and big counts of the fnn and resnet studies",
+       kind="exact", source="the authors' code, as the methods note lists it (docs/papers/layer_insertion.md)"),
+    _c(17, "continuity", "[C] Inserting a candidate leaves the network function unchanged: the loss does not jump.",
+       f"exact: |loss after - loss before insertion| <= {JUMP_BOUND:g} in every growing run (0 in exact arithmetic; "
+       "float32 conv algorithms that round, e.g. Winograd, err by ~72 x 6e-8 ~ 4e-6 relative per activation, while "
+       "a candidate that is not an identity moves the loss by O(0.1))", kind="exact",
+       source="the identity initialisation of every candidate (docs/papers/layer_insertion.md)"),
 ]
+BY_ID = {c.id: c for c in CLAIMS}
 
-# ----------------------------------------------------------------------------- the CNN study (E5b)
-_INCONCLUSIVE = "inconclusive otherwise, with fewer than 3 seeds or on the smoke profile"
-_ACC = ("Final test accuracy (after the last epoch), SensLI vs the small VGG from the same init, per seed: reproduced "
-        "if SensLI >= small in >= 2/3 of seeds; not reproduced if in <= 1/2 of seeds; " + _INCONCLUSIVE
-        + " (no sign test: with 3 seeds its smallest p is 0.125)")
-_CNN_COST = ("Per seed: target = the lower of the two runs' best per-epoch test accuracy (so both reach it); exact "
-             "cumulative training FLOPs (sensitivity pass included) until each run's per-epoch evaluation first "
-             "reaches it. Reproduced if SensLI needs fewer FLOPs in >= 2/3 of seeds and the median FLOP ratio "
-             "SensLI/big < 1; not reproduced if it needs fewer in <= 1/2 of seeds; " + _INCONCLUSIVE)
-CNN_DECLARED = [  # fixed before any cnn run
-    (Claim("cnn_vs_small", PAPER, "[A/R] CNN (v2, spec E5b): a VGG grown by one Dirac-initialised conv at the most "
-           "op22-sensitive position reaches at least the small fixed VGG's test accuracy after the same epochs.", _ACC),
-     dict(kind="cnn_acc", study="cnn", base="small")),
-    (Claim("cnn_cost_vs_big", PAPER, "[A/R] CNN (v2, spec E5b): SensLI reaches the big VGG's accuracy level (second "
-           "conv in stage 0 from the start, fresh init) with fewer FLOPs.", _CNN_COST),
-     dict(kind="cnn_cost", study="cnn", base="large")),
-]
-_DECLARED += CNN_DECLARED
-CLAIMS = [c for c, _ in _DECLARED]
-RULES = {c.id: rule for c, rule in _DECLARED}
+SPIRALS_VS_SMALL = {"C1": "fnn", "C2": "resnet", "C8": "when", "C9": "minibatch", "C10": "mnist", "C11": "cifar10"}
+COSTS = {"C4": "fnn", "C5": "resnet", "C12": "mnist", "C13": "cifar10"}
+STUDY = {**SPIRALS_VS_SMALL, **COSTS, "C3": "fnn", "C6": "validity", "C7": "validity", "C14": "cnn", "C15": "cnn",
+         "C16": "fnn", "C17": None}
+EXPECTED_PARAMS = {("fnn", "small"): SPEC_PARAMS["fnn"]["small"], ("fnn", "sensli"): SPEC_PARAMS["fnn"]["grown"],
+                   ("fnn", "large"): SPEC_PARAMS["fnn"]["large"], ("resnet", "small"): SPEC_PARAMS["resnet"]["small"],
+                   ("resnet", "sensli"): SPEC_PARAMS["resnet"]["grown"],
+                   ("resnet", "large+1"): SPEC_PARAMS["resnet"]["large"]}
 
 
-def _wins_outcome(s: dict, frac: float) -> str:
-    if s["n"] == 0:
-        return "not run"
-    if s["frac"] >= frac and s["p"] < 0.05:
-        return "reproduced"
-    return "not reproduced" if s["frac"] <= 0.5 else "inconclusive"
+def _median(v) -> float:
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if len(v) else float("nan")
 
 
-def _cost_outcome(ct: pd.DataFrame) -> tuple[int, float, str]:
-    """The FLOPs-to-target rule of every cost claim: (seeds where SensLI is cheaper, median ratio, outcome)."""
-    cheaper, med = int((ct["ratio"] < 1).sum()), float(ct["ratio"].median())
-    frac = cheaper / len(ct)
-    return cheaper, med, "reproduced" if frac >= 2 / 3 and med < 1 else ("not reproduced" if frac <= 0.5 else
-                                                                         "inconclusive")
+def _vs_small(c, df, study):
+    """Final training loss, SensLI vs the small net of ``study`` (C1, C2, C9-C11)."""
+    pr = paired(df, study, "small", "final_loss")
+    text = (f"median final loss SensLI {_median(pr['sensli']):.4g} vs small {_median(pr['base']):.4g}; SensLI lower "
+            f"in {int((pr['sensli'] < pr['base']).sum())}/{len(pr)} seeds")
+    return directional(c, pr["sensli"], pr["base"], paired=True, higher_is_better=False, log=True), text
 
 
-def rule_outcome(rule: dict, df: pd.DataFrame, profile: str | None = None):
-    """(measured text, outcome) for one claim rule of ``RULES`` on the runs frame ``df`` (``runs_frame``)."""
-    if not (df["study"] == rule["study"]).any():
-        return "study not run", "not run"
-    bad = int(((df["study"] == rule["study"]) & (df["status"] != "ok")).sum())
-    note = f"; {bad} run(s) not ok (counted as losses)" if bad else ""
-    if rule["kind"].startswith("cnn"):
-        return _cnn_verdict(rule, df, profile, note)
-    if rule["kind"] == "wins":
-        s = win_stats(*paired(df, rule["study"], rule["base"], rule["metric"])[["sensli", "base"]].T.values)
-        return (f"SensLI lower in {s['wins']}/{s['n']} (ties {s['n'] - s['wins'] - s['losses']}), sign test "
-                f"p = {s['p']:.2g}, median ratio {s['median_ratio']:.3f}{note}", _wins_outcome(s, rule["frac"]))
-    if rule["kind"] == "all":
-        pr = paired(df, rule["study"], rule["base"], "final_loss")
-        s = win_stats(pr["sensli"], pr["base"])
-        if s["n"] == 0:
-            return "no paired runs", "not run"
-        mean_lower = pr["sensli"].mean() < pr["base"].mean()
-        outcome = ("reproduced" if s["wins"] == s["n"] >= 3 else "inconclusive") if mean_lower else "not reproduced"
-        return (f"final training loss SensLI {fmt_mean_std(pr['sensli'], 4)} vs small {fmt_mean_std(pr['base'], 4)}; "
-                f"lower in {s['wins']}/{s['n']} seeds{note}", outcome)
-    if rule["kind"] == "cost":
-        ct = cost_table(df, rule["study"], rule["base"])
-        if not len(ct):
-            return "no paired runs", "not run"
-        cheaper, med, outcome = _cost_outcome(ct)
-        outcome = outcome if len(ct) >= 3 else "inconclusive"
-        return (f"SensLI cheaper in {cheaper}/{len(ct)} seeds, median FLOP ratio {med:.3f} "
-                f"(whole runs: {ct['total_ratio'].median():.3f}){note}", outcome)
-    if rule["kind"] == "early":
-        t = early_table(df)
-        t = t[(t["other"] == rule["base"]) & (t["k"] == rule["k"]) & t["differs"]] if len(t) else t
-        s = win_stats(t["sensli"], t["base"]) if len(t) else dict(n=0)
-        if s["n"] < 5:
-            return f"only {s['n']} seed(s) with a differing position", "inconclusive"
-        outcome = "reproduced" if s["frac"] >= 2 / 3 and s["p"] < 0.05 else (
-            "not reproduced" if s["frac"] <= 0.5 else "inconclusive")
-        return (f"at k = {rule['k']}: SensLI lower in {s['wins']}/{s['n']} differing seeds, sign test p = {s['p']:.2g}"
-                f"{note}", outcome)
-    raise ValueError(f"unknown rule kind {rule['kind']!r}")
+def _when(c, df, study):
+    """C8: per seed, the mean over insertion times of log(loss FNN1 / loss SensLI@t)."""
+    wt = when_table(df)
+    per_seed = wt.groupby("seed")["log_ratio"].mean()
+    text = (f"{wt['t'].nunique()} insertion times x {len(per_seed)} seeds; SensLI lower in "
+            f"{int((wt['log_ratio'] > 0).sum())}/{len(wt)} (seed, time) pairs")
+    return directional(c, per_seed.to_numpy(), 0.0), text
 
 
-def _cnn_verdict(rule: dict, df: pd.DataFrame, profile: str | None, note: str):
-    """E5b: accuracy vs the small VGG (ties count for SensLI: the claim is >=), FLOPs to target vs the big VGG."""
-    too_few = "; fewer than 3 seeds" if profile != "smoke" else "; smoke profile"
-    if rule["kind"] == "cnn_acc":
-        pr = paired(df, "cnn", rule["base"], "test_err")  # error, so a failed run counts as inf (a loss)
-        n, wins = len(pr), int((pr["sensli"] <= pr["base"]).sum())
-        if n == 0:
-            return "no paired runs", "not run"
-        frac = wins / n
-        outcome = "reproduced" if frac >= 2 / 3 else ("not reproduced" if frac <= 0.5 else "inconclusive")
-        acc = lambda v: fmt_mean_std(1 - v[np.isfinite(v)], 4)  # noqa: E731
-        text = (f"SensLI >= small in {wins}/{n} seeds; final test accuracy SensLI {acc(pr['sensli'])} vs small "
-                f"{acc(pr['base'])}{note}")
-    else:
-        ct = cost_table(df, "cnn", rule["base"], metric="acc")
-        n = len(ct)
-        if n == 0:
-            return "no paired runs", "not run"
-        cheaper, med, outcome = _cost_outcome(ct)
-        text = (f"SensLI cheaper in {cheaper}/{n} seeds, median FLOP ratio to target {med:.3f} (targets "
-                f"{', '.join(f'{t:.3f}' for t in ct['target_acc'])}; whole runs {ct['total_ratio'].median():.3f}){note}")
-    if n < 3 or profile == "smoke":
-        return text + too_few, "inconclusive"
-    return text, outcome
+def _error(c, df, study):
+    pr = paired(df, study, "small", "test_err")
+    text = f"median test error SensLI {_median(pr['sensli']):.3f} vs small {_median(pr['base']):.3f}"
+    return directional(c, pr["sensli"], pr["base"], paired=True, higher_is_better=False, scale=100), text
+
+
+def _cost(c, df, study):
+    ct = cost_table(df, study, "large")
+    text = (f"median FLOP ratio SensLI/large to the target {_median(ct['ratio']):.3f}, cheaper in "
+            f"{int((ct['ratio'] < 1).sum())}/{len(ct)} seeds (whole runs {_median(ct['total_ratio']):.3f})")
+    return directional(c, ct["ratio"], 1.0, higher_is_better=False, log=True), text
+
+
+def _early(c, df, study):
+    other = "random" if c.id == "C6" else "min"
+    t = early_table(df)
+    t = t[(t["other"] == other) & (t["k"] == 25) & t["differs"]]
+    text = f"{len(t)} differing pairs, SensLI lower in {int((t['sensli'] < t['base']).sum())}"
+    return directional(c, t["sensli"], t["base"], paired=True, higher_is_better=False, log=True), text, len(t)
+
+
+def _cnn_acc(c, df, study):
+    pr = paired(df, "cnn", "small", "test_acc")
+    text = f"median final accuracy SensLI {_median(pr['sensli']):.4f} vs small VGG {_median(pr['base']):.4f}"
+    return directional(c, pr["sensli"], pr["base"], paired=True, scale=100), text
+
+
+def _cnn_cost(c, df, study):
+    ct = cnn_cost_table(df)
+    pr = paired(df, "cnn", "small", "test_acc")
+    parts = {"(a) fewer FLOPs than the big VGG to its level": directional(c, ct["effect_pp"], 0.0),
+             "(b) final accuracy >= the small VGG's - 1 pp": directional(c, pr["sensli"], pr["base"], paired=True,
+                                                                         scale=100, min_effect=-1.0)}
+    text = (f"big VGG's levels {', '.join(f'{v:.3f}' for v in ct['target'])}; FLOP ratio SensLI/big to them "
+            f"{', '.join(f'{v:.2f}' for v in ct['ratio'])}")
+    return combine(parts), text
+
+
+def _params(c, df, study):
+    d = df[df["study"].isin(["fnn", "resnet"]) & (df["status"] == "ok")]
+    ours = {k: int(g["params_end"].iloc[0]) for k, g in d.groupby(["study", "method"])}
+    missing = [k for k in EXPECTED_PARAMS if k not in ours]
+    if missing:
+        return not_run(f"no finished run of {missing}", kind="exact"), ""
+    text = "; ".join(f"{s} {m} {ours[(s, m)]} (authors {n})" for (s, m), n in EXPECTED_PARAMS.items())
+    return exact(c, all(ours[k] == n for k, n in EXPECTED_PARAMS.items()), text), ""
+
+
+def _continuity(c, df, study):
+    jumps = [abs(i["loss_jump"]) for r in df[df["status"] == "ok"]["result"] for i in r.get("insertions", [])]
+    if not jumps:
+        return not_run("no insertion ran", kind="exact"), ""
+    return exact(c, max(jumps) <= JUMP_BOUND, f"max |loss jump| {max(jumps):.2g} over {len(jumps)} insertions"), ""
+
+
+MEASURES = {**{k: _vs_small for k in SPIRALS_VS_SMALL}, **{k: _cost for k in COSTS}, "C3": _error, "C6": _early,
+            "C7": _early, "C8": _when, "C14": _cnn_acc, "C15": _cnn_cost, "C16": _params, "C17": _continuity}
+
+
+def _regimes(c, df, study, extra) -> dict:
+    """The measured value of every precondition ``c`` declares (None where it cannot be measured)."""
+    values = {}
+    for r in c.requires:
+        if r is SMALL_PLATEAU or r is LARGE_PLATEAU:
+            v = plateau_drops(df, study, "small" if r is SMALL_PLATEAU else "large")
+            values[r.name] = v if len(v) else None
+        elif r is DIFFER:
+            values[r.name] = extra
+        elif r is CNN_CONVERGED:
+            arms = ["sensli", "small"] + (["large"] if c.id == "C15" else [])
+            g = cnn_gains(df).set_index("method")["gain_pp"]
+            values[r.name] = [g.get(a, np.nan) for a in arms]
+    return values
 
 
 def verdicts(frames: dict, profile: str | None = None) -> list[dict]:
-    """One verdict row per declared claim, computed from the stored runs (``run``'s ``study -> frame``)."""
+    """One claims row per declared claim, computed from the stored runs (``run``'s ``study -> frame``).
+
+    A claim whose study did not run, or whose every run failed, is "not run" with the reason; the others are
+    measured by ``MEASURES`` and judged with their preconditions (``archlab.outcomes.judge``)."""
     df = runs_frame(frames)
-    return [verdict(c, *rule_outcome(RULES[c.id], df, profile), profile=profile) for c in CLAIMS]
+    rows = []
+    for c in CLAIMS:
+        study = STUDY[c.id]
+        problem = study_problem(df, study) if study else (None if len(df) else "no runs")
+        if c.id == "C16" and problem is None:
+            problem = study_problem(df, "resnet")
+        if problem:
+            rows.append(judge(c, not_run(problem, kind=c.kind), {r.name: None for r in c.requires}, profile=profile))
+            continue
+        outcome, text, *extra = MEASURES[c.id](c, df, study)
+        rows.append(judge(c, outcome, _regimes(c, df, study, extra[0] if extra else None), measured=text,
+                          profile=profile))
+    return rows

@@ -1,6 +1,6 @@
 """Paper 4's studies, their profiles, the notebook config and the functions that enumerate run configs.
 
-Studies (spec section 5; spirals = the authors' two-spiral set, 450 train / 150 test, our seeded split):
+Studies (docs/papers/layer_insertion.md; spirals = the authors' two-spiral set, 450 train / 150 test, our split):
 - ``fnn`` (E1): FNN [5], full-batch GD, lr 0.2, insert at 450 of 1850; small (FNN1, same init) and the
   large net [5, 5] from a fresh init (FNN2).
 - ``resnet`` (E2): res2 [3, 3], lr 0.1; large = [3, 3, 3] (LI's final shape) and ``large+1`` = the
@@ -8,33 +8,32 @@ Studies (spec section 5; spirals = the authors' two-spiral set, 450 train / 150 
 - ``validity`` (E3): FNN [4, 4] (lr 0.2) and res2 [3, 3, 3] (lr 0.1, x0.7 at insertion): SensLI (max)
   vs the least sensitive position (min, the authors' "LIother"), a random and a fixed position, all
   from the identical state at insertion (same seed, deterministic).
-- ``when`` (E4): FNN [5], lr 0.2, x0.8 at insertion, insertion epoch varied; FNN1 at 0.2, FNN2 at 0.16.
-- ``minibatch`` (E5a): FNN [5], batch 45, lr 0.01; sensitivity = mean gradient over one epoch.
+- ``when`` (E4): FNN [5], lr 0.2, x0.8 at insertion, insertion at 150, 250, ..., 850; FNN1 at 0.2, FNN2 at 0.16.
+- ``minibatch`` (E5a): FNN [5], batch 45, lr 0.01, insertion after 450 of 1850 epochs.
 - ``mnist`` / ``cifar10`` [R]: FNN / residual MLP on flattened images, minibatch SGD with momentum.
-- ``cnn`` (E5b, v2): a growing VGG on CIFAR-10 with op22 sensitivities (``run.run_cnn_growth``, times below).
-Spirals always run on the CPU (tiny nets are launch-bound on a GPU); images use the session device.
+- ``cnn`` (E5b, v2): a growing VGG on CIFAR-10 with op22 sensitivities; arms small, SensLI, big, min.
+Spirals always run on the CPU, each arm's seeds in one batched step (tiny nets are launch-bound on a GPU); images
+use the session device.
 
-Expected run time (smoke/cpu measured on the shared 2-core CPU; gpu/paper estimated for one H100):
-- smoke: 2 seeds, 120 GD steps, digits/synthetic images: ~25 s
-- cpu:   spirals 10 seeds (5 for when, 3 for minibatch), full 1850 steps (validity 450 + 400): ~2 min;
-         MNIST (offline 17k) FNN [128,128] 3+3 epochs, CIFAR-10 10k residual MLP width 128 4+4, 3 seeds: ~6 min;
-         cnn (VGG (16, 32, 64), CIFAR-10 10k, 4+4 epochs, 3 seeds): ~3 min
-- gpu:   spirals 30 seeds (minibatch 20): ~8 min on the CPU cores; MNIST 10+10 and CIFAR-10 15+15 epochs,
-         5 seeds: ~5 min on the GPU; cnn (VGG [64, 128, 256], 10+10 epochs, 3 seeds): ~5-8 min (estimate)
-- paper: as gpu with 30 seeds everywhere (minibatch 40) and 10 image seeds: ~30 min; cnn 50+50 epochs,
-         10 seeds: ~1-2 h (estimate)
-
-The cnn study alone (``PROFILES[profile]["cnn"]``):
-- smoke: synthetic 3x16x16 images, widths (4, 8, 8), 2+2 epochs, 2 seeds, 4 arms; batch 16 and lr 0.02, so that
-         this VGG without BatchNorm leaves chance level within seconds: ~3 s (measured).
-- cpu:   CIFAR-10 10,000 train / 2,000 test, widths (16, 32, 64), 4+4 epochs, 3 seeds, 3 arms: 188 s measured on
-         the 2 idle cores (18-23 s per run; the min arm would add ~65 s, so it is left to gpu/paper); 26 min
-         when another notebook trained on the same cores (thread oversubscription).
-- gpu:   full CIFAR-10, [64, 128, 256], 10+10 epochs, 3 seeds, 4 arms (the spec's shortened E5b): 5.0 PFLOP
-         (``jobs``), ~5-8 min on one H100 (estimate, not measured: ~20 TFLOP/s for these small TF32 convs
-         plus per-step overhead).
-- paper: as gpu with 50+50 epochs (the authors' schedule) and 10 seeds: 79 PFLOP, ~1-2 h on one H100
-         (estimate, same assumptions).
+Profiles (what each keeps, docs/papers/layer_insertion.md "Profiles"). Every CPU run uses one thread
+(``run.tiny_threads``).
+- smoke: plumbing only; 2 seeds, 120 GD steps, digits / synthetic images, a 16x16 synthetic CNN (128 images) for
+  3 + 3 epochs. The whole notebook, measured at load 5-7 on the 2 shared cores: 107 s wall, 46 CPU-s (kernel
+  start, imports and figures included; training ~10 CPU-s), i.e. about 50 s on 2 idle cores.
+- cpu: the spirals at the paper's schedules and 10 seeds (fnn, resnet, validity 450 + 400, when at 8 times,
+  minibatch 1850 epochs); MNIST (5,000 of the offline 17k) FNN [128, 128] 3 + 3 epochs and CIFAR-10 4,000 images
+  residual MLP width 64 4 + 4 epochs, 3 seeds; the CNN on CIFAR-10 1,500 train / 2,000 test images at widths
+  (4, 8, 16), 15 + 15 epochs, 3 seeds, 4 arms (the VGGs are still learning at this size: the CNN claims report
+  "out of regime" there unless every arm converged). Projected 8 minutes on 2 idle cores (one thread), from CPU
+  seconds measured per run on the shared machine (load ~9): spirals ~140 s (minibatch 67, when 28, validity 19,
+  resnet ~15, fnn 10), MNIST 12 x 1.6 s, CIFAR-10 MLP 12 x 4 s, CNN 3 x (small ~15 + SensLI 17.7 + min ~17.7 +
+  big 26.5) s = ~230 s, the batched-vs-one-at-a-time speed check ~20 s, analysis and figures ~25 s.
+- gpu: as cpu with 30 spirals seeds; full MNIST 10 + 10 and CIFAR-10 (width 256) 15 + 15 epochs, 5 seeds; the CNN
+  on full CIFAR-10 at the authors' widths (64, 128, 256), 15 + 15 epochs, 4 seeds, 4 arms. Projected (not run):
+  the CNN dominates, 16 runs x 31 passes (30 epochs + the sensitivity pass) of a <= 160 MFLOP/image net on 50,000
+  images, ~2-3 s per epoch on one H100/H200 class GPU, i.e. ~15-25 min; the spirals stay on the CPU (~4 min with 30
+  seeds, from the cpu figures above). Not measured: no GPU was available when this profile was set.
+- paper: as gpu with 40 minibatch seeds, 10 image seeds and the CNN at the authors' 50 + 50 epochs, 10 seeds.
 """
 from __future__ import annotations
 
@@ -42,49 +41,52 @@ from dataclasses import dataclass, field
 
 from ...config import Config, ConfigError, choices
 from ...profiles import CHOICES, default_device, resolve_profile
+from ...sweep import EXECUTORS, auto_executor
 
 STUDIES = ("fnn", "resnet", "validity", "when", "minibatch", "mnist", "cifar10", "cnn")
+SPIRALS = ("fnn", "resnet", "validity", "when", "minibatch")  # the two-spiral studies (batched over seeds)
 GROWING = ("sensli", "min", "random", "fixed")  # methods that insert; "select" rule of each
 SELECT = {"sensli": "max", "min": "min", "random": "random"}
 CNN_SELECT = {"sensli": "max", "min": "min"}  # the cnn study's growing arms
 BIG_DEPTHS = (2, 1, 1)  # the big VGG: the candidate at position 0 present from the start
 
-SPIRAL_STUDIES = {  # the authors' configurations (spec section 3); epochs/insertion come from the profile
+SPIRAL_STUDIES = {  # the authors' configurations (docs/papers/layer_insertion.md); epochs/insertion come from the profile
     "fnn": [dict(arch="fnn", widths=(5,), lr=0.2, factor=1.0, methods=("small", "sensli", "large"))],
     "resnet": [dict(arch="resnet", widths=(3, 3), lr=0.1, factor=1.0, methods=("small", "sensli", "large", "large+1"))],
     "validity": [dict(arch="fnn", widths=(4, 4), lr=0.2, factor=1.0, methods=("sensli", "min", "random", "fixed")),
                  dict(arch="resnet", widths=(3, 3, 3), lr=0.1, factor=0.7, methods=("sensli", "min", "random", "fixed"))],
 }
+CNN_ARMS = ("small", "sensli", "large", "min")
 PROFILES = {
-    "smoke": dict(seeds=2, epochs=120, insert_at=(30,), when=(20, 50, 80), when_seeds=2,
+    "smoke": dict(seeds=2, epochs=120, insert_at=(30,), when=(20, 35, 50, 65, 80), when_seeds=2,
                   minibatch=dict(epochs=30, insert_at=(8,), seeds=2),
                   mnist=dict(dataset="digits", data_kw={}, train_size=None, widths=(16, 16), epochs=4, insert_at=(2,),
                              batch_size=64, lr=0.05, seeds=2),
                   cifar10=dict(dataset="synthetic", data_kw={"shape": (3, 8, 8)}, train_size=None, widths=(16, 16, 16),
                                epochs=4, insert_at=(2,), batch_size=64, lr=0.02, seeds=2),
-                  cnn=dict(dataset="synthetic", data_kw={"shape": (3, 16, 16)}, train_size=None, test_size=None,
-                           widths=(4, 8, 8), epochs=4, insert_at=(2,), batch_size=16, lr=0.02, log_every=4, seeds=2,
-                           methods=("small", "sensli", "large", "min"))),
-    "cpu": dict(seeds=10, epochs=1850, insert_at=(450,), when=(150, 450, 850), when_seeds=5, validity_after=400,
-                minibatch=dict(epochs=925, insert_at=(225,), seeds=3),
-                mnist=dict(dataset="mnist", data_kw={}, train_size=None, widths=(128, 128), epochs=6, insert_at=(3,),
+                  cnn=dict(dataset="synthetic", data_kw={"shape": (3, 16, 16), "n_train": 128, "n_test": 64},
+                           train_size=None, test_size=None, widths=(4, 8, 8), epochs=6, insert_at=(3,), batch_size=16,
+                           lr=0.05, log_every=4, seeds=2, methods=CNN_ARMS)),
+    "cpu": dict(seeds=10, epochs=1850, insert_at=(450,), when=tuple(range(150, 851, 100)), when_seeds=10,
+                validity_after=400, minibatch=dict(epochs=1850, insert_at=(450,), seeds=10),
+                mnist=dict(dataset="mnist", data_kw={}, train_size=5_000, widths=(128, 128), epochs=6, insert_at=(3,),
                            batch_size=128, lr=0.02, seeds=3),
-                cifar10=dict(dataset="cifar10", data_kw={}, train_size=10_000, widths=(128, 128, 128), epochs=8,
+                cifar10=dict(dataset="cifar10", data_kw={}, train_size=4_000, widths=(64, 64, 64), epochs=8,
                              insert_at=(4,), batch_size=128, lr=0.01, seeds=3),
-                cnn=dict(dataset="cifar10", data_kw={}, train_size=10_000, test_size=2_000, widths=(16, 32, 64),
-                         epochs=8, insert_at=(4,), batch_size=128, lr=0.01, log_every=10, seeds=3,
-                         methods=("small", "sensli", "large"))),
-    "gpu": dict(seeds=30, epochs=1850, insert_at=(450,), when=(150, 250, 350, 450, 550, 650, 750, 850), when_seeds=10,
-                minibatch=dict(epochs=1850, insert_at=(450,), seeds=20),
+                cnn=dict(dataset="cifar10", data_kw={}, train_size=1_500, test_size=2_000, widths=(4, 8, 16),
+                         epochs=30, insert_at=(15,), batch_size=128, lr=0.01, log_every=10, seeds=3,
+                         methods=CNN_ARMS)),
+    "gpu": dict(seeds=30, epochs=1850, insert_at=(450,), when=tuple(range(150, 851, 100)), when_seeds=30,
+                minibatch=dict(epochs=1850, insert_at=(450,), seeds=30),
                 mnist=dict(dataset="mnist", data_kw={}, train_size=None, widths=(128, 128), epochs=20, insert_at=(10,),
                            batch_size=128, lr=0.02, seeds=5),
                 cifar10=dict(dataset="cifar10", data_kw={}, train_size=None, widths=(256, 256, 256), epochs=30,
                              insert_at=(15,), batch_size=128, lr=0.01, seeds=5),
                 cnn=dict(dataset="cifar10", data_kw={}, train_size=None, test_size=None, widths=(64, 128, 256),
-                         epochs=20, insert_at=(10,), batch_size=128, lr=0.01, log_every=50, seeds=3,
-                         methods=("small", "sensli", "large", "min"))),
+                         epochs=30, insert_at=(15,), batch_size=128, lr=0.01, log_every=50, seeds=4,
+                         methods=CNN_ARMS)),
 }
-PROFILES["paper"] = {**PROFILES["gpu"], "when_seeds": 30, "minibatch": dict(epochs=1850, insert_at=(450,), seeds=40),
+PROFILES["paper"] = {**PROFILES["gpu"], "minibatch": dict(epochs=1850, insert_at=(450,), seeds=40),
                      "mnist": {**PROFILES["gpu"]["mnist"], "seeds": 10},
                      "cifar10": {**PROFILES["gpu"]["cifar10"], "seeds": 10},
                      "cnn": {**PROFILES["gpu"]["cnn"], "epochs": 100, "insert_at": (50,), "seeds": 10}}
@@ -102,6 +104,7 @@ class InsertionConfig(Config):
     insert_at: tuple[int, ...] = ()  # insertion epochs of fnn/resnet/validity
     when: tuple[int, ...] = ()  # insertion epochs compared in the when-to-insert study
     fixed_position: int = 0  # the position the "fixed" control of the validity study always picks
+    executor: str = field(default="auto", metadata=choices("auto", *EXECUTORS))  # auto: ray on a GPU, else local
 
     def validate(self):
         if self.seeds < 0 or self.epochs < 0:
@@ -129,6 +132,7 @@ class InsertionConfig(Config):
         if self.seeds:
             p["seeds"] = p["when_seeds"] = self.seeds
         p["studies"] = tuple(self.studies) or STUDIES
+        p["executor"] = auto_executor(p["profile"]) if self.executor == "auto" else self.executor
         # E3 is a short-horizon check: the cpu profile stops it validity_after epochs after the last insertion
         after = p.get("validity_after")
         p["validity_epochs"] = min(p["epochs"], p["insert_at"][-1] + after) if after else p["epochs"]

@@ -8,7 +8,7 @@ price of the constraint "this layer stays at its identity value"):
 
 - ``GrowingFNN`` ([Flatten] -> (Linear -> ReLU) x L -> Linear): candidate Linear(w, w) + ReLU with
   W = I, b = 0. Its input is a post-ReLU activation a >= 0, so ReLU(I a) = a. This is why the
-  activation is fixed to ReLU: the identity init exists only there (spec section 2).
+  activation is fixed to ReLU: the identity init exists only there (docs/papers/layer_insertion.md, "The method").
 - ``GrowingResNet`` (the authors' "res2"): Linear(d, w) + tanh, then blocks x + W2 tanh(W1 x + b1).
   Candidate W1 = 0.8 I, b1 = 0, W2 = 0: W2 = 0 makes the block the identity, and W1 != 0 keeps
   dL/dW2 = mean(delta tanh(0.8 x)^T) non-zero (at W2 = 0 the W1 gradient vanishes).

@@ -1,4 +1,5 @@
-"""A VGG that can grow by one conv layer during training (paper 4 v2, the spec's CNN variant and E5b).
+"""A VGG that can grow by one conv layer during training (paper 4 v2, its CNN variant; experiment E5b in
+docs/papers/layer_insertion.md).
 
 The authors' v2 baseline: three stages of [Conv3x3 (pad 1) -> ReLU -> MaxPool 2] with widths m = [64, 128, 256],
 then Linear(m3 * 16, 500) -> ReLU -> Linear(500, 500) -> ReLU -> Linear(500, 10, no bias); no BatchNorm.
@@ -15,7 +16,7 @@ The stages are the ``hidden`` list of :class:`~.models.GrowingNet`, so ``candida
 its candidate goes and the classifier after the last pool.
 
 At m = [64, 128, 256] on 32 x 32 inputs every candidate costs the same, m_i^2 * 9 * (32 / 2^i)^2 multiply-adds
-= 75.5 MFLOP per image forward, against ~83.6 MFLOP for the whole baseline (spec section 4; tested).
+= 75.5 MFLOP per image forward, against ~83.6 MFLOP for the whole baseline (docs/papers/layer_insertion.md; tested).
 """
 from __future__ import annotations
 

@@ -1,20 +1,42 @@
 """Paper 4 figures, all drawn from stored runs (the run frame of ``analysis.runs_frame``).
 
 Curves are mean ± std over seeds (seaborn's ``errorbar="sd"``); minibatch curves are EMA-smoothed first,
-as the spec asks, because per-window minibatch losses are too noisy to compare by eye.
+because per-window minibatch losses are too noisy to compare by eye. Log axes get labels at 1, 2 and 5 per decade
+(``log_ticks``): the spirals losses often span less than a decade, where matplotlib's default labels none. Every
+function returns None when its study has no finished run (a failed experiment draws nothing, the notebook goes on).
 """
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .analysis import cnn_evals, early_table
+from .analysis import early_table
+from .analysis_cnn import cnn_evals
 
 MAX_POINTS = 300  # per run: enough for a smooth curve, few enough that seaborn aggregates quickly
 ORDER = ["small", "sensli", "min", "random", "fixed", "large", "large+1"]
 CNN_NAMES = {"small": "small VGG", "sensli": "SensLI (max op22)", "min": "min op22 position", "large": "big VGG"}
+
+
+def si(x: float, unit: str = "") -> str:
+    """A count with an SI prefix, 3 significant digits: si(791584) -> "792k", si(2.7e12, "FLOP") -> "2.7 TFLOP"."""
+    sep = " " if unit else ""
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= factor:
+            return f"{x / factor:.3g}{sep}{prefix}{unit}"
+    return f"{x:.3g}{sep}{unit}"
+
+
+def log_ticks(ax, axis: str = "y") -> None:
+    """Log scale on ``axis`` with plain-number labels at 1, 2 and 5 per decade."""
+    getattr(ax, f"set_{axis}scale")("log")
+    a = getattr(ax, f"{axis}axis")
+    a.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    a.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+    a.set_minor_formatter(mticker.NullFormatter())
 
 
 def curve_frame(df: pd.DataFrame, smooth: float = 0.0) -> pd.DataFrame:
@@ -52,17 +74,31 @@ def plot_curves(df: pd.DataFrame, ax_step, ax_flops, smooth: float = 0.0, title:
     if not len(cf):
         return
     order = _hue_order(cf["label"])
+    names = _param_names(df)
+    cf["arm"], order = cf["label"].map(names), [names[o] for o in order]
     # mean - std is often <= 0 for heavy-tailed spiral losses: keep the log axis on the mean curves
     bottom = 0.5 * cf.groupby(["label", "step"])["loss"].mean().min()
     for ax, x in ((ax_step, "step"), (ax_flops, "flops")):
-        sns.lineplot(cf, x=x, y="loss", hue="label", hue_order=order, errorbar="sd", ax=ax, linewidth=1)
-        ax.set_yscale("log")
+        sns.lineplot(cf, x=x, y="loss", hue="arm", hue_order=order, errorbar="sd", ax=ax, linewidth=1)
+        log_ticks(ax)
         ax.set_ylim(bottom=bottom)
+        ax.set_ylabel("training loss (cross-entropy)")
         ax.set_title(f"{title} — loss vs {'iteration' if x == 'step' else 'cumulative FLOPs'}", fontsize="medium")
         ax.legend(fontsize="x-small", title=None)
+    ax_step.set_xlabel("step (full-batch GD: one per epoch)" if (df["batch_size"] == 0).all() else "step")
     for t in sorted({r["step"] for res in df["result"] for r in res.get("insertions", [])}):
         ax_step.axvline(t, color="grey", ls=":", lw=1)
     ax_flops.set_xlabel("cumulative FLOPs (incl. sensitivity pass)")
+
+
+def _param_names(df: pd.DataFrame) -> dict:
+    """``label -> "label (27 -> 57 params)"`` from the finished runs (a legend that says what each arm costs)."""
+    ok = df[df["status"] == "ok"]
+    out = {}
+    for label, g in ok.groupby("label"):
+        p0, p1 = int(g["params_start"].min()), int(g["params_end"].max())
+        out[label] = f"{label} ({p0:,}{f' -> {p1:,}' if p1 != p0 else ''} params)"
+    return {label: out.get(label, label) for label in df["label"].unique()}
 
 
 def fig_curves(df: pd.DataFrame, studies, smooth: float = 0.0):
@@ -88,12 +124,14 @@ def fig_sensitivity(df: pd.DataFrame):
             rows += [dict(panel=f"{study}: {r.arch} {r.widths_start}", step=e["step"], position=str(p), s=v)
                      for e in r.result["sens"] if e["step"] < stop for p, v in enumerate(e["s"])]
     sf = pd.DataFrame(rows)
-    names = list(dict.fromkeys(sf["panel"])) if len(sf) else []
+    if not len(sf):
+        return None
+    names = list(dict.fromkeys(sf["panel"]))
     fig, axes = _panels(len(names), 4.5)
     for ax, name in zip(axes, names):
         sns.lineplot(sf[sf["panel"] == name], x="step", y="s", hue="position", estimator="median",
                      errorbar=("pi", 50), ax=ax)
-        ax.set_yscale("log")
+        log_ticks(ax)
         ax.set_title(name, fontsize="medium")
         ax.set_ylabel("sensitivity s (median, IQR)")
     fig.tight_layout()
@@ -103,6 +141,8 @@ def fig_sensitivity(df: pd.DataFrame):
 def fig_positions(df: pd.DataFrame):
     """Where insertion happened: chosen position per method and start net."""
     d = df[(df["position"] >= 0) & (df["status"] == "ok")].assign(net=lambda x: x["arch"] + " " + x["widths_start"])
+    if not len(d):
+        return None
     nets = list(dict.fromkeys(d["net"]))
     fig, axes = _panels(len(nets), 4.5, 3.2)
     for ax, net in zip(axes, nets):
@@ -150,7 +190,8 @@ def fig_probe(df: pd.DataFrame):
     sns.scatterplot(pf, x="s", y="gain", hue="net", ax=ax, s=18)
     xs = np.geomspace(pf["s"].min(), pf["s"].max(), 10)
     ax.plot(xs, pf["lr"].iloc[0] * xs, "k--", lw=1, label="lr · s (first order)")
-    ax.set(xscale="log", yscale="log", xlabel="sensitivity s at insertion", ylabel="extra loss drop of one GD step")
+    log_ticks(ax, "x"), log_ticks(ax, "y")
+    ax.set(xlabel="sensitivity s at insertion", ylabel="extra loss drop of one GD step")
     ax.legend(fontsize="x-small")
     return fig
 
@@ -169,7 +210,8 @@ def fig_when(df: pd.DataFrame):
         v = d[d["method"] == method]["final_loss"]
         ax.axhspan(v.quantile(0.25), v.quantile(0.75), color=color, alpha=0.15, lw=0)
         ax.axhline(v.median(), color=color, label=f"{method} (lr {d[d['method'] == method]['lr'].iloc[0]})")
-    ax.set(xlabel="insertion epoch", ylabel="final training loss (median, IQR)", yscale="log")
+    log_ticks(ax)
+    ax.set(xlabel="insertion epoch (of 1850 in the paper's schedule)", ylabel="final training loss (median, IQR)")
     ax.legend(fontsize="x-small")
     return fig
 
@@ -177,6 +219,8 @@ def fig_when(df: pd.DataFrame):
 def fig_test(df: pd.DataFrame):
     """Test error at the end of training, per study and method (points = seeds, bar = mean ± std)."""
     d = df[df["status"] == "ok"]
+    if not len(d):
+        return None
     studies = list(dict.fromkeys(d["study"]))
     fig, axes = _panels(len(studies), 3.4, 3.4, cols=4)
     for ax, study in zip(axes, studies):
@@ -200,7 +244,8 @@ def plot_when_curves(df: pd.DataFrame, insert_at: int, method: str, axis: str):
     cf = curve_frame(d)
     if len(cf):
         sns.lineplot(cf, x=axis, y="loss", hue="label", errorbar="sd", ax=ax, linewidth=1)
-        ax.set_yscale("log")
+        log_ticks(ax)
+        ax.set(ylabel="training loss", xlabel="step" if axis == "step" else "cumulative FLOPs")
         if axis == "step":
             ax.axvline(insert_at, color="grey", ls=":")
     ax.set_title(f"when to insert: t = {insert_at}, method = {method}", fontsize="medium")
@@ -219,19 +264,22 @@ def fig_cnn(df: pd.DataFrame):
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     stats = ev.groupby(["label", "epoch"]).agg(flops=("flops", "mean"), mean=("test_acc", "mean"),
                                                 sd=("test_acc", "std"), n=("seed", "nunique")).reset_index()
+    ok = df[(df["study"] == "cnn") & (df["status"] == "ok")]
+    size = ok.groupby("label").agg(p0=("params_start", "min"), p1=("params_end", "max"), f=("flops", "mean"))
     for i, label in enumerate(_hue_order(stats["label"])):
         g = stats[stats["label"] == label]
         sd = g["sd"].fillna(0)
+        p = size.loc[label]
+        params = si(p.p0) + (f" -> {si(p.p1)}" if p.p1 != p.p0 else "")
+        name = f"{CNN_NAMES.get(label, label)}: {params} params, {si(p.f, 'FLOP')} (n = {g['n'].max()})"
         for ax, x in zip(axes, (g["epoch"], g["flops"])):
-            ax.plot(x, g["mean"], marker="o", ms=3, lw=1.2, color=f"C{i}",
-                    label=f"{CNN_NAMES.get(label, label)} (n = {g['n'].max()})")
+            ax.plot(x, g["mean"], marker="o", ms=3, lw=1.2, color=f"C{i}", label=name)
             ax.fill_between(x, g["mean"] - sd, g["mean"] + sd, color=f"C{i}", alpha=0.15, lw=0)
     for t in sorted({t for times in df.loc[df["study"] == "cnn", "insert_at"] for t in times}):
         axes[0].axvline(t, color="grey", ls=":", lw=1)
     axes[0].set(xlabel="epoch", ylabel="test accuracy (mean ± std over seeds)", title="CNN (E5b): accuracy vs epoch")
     axes[1].set(xlabel="cumulative training FLOPs (incl. sensitivity pass)", ylabel="test accuracy",
                 title="accuracy vs computation")
-    for ax in axes:
-        ax.legend(fontsize="x-small")
+    axes[0].legend(fontsize="x-small")  # one legend: both panels draw the same arms
     fig.tight_layout()
     return fig

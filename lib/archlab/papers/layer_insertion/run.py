@@ -1,25 +1,28 @@
 """Paper 4's stored run functions (one growing or fixed net per run) and ``run``: train or load every study.
 
-``run_growth`` trains the MLPs (spirals FNN / res2, the MNIST and CIFAR-10 image studies); ``run_cnn_growth`` the
-v2 CNN variant of E5b (spec "CNN variant (v2)"): a VGG m = [64, 128, 256] (``models_cnn``), three candidate
-positions (end of each conv stage), Dirac-initialised virtual convs. Insertion after ``insert_at`` epochs:
+``run_growth`` trains one MLP (the MNIST and CIFAR-10 image studies); ``run_growth_seeds`` trains a spirals arm's
+seeds (FNN / res2) in one batched step (``batched.train_seeds``), each seed stored as its own run; both share
+``mlp_setup`` and ``mlp_schedule``, so a seed's data, init and schedule are the same either way.
+``run_cnn_growth`` trains the v2 CNN variant of E5b (docs/papers/layer_insertion.md): a VGG (``models_cnn``), three
+candidate positions (end of each conv stage), Dirac-initialised virtual convs. Insertion after ``insert_at`` epochs:
 
 - sensitivity = the mean virtual-kernel gradient over one pass of the training loader, augmentation on, no
   update (counted in the FLOPs); the decision norm is ``op22``, the squared largest singular value of the conv
-  operator by FFT (``insertion.op_norm_sq``); the Frobenius variant is logged beside it;
+  operator by FFT (``sensitivity.op_norm_sq``); the Frobenius variant is logged beside it;
 - SGD momentum 0.9, weight decay 5e-4, lr 0.01, batch 128, random crop (pad 4) + flip on the device, CIFAR
-  mean/std; a new optimizer at insertion (momentum resets) with lr x factor (1.0: the spec gives no CNN value
-  [R]). The authors' StepLR(100, 0.5) never fires within a 50-epoch phase, so the lr is constant here.
+  mean/std; a new optimizer at insertion (momentum resets) with lr x factor (1.0: no CNN value is given [R]).
+  The authors' StepLR(100, 0.5) never fires within a 50-epoch phase, so the lr is constant here.
 
 Arms: ``sensli`` (max op22), ``small`` (never grows; same init and data order as SensLI until insertion),
 ``large`` = the big VGG (a second conv in stage 0 from the start, i.e. the candidate at position 0 with PyTorch's
-random init and a fresh seed), and ``min`` (least sensitive position, the authors' LIother) where a profile asks
-for it. Test accuracy is evaluated after every epoch; FLOPs are exact (``FlopMeter``: forward + backward of every
-step and the sensitivity pass). Profiles and run times: ``grid``.
+random init and a fresh seed), and ``min`` (least sensitive position, the authors' LIother). Test accuracy is
+evaluated after every epoch; FLOPs are exact (``loop.FlopMeter``: forward + backward of every step and the
+sensitivity pass). Profiles and run times: ``grid``.
 """
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import torch
 
@@ -29,51 +32,103 @@ from ...store import versioned
 from ...sweep import run_sweep
 from ...train import count_params, evaluate, seed_everything
 from . import STEM, models, models_cnn  # noqa: F401  (models, models_cnn: register the growing nets)
-from .grid import BIG_DEPTHS, CNN_SELECT, GROWING, SELECT, InsertionConfig, grids, start_widths
-from .insertion import growth_result, train_growing
+from .batched import train_seeds
+from .grid import BIG_DEPTHS, CNN_SELECT, GROWING, SELECT, SPIRALS, InsertionConfig, grids, start_widths
+from .loop import growth_result, train_growing
 
 LARGE_SEED_OFFSET = 10_000  # FNN2/ResNet2 start from a fresh init, not the small net's
 BIG_SEED_OFFSET = 10_000  # the big VGG starts from a fresh init, as the MLP studies' large nets do
 
 
-@versioned(1, name="layer_insertion.grow", formerly=("archlab.experiments.layer_insertion.run_growth",))
-def run_growth(config: dict) -> dict:
-    """Train one net (growing or fixed) and return its curves, decisions and final metrics."""
-    c = config
+@contextmanager
+def tiny_threads(config: dict):
+    """One intra-op thread for every run on the CPU: this paper's nets are too small to split (spirals: 27-80
+    parameters; the cpu-profile VGG: widths 4/8/16), and on a shared machine a second thread costs far more than it
+    gives (measured, load ~8 on 2 cores: a smoke image run 0.4 CPU-s with one thread, 4-5 CPU-s with two; a batched
+    spirals step ten times slower). Runs on another device keep torch's setting."""
+    threads = torch.get_num_threads()
+    if str(config.get("device", "cpu")) == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def mlp_setup(c: dict):
+    """Data, seeded net, loader and test metric of one MLP run (``run_growth`` and ``run_growth_seeds`` alike)."""
     train, test = load_splits(c["dataset"], train_size=c["train_size"], seed=0, **c["data_kw"])
     device = torch.device(c["device"])
-    method, widths = c["method"], start_widths(c)
-    grows = method in GROWING
-    seed_everything(c["seed"] + (LARGE_SEED_OFFSET if method.startswith("large") else 0))
-    model = create_model(f"growing_{c['arch']}", in_features=math.prod(train.sample_shape), widths=widths,
+    seed_everything(c["seed"] + (LARGE_SEED_OFFSET if c["method"].startswith("large") else 0))
+    model = create_model(f"growing_{c['arch']}", in_features=math.prod(train.sample_shape), widths=start_widths(c),
                          num_classes=train.num_classes).to(device)
-    params_start = count_params(model)
     loader = DeviceLoader(train, c["batch_size"] or len(train), device=device, seed=c["seed"])
-    every = lambda epochs: epochs * len(loader)  # noqa: E731  (cadences are given in epochs)
 
     def test_metrics(m):
         loss, acc = evaluate(m, test, device=device)
         return {"test_loss": loss, "test_err": 1.0 - acc}
 
-    model, log = train_growing(
-        model, loader, epochs=c["epochs"], lr=c["lr"], insert_at=c["insert_at"] if grows else (),
-        select=SELECT.get(method, c["fixed_position"]), factor=c["factor"], momentum=c["momentum"],
-        log_every=c["log_every"], sens_every=every(c["sens_every"]), evaluate=test_metrics,
-        eval_every=every(c["eval_every"]),
-        probe_lr=c["probe_lr"] if grows else 0.0, seed=c["seed"])
+    return train, test, device, model, loader, test_metrics
+
+
+def mlp_schedule(c: dict, steps_per_epoch: int) -> dict:
+    """The keyword arguments both MLP loops share: schedule, rule, cadences (given in epochs, counted in steps)."""
+    grows = c["method"] in GROWING
+    return dict(epochs=c["epochs"], lr=c["lr"], insert_at=c["insert_at"] if grows else (),
+                select=SELECT.get(c["method"], c["fixed_position"]), factor=c["factor"], log_every=c["log_every"],
+                sens_every=c["sens_every"] * steps_per_epoch, eval_every=c["eval_every"] * steps_per_epoch,
+                probe_lr=c["probe_lr"] if grows else 0.0)
+
+
+def _mlp_result(c: dict, model, log, params_start: int, train, test, device) -> dict:
     return growth_result(model, log, params_start=params_start, train_metrics=evaluate(model, train, device=device),
                          test_metrics=evaluate(model, test, device=device),
                          total_flops=log["flops"][-1] if log["flops"] else 0)
 
 
-@versioned(2, name="layer_insertion.grow_cnn", formerly=("archlab.experiments.layer_insertion_cnn.run_cnn_growth",))
+@versioned(2, name="layer_insertion.grow", formerly=("archlab.experiments.layer_insertion.run_growth",))
+def run_growth(config: dict) -> dict:
+    """Train one net (growing or fixed) and return its curves, decisions and final metrics."""
+    c = config
+    with tiny_threads(c):
+        train, test, device, model, loader, test_metrics = mlp_setup(c)
+        params_start = count_params(model)
+        model, log = train_growing(model, loader, momentum=c["momentum"], evaluate=test_metrics, seed=c["seed"],
+                                   **mlp_schedule(c, len(loader)))
+        return _mlp_result(c, model, log, params_start, train, test, device)
+
+
+@versioned(1, name="layer_insertion.grow_seeds")
+def run_growth_seeds(configs: list[dict]) -> list[dict]:
+    """``run_growth`` for configs equal but for ``seed``, every seed in one batched step (``batched.train_seeds``).
+
+    For the spirals studies only (plain SGD): their nets are tiny, so one-at-a-time training is all overhead.
+    """
+    bad = sorted({c["study"] for c in configs if c["study"] not in SPIRALS or c["momentum"]})
+    if bad:
+        raise ValueError(f"run_growth_seeds trains the spirals studies {list(SPIRALS)} with plain SGD; got {bad}")
+    with tiny_threads(configs[0]):
+        setups = [mlp_setup(c) for c in configs]
+        train, test, device, _, loader, test_metrics = setups[0]  # one data set for all seeds
+        starts = [count_params(s[3]) for s in setups]
+        trained = train_seeds([s[3] for s in setups], [s[4] for s in setups], [c["seed"] for c in configs],
+                              evaluate=test_metrics, **mlp_schedule(configs[0], len(loader)))
+        return [_mlp_result(c, m, log, p0, train, test, device) for c, (m, log), p0 in zip(configs, trained, starts)]
+
+
+@versioned(3, name="layer_insertion.grow_cnn", formerly=("archlab.experiments.layer_insertion_cnn.run_cnn_growth",))
 def run_cnn_growth(config: dict) -> dict:
     """Train one VGG arm; curves, per-epoch test accuracy with cumulative FLOPs, the insertion record.
 
     ``total_flops`` is the meter at the final evaluation, not the last logged loss window, which misses the
     steps after it when ``log_every`` does not divide the number of steps.
     """
-    c = config
+    with tiny_threads(config):
+        return _cnn_growth(config)
+
+
+def _cnn_growth(c: dict) -> dict:
+    """``run_cnn_growth``'s body (the caller sets the thread count)."""
     train, test = load_splits(c["dataset"], train_size=c["train_size"], test_size=c["test_size"], seed=0,
                               **c["data_kw"])
     device = torch.device(c["device"])
@@ -104,7 +159,17 @@ def run_cnn_growth(config: dict) -> dict:
 
 
 def run(cfg: InsertionConfig, store=None) -> dict:
-    """Train (or load) every run; ``study -> DataFrame`` (one row per run, results in column ``result``)."""
-    return {study: run_sweep(run_cnn_growth if study == "cnn" else run_growth, configs, store=store,
-                             desc=f"{STEM}:{study}")
-            for study, configs in grids(cfg).items()}
+    """Train (or load) every run; ``study -> DataFrame`` (one row per run, results in column ``result``).
+
+    The spirals studies train each arm's seeds in one batched step (``run_growth_seeds``); the image studies run
+    one net at a time.
+    """
+    out, executor = {}, cfg.plan()["executor"]
+    for study, configs in grids(cfg).items():
+        if study in SPIRALS:
+            out[study] = run_sweep(run_growth_seeds, configs, store=store, desc=f"{STEM}:{study}", group_by="seed",
+                                   executor=executor)
+        else:
+            out[study] = run_sweep(run_cnn_growth if study == "cnn" else run_growth, configs, store=store,
+                                   desc=f"{STEM}:{study}", executor=executor)
+    return out

@@ -3,7 +3,7 @@
 - ``mp_plain_net``: the single-path VGG-like base (stem, 3 stages x k conv-BN-ReLU, max-pool between stages,
   GAP -> linear). Wider (``width_mult``) and deeper (``convs_per_stage``) baselines are the same factory.
 - ``mp_se_net``: SE after every stage conv. torchvision's ``SqueezeExcitation`` with max(8, C/8) squeeze
-  channels reproduces the spec's 309,802 parameters exactly (the stem carries no SE).
+  channels reproduces the reference table's 309,802 parameters exactly (the stem carries no SE).
 - ``mp_sk_net``: SK-Net style selective kernels per conv (3x3 and dilated 3x3 branches, softmax across branches
   per channel), the natural adaptive baseline since cross-connections generalise SK's m -> 1 selection to m -> n.
 - ``mp_ensemble``: k independently initialised bases whose softmax probabilities are averaged. Its forward returns
@@ -11,8 +11,9 @@
   assembles them, so the ensemble is never trained jointly through the average.
 
 Budget: ``count_macs`` counts conv and linear multiply-adds with torch's flop counter (the routing einsum/bmm,
-BN and pooling are left out, as in the spec's table), and ``width_search`` finds the width multiplier that brings
-a baseline within +-5% of a target in both parameters and MACs.
+BN and pooling are left out, as in the reference table of docs/papers/multipath_routing.md), and ``width_search`` finds the width multiplier that brings
+a baseline within +-5% of a target in both parameters and MACs. ``pool_input`` (every arm) average-pools the input
+first, as ``models.MultiPathNet`` does: the cpu profile's half-resolution images.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from torchvision.ops import SqueezeExcitation
 
 from ...models import register_model
 from ...train import count_flops, count_params
+from .models import check_pool
 
 BLOCKS = ("conv", "se", "sk")
 _SMALL = {"widths": (8, 16, 32), "stem": 8, "convs_per_stage": 1}
@@ -62,18 +64,22 @@ def _block(kind: str, c_in: int, c_out: int, sk_min_hidden: int = 32) -> nn.Modu
 
 
 def scaled(widths, stem: int, mult: float) -> tuple[tuple, int]:
-    """Widths times ``mult``, rounded (sqrt(2) * (32, 64, 128) -> (45, 91, 181), stem 45, as in the spec)."""
+    """Widths times ``mult``, rounded (sqrt(2) * (32, 64, 128) -> (45, 91, 181), stem 45, as in the reference table)."""
     return tuple(max(1, round(w * mult)) for w in widths), max(1, round(stem * mult))
 
 
 class SinglePathNet(nn.Module):
     def __init__(self, block: str = "conv", widths=(32, 64, 128), stem: int = 32, convs_per_stage: int = 2,
-                 width_mult: float = 1.0, num_classes: int = 10, in_chans: int = 3, sk_min_hidden: int = 32):
+                 width_mult: float = 1.0, num_classes: int = 10, in_chans: int = 3, sk_min_hidden: int = 32,
+                 pool_input: int = 1):
         super().__init__()
         if block not in BLOCKS:
             raise ValueError(f"unknown block {block!r}; valid blocks: {', '.join(BLOCKS)}")
+        check_pool(pool_input)
         widths, stem = scaled(widths, stem, width_mult)
         layers, c = [conv_bn_relu(in_chans, stem)], stem
+        if pool_input > 1:
+            layers.insert(0, nn.AvgPool2d(pool_input))
         for s, w in enumerate(widths):
             if s:
                 layers.append(nn.MaxPool2d(2))
@@ -89,23 +95,26 @@ class SinglePathNet(nn.Module):
 
 @register_model(test_kwargs=_SMALL)
 def mp_plain_net(widths=(32, 64, 128), stem: int = 32, convs_per_stage: int = 2, width_mult: float = 1.0,
-                 num_classes: int = 10, in_chans: int = 3) -> SinglePathNet:
+                 num_classes: int = 10, in_chans: int = 3, pool_input: int = 1) -> SinglePathNet:
     """Single-path base; ``width_mult`` gives the wide baselines, ``convs_per_stage`` the deeper one."""
-    return SinglePathNet("conv", widths, stem, convs_per_stage, width_mult, num_classes, in_chans)
+    return SinglePathNet("conv", widths, stem, convs_per_stage, width_mult, num_classes, in_chans,
+                         pool_input=pool_input)
 
 
 @register_model(test_kwargs=_SMALL)
 def mp_se_net(widths=(32, 64, 128), stem: int = 32, convs_per_stage: int = 2, width_mult: float = 1.0,
-              num_classes: int = 10, in_chans: int = 3) -> SinglePathNet:
-    return SinglePathNet("se", widths, stem, convs_per_stage, width_mult, num_classes, in_chans)
+              num_classes: int = 10, in_chans: int = 3, pool_input: int = 1) -> SinglePathNet:
+    return SinglePathNet("se", widths, stem, convs_per_stage, width_mult, num_classes, in_chans,
+                         pool_input=pool_input)
 
 
 @register_model(test_kwargs=_SMALL)
 def mp_sk_net(widths=(32, 64, 128), stem: int = 32, convs_per_stage: int = 2, width_mult: float = 1.0,
-              num_classes: int = 10, in_chans: int = 3, sk_min_hidden: int = 32) -> SinglePathNet:
+              num_classes: int = 10, in_chans: int = 3, sk_min_hidden: int = 32, pool_input: int = 1) -> SinglePathNet:
     """SK-Net's floor L=32 on the attention width is sized for ImageNet widths; scale it down with the widths
     (``sk_min_hidden``) or the attention alone outgrows a reduced-width budget."""
-    return SinglePathNet("sk", widths, stem, convs_per_stage, width_mult, num_classes, in_chans, sk_min_hidden)
+    return SinglePathNet("sk", widths, stem, convs_per_stage, width_mult, num_classes, in_chans, sk_min_hidden,
+                         pool_input)
 
 
 class Ensemble(nn.Module):
@@ -122,9 +131,9 @@ class Ensemble(nn.Module):
 
 @register_model(test_kwargs={"members": 2, **_SMALL})
 def mp_ensemble(members: int = 2, widths=(32, 64, 128), stem: int = 32, convs_per_stage: int = 2,
-                width_mult: float = 1.0, num_classes: int = 10, in_chans: int = 3) -> Ensemble:
-    return Ensemble([SinglePathNet("conv", widths, stem, convs_per_stage, width_mult, num_classes, in_chans)
-                     for _ in range(members)])
+                width_mult: float = 1.0, num_classes: int = 10, in_chans: int = 3, pool_input: int = 1) -> Ensemble:
+    return Ensemble([SinglePathNet("conv", widths, stem, convs_per_stage, width_mult, num_classes, in_chans,
+                                   pool_input=pool_input) for _ in range(members)])
 
 
 # ----------------------------------------------------------------------------- budget
@@ -133,7 +142,7 @@ _MAC_OPS = ("convolution", "addmm", "mm")  # conv and linear layers; bmm (the ro
 
 
 def count_macs(model: nn.Module, input_shape=(3, 32, 32)) -> int:
-    """Conv + linear multiply-adds per sample: the spec's budget counts only these ops."""
+    """Conv + linear multiply-adds per sample: the reference table's budget counts only these ops."""
     return count_flops(model, input_shape, ops=_MAC_OPS) // 2
 
 

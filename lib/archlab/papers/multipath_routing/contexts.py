@@ -1,6 +1,6 @@
 """Paper 3, experiment E6 (claim C8, CAMNet): one multi-path net serving two contexts at once.
 
-Design (spec section 5, "Optional (C8)"): CIFAR-10 and colour-inverted CIFAR-10 mixed into one 10-way task.
+Design (docs/papers/multipath_routing.md, E6): CIFAR-10 and colour-inverted CIFAR-10 mixed into one 10-way task.
 
 - Each image of the (sub)set appears once, either as-is (domain 0) or colour-inverted (domain 1); exactly half of
   every class is inverted (an odd class count leaves one more as-is), chosen by a seeded permutation that is the
@@ -15,8 +15,9 @@ Design (spec section 5, "Optional (C8)"): CIFAR-10 and colour-inverted CIFAR-10 
   sample order, for the per-domain accuracy and MI(domain; routing edges) with its permutation null.
 
 The arms, builders, seeds and schedule are E1's (``grid.run_configs`` adds them with the dataset name
-``<base>+inverted``, so every per-dataset filter keeps them apart from E1-E5), plus E4's frozen-router control as a
-reported reference: a random gate is input-dependent too, and inversion changes the GAP features it reads.
+``<base>+inverted``, so every per-dataset filter keeps them apart from E1-E5), plus (gpu/paper) E4's frozen-router
+control as a reported reference: a random gate is input-dependent too, and inversion changes the GAP features it reads.
+C8's criterion and verdict live in ``claims``.
 """
 from __future__ import annotations
 
@@ -33,7 +34,6 @@ from .models import MultiPathNet
 SUFFIX = "+inverted"
 DOMAINS = ("original", "inverted")
 DATA_SEED = 0  # which images are inverted: fixed, so every arm and seed sees the same two-context set
-MI_P, TIE = 0.01, 0.003  # C8: spec section 6's permutation significance; E3's 0.3 pp tie tolerance
 
 
 def context_dataset(base: str) -> str:
@@ -102,15 +102,3 @@ def analyse_run(model, test: ArrayDataset, domain: torch.Tensor | None, *, devic
                               domains=dom))
     return out
 
-
-def criterion(alpha: float, min_seeds: int) -> str:
-    """C8's criterion, fixed before any E6 result (the decision rule's alpha and seed count come from the caller)."""
-    return (f"E6: one 10-way task mixing the first dataset with its colour-inverted copy (half of every class "
-            f"inverted; the domain never given to the model). 'Specialising' = MP2-CC's routing depends on the "
-            f"domain: MI(domain; edges) above its domain-label permutation null (p < {MI_P}) at >= 1 transition "
-            f"(1->m step excluded) in every seed. 'Sharing' = this one net, with no domain input, serves both "
-            f"contexts as well as SP-wide x1.41 (which shares every weight): mean acc(MP2-CC) >= mean acc(SP-wide) "
-            f"- {100 * TIE:.1f} pp and not significantly below it (Welch p < {alpha} with MP2-CC lower). Reproduced: "
-            f"both, >= {min_seeds} seeds per arm; not reproduced: no transition above the null in some seed, or MP2-CC "
-            f"significantly lower; inconclusive: otherwise, with fewer seeds, or on the smoke profile. Per-domain "
-            f"accuracy, the frozen-router control's MI and per-domain path ablation are reported, not tested.")

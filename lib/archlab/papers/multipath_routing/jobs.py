@@ -1,8 +1,8 @@
 """Paper 3's runs as benchmark / dry-run jobs: E1-E4 and E6 on the first dataset, E5 on each other one (counted
 whether or not its files are on this machine, and marked ``optional``: the notebook skips E5 when they are absent).
 
-``train_arm`` evaluates at the end only (fit's final evaluation, then its own); multi-path nets add the routing
-analyses: one prediction pass plus one per ablated (stage, path). Ens2 trains its members one after the other, so
+``train_arm`` evaluates at the end only (fit's final evaluation, then its own on the test set and on the training
+set); multi-path nets add the routing analyses: one prediction pass plus one per ablated (stage, path). Ens2 trains its members one after the other, so
 it is one phase per member (a one-member ensemble costs one member). E6's two-context set is its base set with
 half the images inverted (same size); its runs add a prediction pass (per-domain accuracy) for every arm and, in
 multi-path nets, a second ablation pass per (stage, path) (drops per domain).
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from ...data import dataset_info
 from . import contexts as mx
-from .grid import PROFILES, make_config, model_spec, run_configs
+from .arms import model_spec
+from .grid import PROFILES, make_config, run_configs
 
 
 def jobs(profile: str = "paper", **params) -> list[dict]:
@@ -27,10 +28,13 @@ def job(c: dict, optional: bool = False) -> dict:
     d = mx.base_dataset(c["dataset"])
     e6 = d != c["dataset"]
     info = dataset_info(d)
-    name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"])
+    name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"],
+                          c.get("pool_input", 1))
     kw = {**kw, "num_classes": info["classes"], "in_chans": info["shape"][0]}
+    # evals counts test-set passes; the training-set pass is n_train / n_test of them (5 on full CIFAR)
+    n_train, n_test = c["train_size"] or info["n_train"], c["test_size"] or info["n_test"]
     out = dict(model=name, kwargs=kw, shape=tuple(info["shape"]), dataset=d, batch_size=c["batch_size"],
-               epochs=c["epochs"], evals=2)
+               epochs=c["epochs"], evals=2 + round(n_train / n_test), n_train=n_train, n_test=n_test)
     if name == "multipath_net":
         out["evals"] += 1 + (2 if e6 else 1) * len(c["widths"]) * kw["paths"]
     elif e6:

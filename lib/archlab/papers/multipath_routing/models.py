@@ -1,14 +1,14 @@
 """Paper 3 (Tissera et al., "End-to-end data-dependent routing in multi-path neural networks", NCA 2023):
 a VGG-like backbone with m parallel paths per layer and one switchable router between successive layers.
 
-Only the abstracts were available, so the routers are the spec's reconstruction [R]; the switches below
-reproduce every parameter count of the spec's reference table exactly
+Only the abstracts were available, so the routers are a reconstruction [R] (docs/papers/multipath_routing.md); the
+switches below reproduce every parameter count of the methods note's reference table exactly
 (tests/papers/multipath_routing/test_multipath_routing_models.py):
 
 - ``none``: independent paths (path j reads path j; the stem is copied into every path);
 - ``static``: input-independent mixing, softmax(logits) over sources with logits starting at zero (uniform
-  1/m). The issue asks for *learned* logits (m*n extra parameters per transition); ``learn_static=False``
-  freezes them at uniform, the spec table's "MP2-static" (0 routing parameters);
+  1/m). The trained arm *learns* its logits (m*n extra parameters per transition); ``learn_static=False``
+  freezes them at uniform, the reference table's "MP2-static" (0 routing parameters);
 - ``cross_connections`` (ICPR 2020): g = concat_i GAP(X_i); S = W2 ReLU(W1 g) (hidden max(8, C/4)); alpha =
   softmax over *sources*; Z_j = sum_i alpha_ij X_i, then one conv per path;
 - ``cross_prediction_gate`` (NCA reading B): every source has its own GAP->FC->ReLU->FC predictor giving a
@@ -34,16 +34,25 @@ import torch.nn.functional as F
 from ...models import register_model
 
 ROUTERS = ("none", "static", "cross_connections", "cross_prediction_gate", "cross_prediction_conv")
-PATHS = tuple(range(1, 9))  # any m in 1..8; the spec uses 2 and 4, m=1 is the single-path sanity case
-GATE_INITS = ("default", "zero")  # zero: last gate layer zeroed, so routing starts uniform (spec switch)
+PATHS = tuple(range(1, 9))  # any m in 1..8; the experiments use 2 and 4, m=1 is the single-path sanity case
+GATE_INITS = ("default", "zero")  # zero: last gate layer zeroed, so routing starts uniform (a switch of the reconstruction)
 
 
-def check_router(router: str, paths: int) -> None:
-    """Refuse an unsupported router or path count, naming the valid ones (before any module is built)."""
+def check_router(router: str, paths: int, tau: float = 1.0, pool_input: int = 1) -> None:
+    """Refuse an unsupported router, path count, temperature or input pooling, naming the valid ones (before any
+    module is built)."""
     if router not in ROUTERS:
         raise ValueError(f"unknown router {router!r}; valid routers: {', '.join(ROUTERS)}")
     if paths not in PATHS:
         raise ValueError(f"unsupported path count {paths!r}; valid path counts: {list(PATHS)}")
+    if not tau > 0:
+        raise ValueError(f"router temperature tau = {tau!r} must be > 0 (1: the plain softmax; < 1: sharper)")
+    check_pool(pool_input)
+
+
+def check_pool(pool_input: int) -> None:
+    if not (isinstance(pool_input, int) and pool_input >= 1):
+        raise ValueError(f"pool_input = {pool_input!r} must be an integer >= 1 (1: full resolution, 2: half)")
 
 
 class RoutedConv(nn.Module):
@@ -86,7 +95,7 @@ class RoutedConv(nn.Module):
             self.conv = nn.Conv2d(m_in * c_in, m_in * n_out * c_out, 3, padding=1, groups=m_in, bias=False)
         else:  # mix first, then one conv per destination path
             self.conv = nn.Conv2d(n_out * c_in, n_out * c_out, 3, padding=1, groups=n_out, bias=False)
-        # BN after the sum over sources: one set of statistics per destination path (as the spec's counts imply).
+        # BN after the sum over sources: one set of statistics per destination path (as the reference table's counts imply).
         self.bn = nn.BatchNorm2d(n_out * c_out)
         self.last_weights = None
 
@@ -121,17 +130,18 @@ class RoutedConv(nn.Module):
 class MultiPathNet(nn.Module):
     """Stem conv, then stages of routed grouped convs (max-pool between stages), then concat-GAP -> linear.
 
-    The reference configuration (spec section 3) is the default: stem 32, widths (32, 64, 128) per path,
-    2 convs per stage, routing at every conv transition.
+    The reference configuration (docs/papers/multipath_routing.md) is the default: stem 32, widths (32, 64, 128)
+    per path, 2 convs per stage, routing at every conv transition. ``pool_input=2`` average-pools the (augmented,
+    normalised) input to half resolution first: the cpu profile's 16x16 images, at a quarter of the MACs.
     """
 
     def __init__(self, router: str = "cross_connections", paths: int = 2, widths=(32, 64, 128), stem: int = 32,
                  convs_per_stage: int = 2, num_classes: int = 10, in_chans: int = 3, tau: float = 1.0,
                  reduction: int = 4, gate_init: str = "default", learn_static: bool = True,
-                 freeze_router: bool = False):
+                 freeze_router: bool = False, pool_input: int = 1):
         super().__init__()
-        check_router(router, paths)
-        self.router, self.paths, self.widths = router, paths, tuple(widths)
+        check_router(router, paths, tau, pool_input)
+        self.router, self.paths, self.widths, self.pool_input = router, paths, tuple(widths), pool_input
         self.stem = nn.Sequential(nn.Conv2d(in_chans, stem, 3, padding=1, bias=False), nn.BatchNorm2d(stem),
                                   nn.ReLU(inplace=True))
         stages, c, m = [], stem, 1
@@ -162,7 +172,7 @@ class MultiPathNet(nn.Module):
 
     def forward(self, x: torch.Tensor, ablate: tuple[int, int] | None = None) -> torch.Tensor:
         """Logits. ``ablate=(stage, path)`` zeroes that path's output at the end of that stage (path ablation)."""
-        x = self.stem(x)
+        x = self.stem(F.avg_pool2d(x, self.pool_input) if self.pool_input > 1 else x)
         routing, feats = [], []
         for s, stage in enumerate(self.stages):
             if s:
@@ -185,7 +195,7 @@ class MultiPathNet(nn.Module):
 def multipath_net(router: str = "cross_connections", paths: int = 2, widths=(32, 64, 128), stem: int = 32,
                   convs_per_stage: int = 2, num_classes: int = 10, in_chans: int = 3, tau: float = 1.0,
                   reduction: int = 4, gate_init: str = "default", learn_static: bool = True,
-                  freeze_router: bool = False) -> MultiPathNet:
+                  freeze_router: bool = False, pool_input: int = 1) -> MultiPathNet:
     """Multi-path VGG-like net; ``router`` picks the mixing between successive layers (see module docstring)."""
     return MultiPathNet(router, paths, widths, stem, convs_per_stage, num_classes, in_chans, tau, reduction,
-                        gate_init, learn_static, freeze_router)
+                        gate_init, learn_static, freeze_router, pool_input)

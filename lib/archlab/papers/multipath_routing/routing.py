@@ -1,4 +1,4 @@
-"""Routing-specialisation analyses for multi-path nets (paper 3, spec section 6) [R].
+"""Routing-specialisation analyses for multi-path nets (paper 3; docs/papers/multipath_routing.md) [R].
 
 Everything starts from one evaluation pass (:func:`collect`), which reads the routing weights and per-path
 features the model records during its forward, so no analysis needs a second pass over the data (path
@@ -7,7 +7,7 @@ ablation aside, which by definition changes the forward).
 - per-class heatmaps: the mean routing weight of every edge i -> j per class;
 - mutual information between class and routing, I(Y; E) = H(e_bar) - sum_c p(c) H(e_bar_c), where e(x) is the
   sample's weights normalised over all edges; bounded by log(#edges). Soft routing has no discrete "choice", so
-  this is the spec's plug-in estimate on mean edge distributions, compared against a label-permutation null
+  this is a plug-in estimate on mean edge distributions, compared against a label-permutation null
   (labels shuffled, weights kept), which is what makes a small value interpretable;
 - routing entropy per sample, normalised to [0, 1] along the axis the router normalises (0: collapsed onto one
   edge, 1: uniform), to see collapse or indifference;
@@ -213,12 +213,16 @@ def analyse(model, test, *, device, permutations: int, seed: int, base: dict | N
         if domains is not None:
             out["domain_ablation"] = path_ablation(model, test, device=device, base=base, groups=domains).rename(
                 columns={"class": "domain"}).to_dict("records")
-    last = transitions[-1]
-    scalars = {"cka_last": out["cka"][-1], "gini_mean": out.get("gini_mean", float("nan")),
-               "mi_last": last.get("mi", float("nan")), "mi_last_q99": last.get("null_q99", float("nan")),
-               "mi_last_p": last.get("p_value", float("nan"))}
+    last, nan = transitions[-1], float("nan")
+    scored = [t for t in transitions if "mi" in t]  # the transitions between paths (1 -> m step excluded)
+    scalars = {"cka_last": out["cka"][-1], "gini_mean": out.get("gini_mean", nan),
+               "mi_last": last.get("mi", nan), "mi_norm_last": last.get("mi_norm", nan),
+               "mi_norm_first": scored[0]["mi_norm"] if scored else nan,
+               "mi_last_q99": last.get("null_q99", nan), "mi_last_p": last.get("p_value", nan),
+               "entropy_last": last.get("entropy_mean", nan)}
     if domains is not None:  # the strongest transition: the C8 test asks for domain information at any depth
         dom = [t for t in transitions if "domain_mi" in t]
         scalars["domain_mi_max"] = max((t["domain_mi"] for t in dom), default=float("nan"))
         scalars["domain_mi_min_p"] = min((t["domain_p_value"] for t in dom), default=float("nan"))
+        scalars["domain_mi_norm_max"] = max((t["domain_mi_norm"] for t in dom), default=float("nan"))
     return {"analysis": out, **scalars}

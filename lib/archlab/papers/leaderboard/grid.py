@@ -1,0 +1,180 @@
+"""The leaderboard's profiles, the shared recipe, the notebook config and its run configs.
+
+One recipe for every entry (``RECIPE``): the same optimizer, schedule, augmentation (pad-4 crop + flip on the
+32x32 images), batch size, epochs and seeds, so an entry differs from another only in its architecture and the
+width that matches it to the budget. SensLI inserts its layer halfway through (``INSERT_FRACTION``, as paper 4's CNN
+schedule does). Every run of one seed shares that seed's data order and augmentation draws with every other entry,
+so comparisons are paired by seed.
+
+Profiles (what each shrinks, and why the regime is kept: every entry trains the whole recipe to its end, and every
+verdict checks that the compared nets plateaued, see ``claims``):
+
+- smoke: embedded synthetic 3x32x32 images (256 / 128), pooled to 16x16 before the first layer, 3 epochs, 2 seeds,
+  budgets 12k (5 entries) and 290k (ResNet and SensLI): plumbing only, any verdict. ~20 s of training.
+- cpu:   CIFAR-10, the same 2,500 training / 2,500 test images for every entry, pooled 2x2 to 16x16 *after* the
+         32x32 crop and flip (the augmentation keeps its strength; the first layer sees 16x16), the 50k budget,
+         the entries of ``CPU_ENTRIES`` (the residual baseline and the three papers' designs a verdict needs
+         below 800k), 3 seeds, ``EPOCHS_CPU`` epochs (the whole recipe: the training is not cut).
+         Time: PROJECTED about 8 min on 2 idle cores. Measured (1 thread, load average 9-10 on 2 cores, so about
+         0.4 of a core: user+sys 85 s over 216 s wall) seconds per epoch of 5,000 images: ResNet 6.4, ELAN 10.8,
+         parallel 21.9, MP2-CC 14.2 (plain 7.6, CSP 11.5, SP-wide 9.9, left out to fit the budget). At 2,500
+         images that is ~10.7 core-seconds per epoch of the four, x 20 epochs x 3 seeds = ~640 core-s, +8% for
+         the test evaluations = ~690 core-s; at a 1.5x two-core speed-up ~460 s of training, + ~40 s for the
+         budget matching, figures and tables.
+- gpu:   full CIFAR-10 at 32x32, every entry at every budget it fits (50k, 200k, 800k), 5 seeds, 15 epochs:
+         about 17 min on one H200 (never run here): 184 runs, 49 PFLOP of training counted on the
+         meta device (forward + backward, every image of every epoch) + 1.6 PFLOP of test evaluations, at an
+         assumed 50 TFLOP/s sustained over four concurrent runs (a tenth of the chip's TF32 peak; small nets).
+- paper: the gpu profile with 10 seeds and 30 epochs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ...config import Config, ConfigError, choices
+from ...profiles import CHOICES, default_device, resolve_profile
+from ...sweep import EXECUTORS, auto_executor
+from .budgets import match
+from .models import ENTRIES, entry
+
+# The shared recipe: SGD + Nesterov, linear warm-up then cosine decay to zero, weight decay on kernels only,
+# pad-4 crop + flip; chosen as the common CIFAR-10 recipe that trains BN-free nets (paper 4's VGG) as well as BN ones.
+RECIPE = dict(optimizer="sgd", lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4, schedule="cosine",
+              label_smoothing=0.0, augment=True)
+LR_BATCH = 128  # lr is 0.05 per 128 images: a profile with larger batches scales it linearly
+WARMUP = 2.0  # epochs of linear warm-up (at most a quarter of the schedule): paper 2's parallel layer blew up without
+INSERT_FRACTION = 0.5  # SensLI inserts after half the epochs (paper 4's CNN schedule: 15 of 30)
+BUDGETS = (50_000, 200_000, 800_000)
+ALL = tuple(ENTRIES)
+CPU_ENTRIES = ("resnet", "elan", "parallel", "mp2_cc")
+EPOCHS_CPU = 20
+PROFILES = {
+    "smoke": dict(dataset="synthetic", data_kw={"shape": (3, 32, 32), "n_train": 256, "n_test": 128}, pool=2,
+                  train_size=None, test_size=None, seeds=2, epochs=3, batch_size=64,
+                  budgets={12_000: ("resnet", "elan", "parallel", "mp2_cc", "ens2"), 290_000: ("resnet", "sensli")},
+                  expected="under 60 s on 2 CPU cores (notebook included)"),
+    "cpu": dict(dataset="cifar10", data_kw={}, pool=2, train_size=2_500, test_size=2_500, seeds=3,
+                epochs=EPOCHS_CPU, batch_size=128, budgets={50_000: CPU_ENTRIES},
+                expected="about 8 min on 2 idle cores (projected from measured epochs)"),
+    "gpu": dict(dataset="cifar10", data_kw={}, pool=1, train_size=None, test_size=None, seeds=4, epochs=10,
+                batch_size=256, budgets={b: ALL for b in BUDGETS}, expected="about 17 min on one H200 (projected from counted FLOPs)"),
+}
+PROFILES["paper"] = {**PROFILES["gpu"], "seeds": 10, "epochs": 30, "expected": "about 4x the gpu profile"}
+
+
+@dataclass(frozen=True)
+class LeaderboardConfig(Config):
+    """The notebook's parameters; 0 or an empty list means "the profile's value"."""
+
+    profile: str = field(default="auto", metadata=choices(*CHOICES))
+    entries: tuple[str, ...] = ()  # restrict to these entries (default: the profile's)
+    budgets: tuple[int, ...] = ()  # restrict to these budgets (default: the profile's)
+    seeds: int = 0
+    epochs: int = 0
+    executor: str = field(default="auto", metadata=choices("auto", *EXECUTORS))
+    gpus_per_run: float = 0.25
+
+    def validate(self):
+        bad = [e for e in self.entries if e not in ENTRIES]
+        if bad:
+            raise ConfigError(f"entries: unknown entr{'y' if len(bad) == 1 else 'ies'} {bad}; valid entries: "
+                              f"{list(ENTRIES)}")
+        allowed = sorted(self.profile_settings()["budgets"])
+        bad = [b for b in self.budgets if b not in allowed]
+        if bad:
+            raise ConfigError(f"budgets: {bad} not in the {self.resolved_profile} profile; valid budgets: {allowed}")
+        if self.seeds < 0 or self.epochs < 0:
+            raise ConfigError(f"seeds = {self.seeds} and epochs = {self.epochs} must be >= 0 (0: the profile's)")
+        if 0 < self.seeds < 2:
+            raise ConfigError(f"seeds = {self.seeds}: the verdicts need at least 2 seeds per entry (0: the "
+                              f"profile's {self.profile_settings()['seeds']})")
+        if 0 < self.epochs < 2:
+            raise ConfigError(f"epochs = {self.epochs}: SensLI inserts halfway, so at least 2 epochs (0: the "
+                              f"profile's {self.profile_settings()['epochs']})")
+        if not 0 < self.gpus_per_run <= 1:
+            raise ConfigError(f"gpus_per_run = {self.gpus_per_run} must be in (0, 1]")
+
+    @property
+    def resolved_profile(self) -> str:
+        return resolve_profile(self.profile)
+
+    def profile_settings(self) -> dict:
+        return PROFILES[self.resolved_profile]
+
+    def plan(self) -> dict:
+        """The profile's settings with this config's overrides applied."""
+        p = dict(self.profile_settings())
+        p["seeds"] = self.seeds or p["seeds"]
+        p["epochs"] = self.epochs or p["epochs"]
+        budgets = {b: tuple(e for e in es if not self.entries or e in self.entries)
+                   for b, es in p["budgets"].items() if not self.budgets or b in self.budgets}
+        p["budgets"] = {b: es for b, es in budgets.items() if es}
+        p["shape"] = input_shape(p)
+        return p
+
+    def resolved_executor(self) -> str:
+        return self.executor if self.executor != "auto" else auto_executor(self.resolved_profile)
+
+    def pairs(self) -> list[tuple[str, int]]:
+        """(entry, budget) of every matched entry, in budget then entry order (entries a budget cannot hold, such
+        as the SensLI VGG below its classifier's 255k parameters, are left out: see ``unmatched``)."""
+        p = self.plan()
+        return [(e, b) for b, es in p["budgets"].items() for e in es if match(e, b, p["shape"]) is not None]
+
+    def unmatched(self) -> list[tuple[str, int]]:
+        p = self.plan()
+        return [(e, b) for b, es in p["budgets"].items() for e in es if match(e, b, p["shape"]) is None]
+
+    def configs(self, device=None) -> list[dict]:
+        """One run config per matched (entry, budget) and seed; ``device`` is part of the key."""
+        p = self.plan()
+        device = str(torch.device(device or default_device(self.resolved_profile)).type)
+        out = []
+        for name, budget in self.pairs():
+            m, e = match(name, budget, p["shape"]), entry(name)
+            for seed in range(p["seeds"]):
+                c = dict(entry=name, budget=budget, model=e.model, kwargs=m.kwargs, method=e.method,
+                         dataset=p["dataset"], data_kw=dict(p["data_kw"]), train_size=p["train_size"],
+                         test_size=p["test_size"], pool=p["pool"],
+                         train=recipe(p["epochs"], p["batch_size"], seed),
+                         device=device)
+                if e.method == "sensli":
+                    c["insert_at"] = max(1, int(INSERT_FRACTION * p["epochs"]))
+                out.append(c)
+        return out
+
+    def describe(self) -> str:
+        p = self.plan()
+        lines = [f"profile {self.resolved_profile}: {len(self.configs())} runs = {len(self.pairs())} entries x "
+                 f"budgets, {p['seeds']} seeds, {p['epochs']} epochs, batch {p['batch_size']}, {p['dataset']} "
+                 f"train {p['train_size'] or 'all'} / test {p['test_size'] or 'all'}, first layer at "
+                 f"{p['shape'][1]}x{p['shape'][2]}; expected {p['expected']}"]
+        r = recipe(p["epochs"], p["batch_size"], 0)
+        lines.append("  recipe: " + ", ".join(f"{k} {r[k]}" for k in ("optimizer", "lr", "momentum", "nesterov",
+                     "weight_decay", "schedule", "warmup_epochs", "augment", "epochs", "batch_size")))
+        lines += [f"  budget {b:,}: {', '.join(es)}" for b, es in p["budgets"].items()]
+        lines += [f"  not at budget {b:,}: {e} (cannot be matched within 5%)" for e, b in self.unmatched()]
+        return "\n".join(lines)
+
+
+def recipe(epochs: int, batch_size: int, seed: int) -> dict:
+    """The shared recipe at a profile's epochs and batch size: lr scaled with the batch, warm-up at most a quarter
+    of the schedule, test-set evaluation every quarter (and after the last epoch)."""
+    return dict(RECIPE, lr=RECIPE["lr"] * batch_size / LR_BATCH, warmup_epochs=min(WARMUP, epochs / 4),
+                epochs=epochs, batch_size=batch_size, seed=seed, eval_every=max(1, epochs // 4))
+
+
+def input_shape(p: dict) -> tuple:
+    """What the first layer sees: the data's sample shape divided by the profile's input pooling."""
+    shape = tuple(p["data_kw"].get("shape", (3, 32, 32)))
+    return (shape[0], *(s // p["pool"] for s in shape[1:]))
+
+
+Config = LeaderboardConfig
+
+
+def make_config(**params) -> LeaderboardConfig:
+    """The notebook's config factory (bad values are refused, naming the valid ones, before any training)."""
+    return LeaderboardConfig.from_dict(params)

@@ -1,0 +1,44 @@
+"""The leaderboard's runs as benchmark / dry-run jobs: one per entry, budget and seed.
+
+A plain entry is one phase of ``epochs`` passes; the ensemble trains its members one after the other (one phase
+per member, each a single-path net of the member's widths); the SensLI VGG has two phases, before and after its
+insertion (the grown net is counted with the candidate at stage 0, the position its sensitivity picked in every
+cpu run so far; the other positions cost less). Left out, being small: SensLI's sensitivity pass (one forward and
+backward epoch) and the test-set evaluations every quarter of the schedule.
+"""
+from __future__ import annotations
+
+from .grid import make_config
+
+
+def _phases(c: dict) -> list[dict] | None:
+    epochs = c["train"]["epochs"]
+    if c["method"] == "ensemble":
+        member = {k: v for k, v in c["kwargs"].items() if k != "members"}
+        return [dict(model="mp_plain_net", kwargs=member, epochs=epochs)] * c["kwargs"]["members"]
+    if c["method"] == "sensli":
+        t = c["insert_at"]
+        grown = dict(c["kwargs"], depths=(2, 1, 1))
+        return [dict(kwargs=c["kwargs"], epochs=t), dict(kwargs=grown, epochs=epochs - t)]
+    return None
+
+
+def jobs(profile: str = "paper", **params) -> list[dict]:
+    """One job per run of ``make_config(profile=profile, **params)`` (see ``bench.project`` for the job format).
+
+    Shapes are what the first layer sees (the profile's input pooling applied), with the dataset's sizes."""
+    cfg = make_config(profile=profile, **params)
+    shape = cfg.plan()["shape"]
+    out = []
+    for c in cfg.configs(device="cpu"):
+        job = dict(model=c["model"], kwargs=c["kwargs"], shape=shape, dataset=c["dataset"],
+                   batch_size=c["train"]["batch_size"], epochs=c["train"]["epochs"])
+        phases = _phases(c)
+        if phases:
+            job["phases"] = phases
+        if c["train_size"]:
+            job["n_train"] = c["train_size"]
+        if c["test_size"]:
+            job["n_test"] = c["test_size"]
+        out.append(job)
+    return out

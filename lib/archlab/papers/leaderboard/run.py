@@ -1,0 +1,136 @@
+"""The leaderboard's stored run function (one entry at one budget on one seed, trained by the shared recipe) and
+``run``: train or load every run of the profile through the run store.
+
+Three ways an entry trains, all through ``archlab.train.fit`` with the same ``TrainConfig``:
+- ``fit``: the model as built;
+- ``ensemble``: each member fits on its own loss and its own data order (seeds 1000 * seed + k), and the members
+  meet only at test time (softmax average): paper 3's protocol for its ensemble baseline;
+- ``sensli``: the growing VGG, grown once after ``insert_at`` epochs by paper 4's sensitivity rule (``growth``).
+Every run reports the standard columns, its forward FLOPs per image, its training FLOPs (forward + backward of every
+training image seen, plus SensLI's sensitivity pass) and its training seconds per epoch on the device used.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+
+import torch
+import torch.nn as nn
+
+from ...data import load_splits
+from ...store import versioned
+from ...sweep import run_sweep
+from ...train import TrainConfig, count_params, evaluate, fit, seed_everything
+from . import STEM
+from .budgets import forward_flops, model_step_flops, module_flops, step_flops
+from .growth import Inserter
+from .models import Growable, build
+
+ENSEMBLE_SEED = 1000  # member k of seed s trains on seed 1000 * s + k (paper 3's convention)
+
+
+def pooled(module: nn.Module, pool: int) -> nn.Module:
+    """``module`` behind a k x k average pool of its input (k = 1: itself): the cpu profile's 16x16 first layer,
+    applied after the 32x32 crop and flip so the augmentation keeps its strength."""
+    return module if pool == 1 else nn.Sequential(nn.AvgPool2d(pool), module)
+
+
+def run_device(c: dict) -> torch.device:
+    return torch.device(c["device"] if c["device"] != "cuda" or torch.cuda.is_available() else "cpu")
+
+
+def load_data(c: dict):
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in c.get("data_kw", {}).items()}
+    return load_splits(c["dataset"], c["train_size"], c["test_size"], 0, **kw)
+
+
+def last_quarter_fall(losses) -> float:
+    """Relative fall (L[q] - L[E]) / L[q] of the epoch-mean training loss over the last quarter of the epochs (q at
+    3/4 of the schedule): a net still learning there would gain from more epochs, so comparing it would measure
+    training speed, not the architecture. NaN with fewer than 2 epochs or a non-finite loss."""
+    v = [float(x) for x in losses]
+    if len(v) < 2 or not all(math.isfinite(x) for x in v):
+        return math.nan
+    q = min(len(v) - 2, (3 * len(v)) // 4 - 1)
+    return (v[q] - v[-1]) / v[q]
+
+
+def _curve(hists: list) -> list[dict]:
+    """Per epoch: mean training loss/accuracy and summed seconds over the members (one history: itself)."""
+    out = []
+    for rows in zip(*(h.epochs for h in hists)):
+        mean = lambda k: statistics.fmean(r[k] for r in rows)  # noqa: E731
+        out.append(dict(epoch=rows[0]["epoch"], train_loss=mean("train_loss"), train_acc=mean("train_acc"),
+                        val_loss=mean("val_loss"), val_acc=mean("val_acc"), seconds=sum(r["seconds"] for r in rows)))
+    return out
+
+
+def _train(c: dict, net: nn.Module, train, test, tc: TrainConfig, device, shape) -> tuple[list, dict]:
+    """Train ``net`` by the run's method; returns (histories, extra result fields)."""
+    pool = c["pool"]
+    if c["method"] == "ensemble":
+        hists = [fit(pooled(m, pool), train, test, tc.replace(seed=ENSEMBLE_SEED * tc.seed + k), device=device)
+                 for k, m in enumerate(net.members)]
+        return hists, {}
+    if c["method"] == "sensli":
+        grow = Growable(net)
+        params_start, flops_start = count_params(net), forward_flops(c["model"], c["kwargs"], shape)
+        inserter = Inserter(grow, train, c["insert_at"], tc.batch_size, tc.seed, nn.AvgPool2d(pool) if pool > 1
+                            else nn.Identity(), shape)
+        hist = fit(pooled(grow, pool), train, test, tc, device=device, callback=inserter)
+        return [hist], dict(params_start=params_start, flops_start=flops_start, **inserter.record)
+    return [fit(pooled(net, pool), train, test, tc, device=device)], {}
+
+
+def train_flops(c: dict, net: nn.Module, extra: dict, images_per_epoch: int, epochs: int, shape) -> float:
+    """Forward + backward FLOPs of every training image seen (drop-last batches), plus SensLI's sensitivity pass."""
+    if c["method"] != "sensli":
+        return float(model_step_flops(c["model"], c["kwargs"], shape)) * images_per_epoch * epochs
+    if "position" not in extra:
+        return float(step_flops(net, shape)) * images_per_epoch * epochs
+    t = extra["insert_epoch"]
+    return (float(extra["step_flops_before"]) * images_per_epoch * t + extra["sensitivity_flops"]
+            + float(step_flops(net, shape)) * images_per_epoch * (epochs - t))
+
+
+@versioned(1, name="leaderboard.train")
+def train_entry(config: dict) -> dict:
+    """Train one entry at its matched width on one seed by the shared recipe; report accuracy, loss, parameters,
+    FLOPs, training FLOPs, seconds per epoch and the last-quarter loss fall (the plateau check)."""
+    c = config
+    train, test = load_data(c)
+    shape = (train.sample_shape[0], *(s // c["pool"] for s in train.sample_shape[1:]))
+    tc = TrainConfig.from_dict(c["train"])
+    device = run_device(c)
+    seed_everything(tc.seed)
+    net = build(c["model"], c["kwargs"], train.num_classes, train.sample_shape[0])
+    hists, extra = _train(c, net, train, test, tc, device, shape)
+    curve = _curve(hists)
+    status = "diverged" if any(h.status != "ok" for h in hists) else "ok"
+    test_loss, test_acc = evaluate(pooled(net, c["pool"]), test, device=device) if status == "ok" else (math.nan,) * 2
+    per_epoch = (len(train) // min(tc.batch_size, len(train))) * min(tc.batch_size, len(train))
+    secs = [r["seconds"] for r in curve]
+    last = curve[-1] if curve else {}
+    return dict(status=status, params=count_params(net), flops=forward_flops_of(c, net, extra, shape),
+                train_flops=train_flops(c, net, extra, per_epoch, len(curve), shape),
+                sec_per_epoch=statistics.median(secs) if secs else math.nan, train_seconds=sum(secs),
+                test_acc=test_acc, test_loss=test_loss, train_acc=last.get("train_acc", math.nan),
+                train_loss=last.get("train_loss", math.nan),
+                loss_fall_q4=last_quarter_fall([r["train_loss"] for r in curve]),
+                member_acc=[h.final.get("val_acc") for h in hists] if c["method"] == "ensemble" else None,
+                diverged_step=next((h.diverged_step for h in hists if h.diverged_step), None),
+                history=dict(epochs=curve), **{k: v for k, v in extra.items() if k != "step_flops_before"})
+
+
+def forward_flops_of(c: dict, net: nn.Module, extra: dict, shape) -> int:
+    """Forward FLOPs per image of the trained net (SensLI: after its insertion, counted on the grown net)."""
+    if c["method"] == "sensli" and "position" in extra:
+        return module_flops(net, shape)
+    return forward_flops(c["model"], c["kwargs"], shape)
+
+
+def run(cfg, store=None, device=None):
+    """Every run of the profile through the run store (finished runs load, failures are recorded), as the sweep
+    DataFrame: the config's columns beside each run's result columns."""
+    return run_sweep(train_entry, cfg.configs(device), store=store, executor=cfg.resolved_executor(),
+                     gpus_per_run=cfg.gpus_per_run, desc=STEM)

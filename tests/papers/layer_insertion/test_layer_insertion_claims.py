@@ -1,0 +1,158 @@
+"""Paper 4's verdicts on synthetic runs frames with known outcomes: wins, losses, out of regime, failed studies,
+the cost tables' stated targets, the CNN claim that must beat both fixed VGGs, and the exact checks."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from archlab.papers.layer_insertion import analysis, analysis_cnn, verdicts
+
+NOISE = np.array([0.0, 0.4, -0.3, 0.2, -0.1, 0.3, -0.2, 0.1, -0.4, 0.05])  # fixed "seed noise"
+STEPS = 200
+
+
+def curve(final: float, plateau: bool, steps: int = STEPS, flops_per_step: int = 100) -> dict:
+    """A training-loss curve from 1.0 to ``final``: flat over its last half (plateau) or still falling linearly."""
+    t = np.arange(steps) / (steps - 1)
+    loss = final + (1 - final) * (np.clip(1 - 2 * t, 0, 1) ** 2 if plateau else (1 - t))
+    return dict(step=list(range(steps)), loss=loss.tolist(), flops=[flops_per_step * (i + 1) for i in range(steps)])
+
+
+def run(study, method, seed, loss, *, plateau=True, err=0.1, status="ok", flops=100, params=(27, 57), jump=0.0,
+        evals=None, acc=None, arch="fnn", widths=(5,)):
+    grows = method in ("sensli", "min", "random", "fixed")
+    c = curve(loss, plateau, flops_per_step=flops)
+    res = dict(curve=c, total_flops=c["flops"][-1], evals=evals or [], sens=[], position=0 if grows else -1,
+               insertions=[dict(step=STEPS // 4, position=0, loss_jump=jump)] if grows else [])
+    p0, p1 = params
+    row = dict(study=study, method=method, seed=seed, status=status, error="boom" if status == "failed" else None,
+               arch=arch, widths=widths, dataset="spirals", data_kw={}, insert_at=(STEPS // 4,), batch_size=0,
+               final_loss=loss, test_err=err, test_acc=1 - err if acc is None else acc, params_start=p0,
+               params_end=p1 if grows or method == "large" else p0, total_flops=res["total_flops"],
+               position=res["position"], result=res)
+    if status != "ok":
+        row.update(final_loss=math.nan, test_err=math.nan, test_acc=math.nan, result={})
+    return row
+
+
+def study(name, li, small, **kw):
+    """One spirals study: SensLI and the small net per seed (losses ``li``, ``small``), plus a plateaued large net."""
+    rows = [run(name, "sensli", s, a, **kw) for s, a in enumerate(li)]
+    rows += [run(name, "small", s, b, **kw) for s, b in enumerate(small)]
+    rows += [run(name, "large", s, 0.2) for s in range(len(li))]
+    return pd.DataFrame(rows)
+
+
+def verdict_of(frames, cid, profile="cpu"):
+    return {r["id"]: r for r in verdicts(frames, profile)}[cid]
+
+
+def test_clear_win_and_clear_loss_against_the_small_net():
+    li, small = 0.1 * (1 + 0.1 * NOISE), 0.3 * (1 + 0.1 * NOISE[::-1])
+    row = verdict_of({"fnn": study("fnn", li, small)}, "C1")
+    assert row["verdict"] == "reproduced" and row["regime_ok"] is True and row["seeds"] == "10/10"
+    assert row["effect"] == pytest.approx(np.mean(np.log(small / li))) and row["ci_low"] > 0
+    assert verdict_of({"fnn": study("fnn", small, li)}, "C1")["verdict"] == "not reproduced"
+
+
+def test_a_small_net_still_learning_is_out_of_regime_not_a_verdict():
+    li, small = 0.1 * (1 + 0.1 * NOISE), 0.3 * (1 + 0.1 * NOISE[::-1])
+    row = verdict_of({"fnn": study("fnn", li, small, plateau=False)}, "C1")
+    assert row["verdict"] == "out of regime" and "statistics alone: reproduced" in row["note"]
+    assert "not met" in row["regime_measured"] and row["regime_ok"] is False
+
+
+def test_three_noisy_seeds_at_the_claimed_effect_never_refute():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        small = np.exp(rng.normal(np.log(0.3), 0.5, 3))
+        li = small * np.exp(-rng.normal(0.1, 0.5, 3))  # true effect +0.1 log-ratio, spread 0.5
+        assert verdict_of({"fnn": study("fnn", li, small)}, "C1")["verdict"] != "not reproduced"
+
+
+def test_a_study_whose_every_run_failed_is_not_run_with_the_reason():
+    rows = [run("fnn", m, s, 0.1, status="failed") for m in ("sensli", "small", "large") for s in range(3)]
+    frames = {"fnn": pd.DataFrame(rows), "resnet": pd.DataFrame()}
+    out = {r["id"]: r for r in verdicts(frames, "cpu")}
+    for cid in ("C1", "C3", "C4"):
+        assert out[cid]["verdict"] == "not run" and "every run of 'fnn' failed" in out[cid]["note"]
+        assert "boom" in out[cid]["note"]
+    assert out["C2"]["verdict"] == "not run" and "not run in this profile" in out["C2"]["note"]
+    assert len(analysis.failures(frames)) == 9
+
+
+def test_a_diverged_run_scores_chance_and_a_failed_one_is_dropped():
+    rows = [run("fnn", "sensli", 0, 0.1), run("fnn", "sensli", 1, 0.1, status="failed"),
+            {**run("fnn", "sensli", 2, 0.1), "status": "diverged"}]
+    df = analysis.runs_frame({"fnn": pd.DataFrame(rows)})
+    s = analysis.scores(df, "final_loss")
+    assert s.iloc[0] == pytest.approx(0.1) and np.isnan(s.iloc[1]) and s.iloc[2] == pytest.approx(math.log(2))
+    assert analysis.scores(df, "test_err").iloc[2] == pytest.approx(0.5)
+
+
+def test_cost_table_states_its_target_and_the_verdict_reads_it():
+    """SensLI's curve runs at half the FLOPs per step and reaches the common target first: cheaper in every seed."""
+    rows = [run("fnn", "sensli", s, 0.2 * (1 + 0.05 * NOISE[s]), flops=50) for s in range(10)]
+    rows += [run("fnn", "large", s, 0.2 * (1 + 0.05 * NOISE[s]), flops=100) for s in range(10)]
+    frames = {"fnn": pd.DataFrame(rows)}
+    df = analysis.runs_frame(frames)
+    ct = analysis.cost_table(df, "fnn")
+    assert (ct["target_rule"] == analysis.COMMON_LOSS).all() and ct["ratio"].to_numpy() == pytest.approx(0.5, rel=0.05)
+    summary = analysis.cost_summary(df)
+    assert summary["target_rule"].iloc[0] == analysis.COMMON_LOSS and summary["sensli_cheaper"].iloc[0] == 10
+    row = verdict_of(frames, "C4")
+    assert row["verdict"] == "reproduced" and row["effect"] == pytest.approx(-np.log(ct["ratio"]).mean())
+
+
+def cnn_evals(final, flops_per_epoch, rise=10, epochs=30):
+    """Per-epoch accuracies from 0.1 rising linearly to ``final`` by epoch ``rise``, then flat."""
+    return [dict(epoch=e, step=e, flops=flops_per_epoch * e, test_acc=0.1 + (final - 0.1) * min(e / rise, 1.0))
+            for e in range(epochs + 1)]
+
+
+def cnn_frames(li_final, small_final, big_final=0.50, li_flops=50, big_rise=10, seeds=6):
+    rows = []
+    for s in range(seeds):
+        arms = (("sensli", li_final + 0.002 * NOISE[s], li_flops, 10), ("small", small_final + 0.002 * NOISE[-s], 40, 10),
+                ("large", big_final + 0.002 * NOISE[s], 100, big_rise))
+        for method, final, f, rise in arms:
+            ev = cnn_evals(final, f, rise)
+            rows.append(run("cnn", method, s, 1.0, acc=ev[-1]["test_acc"], evals=ev, arch="vgg", widths=(4, 8, 8),
+                            params=(1000, 1100)))
+    return {"cnn": pd.DataFrame(rows)}
+
+
+def test_cnn_cost_claim_must_beat_both_fixed_nets():
+    both = verdict_of(cnn_frames(li_final=0.55, small_final=0.50), "C15")
+    assert both["verdict"] == "reproduced" and both["regime_ok"] is True
+    assert "(a) fewer FLOPs" in both["measured"] and "(b) final accuracy" in both["measured"]
+    # cheaper than the big VGG, but 3 pp below the small one: part (b) fails, so the claim does
+    worse_than_small = verdict_of(cnn_frames(li_final=0.52, small_final=0.55, big_final=0.45), "C15")
+    assert worse_than_small["verdict"] == "not reproduced" and "weakest part (b)" in worse_than_small["note"]
+    # as accurate as the small VGG, but it costs more than the big VGG to reach the big VGG's level
+    expensive = verdict_of(cnn_frames(li_final=0.55, small_final=0.50, li_flops=400), "C15")
+    assert expensive["verdict"] == "not reproduced" and "weakest part (a)" in expensive["note"]
+    df = analysis.runs_frame(cnn_frames(li_final=0.55, small_final=0.50))
+    ct = analysis_cnn.cnn_cost_table(df)
+    assert (ct["target_rule"] == analysis_cnn.BIG_LEVEL).all() and (ct["ratio"] < 1).all()
+    summary = analysis.cost_summary(df, analysis_cnn.cnn_cost_table)
+    assert summary.set_index("study").loc["cnn", "target_rule"] == analysis_cnn.BIG_LEVEL
+
+
+def test_cnn_claims_need_every_arm_converged():
+    row = verdict_of(cnn_frames(li_final=0.55, small_final=0.50, big_rise=30), "C15")  # big still rising at the end
+    assert row["verdict"] == "out of regime" and row["regime_ok"] is False
+    assert verdict_of(cnn_frames(li_final=0.55, small_final=0.50), "C14")["verdict"] == "reproduced"
+
+
+def test_exact_checks_parameter_counts_and_continuity():
+    rows = [run("fnn", "sensli", 0, 0.1, params=(27, 57)), run("fnn", "small", 0, 0.2, params=(27, 27)),
+            run("fnn", "large", 0, 0.2, params=(57, 57))]
+    rows += [run("resnet", m, 0, 0.3, params=p) for m, p in (("sensli", (38, 59)), ("small", (38, 38)),
+                                                              ("large+1", (80, 80)))]
+    frames = {"fnn": pd.DataFrame(rows[:3]), "resnet": pd.DataFrame(rows[3:])}
+    assert verdict_of(frames, "C16")["verdict"] == "reproduced" and verdict_of(frames, "C17")["verdict"] == "reproduced"
+    bad = {**frames, "fnn": pd.DataFrame([run("fnn", "sensli", 0, 0.1, params=(27, 58), jump=1e-3), *rows[1:3]])}
+    assert verdict_of(bad, "C16")["verdict"] == verdict_of(bad, "C17")["verdict"] == "not reproduced"
+    assert verdict_of(bad, "C16")["kind"] == "exact"
