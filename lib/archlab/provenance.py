@@ -11,12 +11,18 @@ from .paths import REPO_ROOT
 
 @lru_cache(maxsize=1)
 def git_commit() -> str:
-    """The checkout's commit, with ``-dirty`` when tracked files differ from it."""
+    """The checkout's commit, with ``-dirty`` when tracked files outside ``results/`` differ from it.
+
+    ``results/`` is left out: a reproduction rewrites committed results as it goes, and what the manifest vouches for
+    is the code. The timeout is generous because on a fresh clone every notebook is "racily clean", so the first
+    ``git status`` runs the nbstripout filter on each of them (seconds on a busy machine); that call also refreshes
+    the index, so later ones are fast.
+    """
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-                             timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+                             timeout=60).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
+                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=120).stdout.strip()
         return (sha or "unknown") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
