@@ -102,6 +102,10 @@ def stage_notebook(src: Path, dst: Path) -> dict:
                                    "source": rest.lstrip("\n")}] if rest.strip() else [])
     else:
         cells.insert(0, header)
+    for c in cells:  # the notebooks link the methods notes as ../docs/papers/*.md; in the book they are ../papers/
+        if c.get("cell_type") == "markdown" and c is not header:
+            text = "".join(c.get("source", "")).replace("](../docs/papers/", "](../papers/")
+            c["source"] = stage_markdown(text, dst.parent, dst.parent.parent)
     nb["cells"] = cells
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_text(json.dumps(nb, indent=1, ensure_ascii=False))
@@ -181,6 +185,13 @@ def stage(results: Path, src: Path) -> dict:
     if src.exists():
         shutil.rmtree(src)
     src.mkdir(parents=True)
+    # methods notes first: the notebooks' links to them are checked against the staged files
+    papers = sorted((DOCS / "papers").glob("*.md"))
+    (src / "papers").mkdir()
+    for md in papers:
+        (src / "papers" / md.name).write_text(stage_markdown(md.read_text(), src / "papers", src))
+    if not papers:
+        (src / "papers" / "none.md").write_text("# Methods notes\n\nNo methods note (`docs/papers/*.md`) yet.\n")
     stems = {}
     for nb in sorted(results.glob("*/*.ipynb")):
         if nb.stem == nb.parent.name:  # results/<stem>/<stem>.ipynb only
@@ -189,12 +200,6 @@ def stage(results: Path, src: Path) -> dict:
         (src / "notebooks").mkdir()
         (src / "notebooks" / "none.md").write_text(
             f"# No executed notebook\n\n`{results}` has no `<stem>/<stem>.ipynb`: run `make reproduce` first.\n")
-    papers = sorted((DOCS / "papers").glob("*.md"))
-    (src / "papers").mkdir()
-    for md in papers:
-        (src / "papers" / md.name).write_text(stage_markdown(md.read_text(), src / "papers", src))
-    if not papers:
-        (src / "papers" / "none.md").write_text("# Methods notes\n\nNo methods note (`docs/papers/*.md`) yet.\n")
     readme = (ROOT / "README.md").read_text()
     readme = re.sub(r"\]\(notebooks/([^)]+)\.ipynb\)", lambda m: f"](notebooks/{m.group(1)}.ipynb)"
                     if m.group(1) in stems else f"](#{m.group(1)})", readme)

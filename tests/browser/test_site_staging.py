@@ -60,3 +60,15 @@ def test_empty_results_still_stage_a_book(tmp_path):
     assert bs.stage(tmp_path / "results", tmp_path / "src") == {}
     assert (tmp_path / "src" / "notebooks" / "none.md").exists()
     assert "No verdict table" in (tmp_path / "src" / "index.md").read_text()
+
+
+def test_notebook_links_to_methods_notes_point_at_the_staged_notes(tmp_path):
+    res = _results(tmp_path)
+    nb = json.loads((res / "09_paper" / "09_paper.ipynb").read_text())
+    nb["cells"][0]["source"] = "# Paper 9\n\nSee [the note](../docs/papers/gradient_paths.md) and [code](../lib/x.py).\n"
+    (res / "09_paper" / "09_paper.ipynb").write_text(json.dumps(nb))
+    bs.stage(res, tmp_path / "src")
+    staged = json.loads((tmp_path / "src" / "notebooks" / "09_paper.ipynb").read_text())
+    intro = "".join(staged["cells"][2]["source"])
+    assert (tmp_path / "src" / "papers" / "gradient_paths.md").exists()
+    assert "[the note](../papers/gradient_paths.md)" in intro and "code (`../lib/x.py`)" in intro
