@@ -26,6 +26,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from archlab.provenance import git_commit  # the manifests' own rule: results/ never makes the code dirty
+
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 OVERVIEW = "00_overview"
@@ -34,16 +36,6 @@ CLAIM_COLUMNS = ["paper", "id", "claim", "measured", "verdict", "profile"]
 
 
 # ----------------------------------------------------------------------------- provenance
-
-
-def git_commit(cwd: Path = ROOT) -> str:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return (sha or "unknown") + ("-dirty" if dirty and sha else "")
 
 
 def provenance(stem_dir: Path, nb: dict | None = None) -> dict:
