@@ -150,7 +150,8 @@ def _load_files(name: str, split: str, root: str, download: bool) -> ArrayDatase
         else:
             x, y, classes = _read_torchvision(name, split, root, download, folder)
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
+        # a per-process name: two workers decoding the same split at once must not rename each other's file
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
         torch.save({"x": x, "y": y, "classes": list(classes)}, tmp)
         tmp.replace(cache)  # atomic: a killed process never leaves half a cache behind
     mean, std = STATS[name]

@@ -1,9 +1,10 @@
 """Checks before any kernel starts: is every dataset a run needs on this machine (or downloadable)?
 
-``python -m archlab.run`` (and so ``make reproduce``) calls :func:`check_data` with the jobs of every notebook it is
-about to run. Without it a missing dataset surfaced minutes in, as failed runs and then a traceback from an
-empty table; now it stops in seconds with one message naming the dataset, every path searched and the ways out,
-before anything is trained or written.
+``python -m archlab.run`` (and so ``make reproduce``) calls :func:`check_data` with the datasets of every notebook it
+is about to run (each paper's ``datasets``: what its ``jobs`` would name, without their cost matching, which took
+most of the 18 s this check once needed). Without it a missing dataset surfaced minutes in, as failed runs and then
+a traceback from an empty table; now it stops in seconds with one message naming the dataset, every path searched
+and the ways out, before anything is trained or written.
 """
 from __future__ import annotations
 
@@ -12,23 +13,30 @@ from concurrent.futures import ThreadPoolExecutor
 from .data import DataNotFoundError, available, downloadable, missing_message
 
 
-def needed(jobs_by_notebook: dict[str, list[dict]]) -> tuple[dict, dict]:
-    """``(required, optional)``: dataset -> the notebooks that need it. A job marked ``optional`` names a dataset
-    its notebook skips (with a note) when it is absent."""
+def datasets_of(jobs: list[dict]) -> dict[str, bool]:
+    """``dataset -> optional`` of a job list: optional when every job naming the dataset is marked ``optional`` (its
+    notebook skips the parts that need it, with a note, when it is absent). A paper's ``datasets`` agrees with this
+    on its ``jobs``."""
+    out = {}
+    for job in jobs:
+        out[job["dataset"]] = out.get(job["dataset"], True) and bool(job.get("optional"))
+    return out
+
+
+def needed(datasets_by_notebook: dict[str, dict[str, bool]]) -> tuple[dict, dict]:
+    """``(required, optional)``: dataset -> the notebooks that need it, from each notebook's ``dataset ->
+    optional``; a dataset one notebook requires is required."""
     required, optional = {}, {}
-    for stem, jobs in jobs_by_notebook.items():
-        for job in jobs:
-            target = optional if job.get("optional") else required
-            target.setdefault(job["dataset"], [])
-            if stem not in target[job["dataset"]]:
-                target[job["dataset"]].append(stem)
+    for stem, datasets in datasets_by_notebook.items():
+        for d, is_optional in datasets.items():
+            (optional if is_optional else required).setdefault(d, []).append(stem)
     return required, optional
 
 
-def check_data(jobs_by_notebook: dict[str, list[dict]], log=print) -> None:
+def check_data(datasets_by_notebook: dict[str, dict[str, bool]], log=print) -> None:
     """Raise :class:`DataNotFoundError` (one message for all) when a required dataset is neither on this machine
     nor downloadable; note absent optional ones. Host probes run concurrently (2 s timeout each)."""
-    required, optional = needed(jobs_by_notebook)
+    required, optional = needed(datasets_by_notebook)
     absent = [d for d in {**required, **optional} if not available(d)]
     with ThreadPoolExecutor(max_workers=max(1, len(absent))) as pool:
         online = dict(zip(absent, pool.map(downloadable, absent)))

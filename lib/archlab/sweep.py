@@ -15,6 +15,7 @@ its own key, and both executors run such groups.
 """
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import os
@@ -28,12 +29,20 @@ from .store import STATUSES, RunStore, execute, finished, run_key
 EXECUTORS = ("local", "ray")
 
 
-def auto_executor(profile: str) -> str:
+def auto_executor(profile: str, one_core_runs: bool = False) -> str:
     """``ray`` for the gpu/paper profiles when there is something to share (a local GPU or a cluster named by
-    ``RAY_ADDRESS``), else ``local``: on a CPU, concurrent runs only compete for the same cores."""
+    ``RAY_ADDRESS``), else ``local``: on a CPU, concurrent runs only compete for the same cores.
+
+    ``one_core_runs``: the caller's runs are too small to use a second core well (measured 1.4x from two threads
+    for paper 1's cpu nets), so the cpu profile on a CPU of two or more cores runs one single-thread run per core
+    through Ray (each Ray task of one CPU gets OMP_NUM_THREADS=1). The smoke profile stays local: Ray's start-up
+    would dominate its seconds.
+    """
     import torch
 
     if profile in ("gpu", "paper") and (torch.cuda.is_available() or os.environ.get("RAY_ADDRESS")):
+        return "ray"
+    if one_core_runs and profile == "cpu" and (os.cpu_count() or 1) >= 2 and importlib.util.find_spec("ray"):
         return "ray"
     return "local"
 

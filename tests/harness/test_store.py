@@ -11,7 +11,7 @@ import pytest
 
 import sweep_fns
 from archlab.store import RunStore, run_key, run_or_load
-from archlab.sweep import expand_grid, parse_shard, run_sweep
+from archlab.sweep import auto_executor, expand_grid, parse_shard, run_sweep
 
 TESTS = Path(__file__).resolve().parent
 
@@ -131,6 +131,16 @@ def test_ray_executor_matches_local_and_survives_a_killed_worker(tmp_path):
                       verbose=False)
     cols = ["x", "seed", "y", "seed_draw", "group_size", "status"]
     assert remote[cols].equals(local[cols]) and (local.group_size == 2).all()
+
+
+def test_auto_executor_runs_one_core_runs_side_by_side_only_on_the_cpu_profile_of_a_multicore_cpu(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert auto_executor("cpu", one_core_runs=True) == "ray"
+    assert auto_executor("cpu") == "local"  # runs that use every core gain nothing from running side by side
+    assert auto_executor("smoke", one_core_runs=True) == "local"  # Ray's start-up would dominate the seconds
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert auto_executor("cpu", one_core_runs=True) == "local"
 
 
 def test_grouped_sweep_runs_each_group_once_and_records_a_failing_group(store):

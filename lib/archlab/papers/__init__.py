@@ -15,6 +15,7 @@ name           module         what it is
 ``CLAIMS``     ``claims``     the paper's claims with their criteria, declared before any run
 ``verdicts``   ``claims``     measured results -> one claims-table row per claim
 ``jobs``       ``jobs``       ``jobs(profile)``: every training run of a profile as a model + input job (bench, dry run)
+``datasets``   ``jobs``       ``datasets(profile)``: those jobs' ``dataset -> optional``, cheaply (the data preflight)
 =============  =============  ====================================================================================
 
 Papers import the harness (``archlab.*`` outside this package), never the reverse, and never each other.
@@ -32,7 +33,8 @@ from types import ModuleType
 # the folders ``ARCHLAB_PAPERS_PATH`` lists: each holds paper packages, imported as ``archlab.papers.<name>``.
 __path__ += [p for p in os.environ.get("ARCHLAB_PAPERS_PATH", "").split(os.pathsep) if p]
 
-REQUIRED = ("STEM", "PAPER", "TITLE", "PROFILES", "Config", "make_config", "run", "CLAIMS", "verdicts", "jobs")
+REQUIRED = ("STEM", "PAPER", "TITLE", "PROFILES", "Config", "make_config", "run", "CLAIMS", "verdicts", "jobs",
+            "datasets")
 
 
 class PaperContractError(TypeError):

@@ -90,8 +90,19 @@ def test_seeds_override_every_experiment():
     assert p["seed_list"] == p["small_seed_list"] == tuple(range(5))
 
 
-def test_cost_points_put_csp_at_about_minus_twenty_percent_and_the_rest_at_resnets_flops():
+def test_the_cpu_profile_trains_e456_longer_on_its_own_data_and_widths_and_the_notebook_overrides_win():
     p = grid.make_config(profile="cpu").plan()
+    e2, e456 = grid.e2_configs(p)[0], grid.e456_configs(p)[0]
+    assert (e2["train_size"], e2["model_kwargs"]["widths"], e2["train"]["epochs"]) == (400, [4, 8, 16], 20)
+    assert (e456["train_size"], e456["model_kwargs"]["widths"], e456["train"]["epochs"]) == (500, [8, 16, 32], 80)
+    assert e456["train_size"] * e456["train"]["epochs"] // e456["train"]["batch_size"] >= 1_000  # the steps it needs
+    q = grid.make_config(profile="cpu", epochs=3, widths=[6, 12, 24]).plan()
+    c = grid.e456_configs(q)[0]
+    assert c["train"]["epochs"] == 3 and c["model_kwargs"]["widths"] == [6, 12, 24] and c["train_size"] == 500
+
+
+def test_cost_points_put_csp_at_about_minus_twenty_percent_and_the_rest_at_resnets_flops():
+    p = grid.experiment_plan(grid.make_config(profile="cpu").plan(), "e456")
     kw = dict(blocks=p["depth"], stem_stride=p["stem_stride"])
     ref = grid.model_cost("gp_resnet", p["widths"], **kw)["flops"]
     pts = grid.cost_points(p)
@@ -188,7 +199,7 @@ def test_e456_labels_every_arm_with_its_cost_point():
     p = grid.make_config(profile="cpu").plan()
     configs = grid.e456_configs(p)
     df = analysis.label_runs(pd.DataFrame([{**c, "status": "ok", "result": {}, "key": str(i)}
-                                           for i, c in enumerate(configs)]), p)
+                                           for i, c in enumerate(configs)]), grid.experiment_plan(p, "e456"))
     points = df.groupby("model").point.agg(set).to_dict()
     assert points["gp_resnet"] == {"base"} and points["gp_prn"] == {"base"}
     assert points["gp_csp_fusion"] == {"csp point", "equal FLOPs"} and points["gp_csp_none"] == {"csp point"}
@@ -204,8 +215,12 @@ def test_jobs_are_the_training_runs():
     assert [j["model"] for j in jobs] == [c["model"] for c in grid.training_configs(p)]
     assert all(j["shape"] == (3, 32, 32) and j["kwargs"]["num_classes"] == 10 for j in jobs)
     cpu = P.jobs("cpu")
-    n = grid.PROFILES["cpu"]["train_size"]  # the cpu profile trains on a subset and evaluates once, at the end
-    assert all(j["n_train"] == n and j["n_test"] == grid.PROFILES["cpu"]["test_size"] and j["evals"] == 1 for j in cpu)
+    # the cpu profile trains on subsets (E4-E6 on their own, larger one) and evaluates once, at the end
+    cp = grid.make_config(profile="cpu").plan()
+    sizes = [j["n_train"] for j in cpu]
+    assert sizes.count(grid.PROFILES["cpu"]["e456"]["train_size"]) == len(grid.e456_configs(cp))
+    assert sizes.count(grid.PROFILES["cpu"]["train_size"]) == len(cpu) - len(grid.e456_configs(cp))
+    assert all(j["n_test"] == grid.PROFILES["cpu"]["test_size"] and j["evals"] == 1 for j in cpu)
 
 
 def test_the_run_names_are_stable_and_remember_the_old_module_path():

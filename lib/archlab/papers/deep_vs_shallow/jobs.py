@@ -7,6 +7,7 @@ training) and the notebook's step timings.
 from __future__ import annotations
 
 from ...data import FILE_SETS, dataset_info
+from ...preflight import datasets_of
 from .grid import make_config, model_kwargs, nominal_train_size, repeats, schedule
 
 
@@ -30,3 +31,9 @@ def jobs(profile: str = "paper", **params) -> list[dict]:
                         n_train=stream, n_test=min(c["test_size"] or info["n_test"], info["n_test"]),
                         evals=s["epochs"] // s["eval_every"] + 1))
     return out
+
+
+def datasets(profile: str = "paper", **params) -> dict[str, bool]:
+    """``dataset -> optional`` of ``jobs(profile, **params)`` (the runner's data preflight); read off the jobs,
+    which are cheap to build here."""
+    return datasets_of(jobs(profile, **params))

@@ -12,16 +12,16 @@ Expected run time of the whole notebook per profile:
 - smoke: synthetic 3x32x32 (192 train), widths (8, 16, 32), 1 seed, 2 epochs, 20 runs, E1 at k <= 3: measured
          12:01 wall at load average 8 (206 CPU-s); about 1.5-2 min on 2 idle cores, over the 60 s target (each run
          pays ~3 CPU-s of fixed cost: FLOP count, fx path analysis, two gradient diagnostics)
-- cpu:   CIFAR-10 subset (400 train / 1,000 test), widths (4, 8, 16) with a stride-2 stem, E2 at 9 blocks, E3 at
-         k = 1, 3, 6, E4-E6 at 2 blocks, 20 epochs, 83 runs. Projected ~9-10 min on 2 idle cores, not measured
-         whole: single-thread probes (CPU time, load average 4-7) gave 2,050 CPU-s for the 83 runs at the previous
-         size (800 images, widths 8/16/32; ResNet-56 48.5 s, VoVNet k = 6 52.9 s, a 2-block E4-E6 arm 14-24 s per
-         run); a 20-epoch ResNet-56 run at this size took 15.8 CPU-s (0.33x), so ~680 CPU-s of training, ~490 s
-         at an assumed 1.4x from the second core, plus ~60 s of E1, cost matching and figures. The regime is not
-         reached at this budget: the probes' ResNet-56 (seed 0) ended at training loss 2.17 nats (threshold 1.15)
-         and VoVNet k = 6 at 2.28, so the trained claims are expected to report "out of regime" with the measured
-         value; the gpu profile is the one that reaches it. Batched seeds (vmap) measured 0.87x on this CPU, so
-         the cpu profile trains one run at a time.
+- cpu:   CIFAR-10 subsets (1,000 test images), a stride-2 stem, one single-thread run per core (Ray). E2 at 9
+         blocks and E3 at k = 1, 3, 6: 400 train images, widths (4, 8, 16), 20 epochs (~260 steps). E4-E6 at 2
+         blocks: 500 train images, widths (8, 16, 32), 80 epochs at lr 0.05 (~1,250 steps). 83 runs. Why two
+         sizes: probes (seed 0, one thread) put the "trained" regime (final training loss < 1.15 nats) at about
+         1,000-1,250 steps for the 2-block arms (ResNet 1.09 after 1,250 steps on 1,000 images, 23 CPU-s) but far
+         beyond the budget for the deep ones (ResNet-56 at 4/8/16: 2.15 after 260 steps in 12 CPU-s, still 1.44
+         after 1,250 steps in 57 CPU-s; widths 8/16/32 or 16/32/64 trained no faster per step). So E4-E6 are sized
+         to reach the regime (measured: every arm 0.5-0.9 nats) and E2/E3 keep the depth the claims are about and
+         report "out of regime". Measured whole: see the README (fresh clone, 2 idle cores). Batched seeds (vmap)
+         measured 0.87x on this CPU, so the cpu profile trains one run at a time.
 - gpu:   full CIFAR-10 (50k / 10k), widths (16, 32, 64), stride-1 stem, the same grid, 15 epochs, seeds batched
          (vmap) 4 runs per GPU via Ray: projected ~15 min on one H100 (an estimate from the runs' FLOPs
          against the cpu probes; not measured on a GPU)
@@ -56,7 +56,10 @@ PROFILES = {
                   batch_size=64, lr=0.05, augment=False, diag_size=32, eval_every=2,
                   schedule="cosine"),  # torch's OneCycleLR divides by zero below ~8 steps
     "cpu": dict(_COMMON, dataset="cifar10", train_size=400, test_size=1000, widths=(4, 8, 16), stem_stride=2,
-                depth=2, epochs=20, batch_size=32, lr=0.1, diag_size=128, eval_every=20),  # test set once, at the end
+                depth=2, epochs=20, batch_size=32, lr=0.1, diag_size=128, eval_every=20,  # test set once, at the end
+                # E4-E6 are shallow (2 blocks per stage), so on 2 cores they can afford the ~1,250 steps that bring
+                # every arm under TRAINED_MAX; E2 and E3 (ResNet-56 depth, up to 75 convs) cannot (grid docstring).
+                e456=dict(train_size=500, widths=(8, 16, 32), epochs=80, lr=0.05, eval_every=80)),
     "gpu": dict(_COMMON, dataset="cifar10", train_size=None, test_size=None, widths=(16, 32, 64), stem_stride=1,
                 epochs=15, batch_size=256, lr=0.2, diag_size=256),
     "paper": dict(_COMMON, dataset="cifar10", train_size=None, test_size=None, widths=(32, 64, 128), stem_stride=1,
@@ -115,17 +118,23 @@ class GradPathConfig(Config):
 
     def plan(self) -> dict:
         """The profile's preset with this config's non-default values applied."""
-        p = dict(PROFILES[self.resolved_profile])
+        p, given = dict(PROFILES[self.resolved_profile]), set()
         for k in ("dataset", "epochs", "depth", "stacking", "widths"):
             v = getattr(self, k)
             if v and v != "auto":
                 p[k] = v
+                given.add(k)
+        for name in EXPERIMENTS:  # an experiment's own overrides; a value the notebook sets wins over them too
+            if name in p:
+                p[name] = {k: v for k, v in p[name].items() if k not in given}
         if self.seeds:
             p["seeds"] = p["seeds_small"] = self.seeds
         p["seed_list"] = tuple(range(p["seeds"]))
         p["small_seed_list"] = tuple(range(p["seeds_small"]))
         p["device"] = default_device(self.resolved_profile).type
-        p["executor"] = self.executor if self.executor != "auto" else auto_executor(self.resolved_profile)
+        # cpu: one single-thread run per core (two threads gave a run only 1.4x; see sweep.auto_executor)
+        p["executor"] = self.executor if self.executor != "auto" else auto_executor(self.resolved_profile,
+                                                                                   one_core_runs=True)
         p["batched"] = self.batched == "on" or (self.batched == "auto" and self.resolved_profile in ("gpu", "paper"))
         return p
 
@@ -185,9 +194,16 @@ def cost_points(p: dict) -> dict:
     return points
 
 
+def experiment_plan(p: dict, experiment: str) -> dict:
+    """The plan one experiment trains at: ``p`` with the profile's overrides for it (cpu: E4-E6's data, widths
+    and schedule) applied."""
+    return {**p, **p.get(experiment, {})}
+
+
 def e456_configs(p: dict) -> list[dict]:
     """E4 (ResNet and the four CSP fusions at CSP's operating point, CSP fusion also at ResNet's FLOPs), E5 (PRN
     at every rho: ResNet's parameters and FLOPs) and E6 (ELAN and CSP-ELAN at ResNet's FLOPs), one depth."""
+    p = experiment_plan(p, "e456")
     seeds, d, pts = p["small_seed_list"], p["depth"], cost_points(p)
     out = [run_config(p, "gp_resnet", s, blocks=d) for s in seeds]
     out += [run_config(p, "gp_prn", s, blocks=d, rho=r) for r in p["rhos"] for s in seeds]

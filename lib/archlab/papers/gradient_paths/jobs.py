@@ -7,7 +7,7 @@ Left out, being small: E1's static path accounting (torch.fx, no training) and e
 from __future__ import annotations
 
 from ...data import dataset_info
-from .grid import make_config, training_configs
+from .grid import EXPERIMENTS, experiment_plan, make_config, training_configs
 
 
 def jobs(profile: str = "paper", **params) -> list[dict]:
@@ -25,3 +25,11 @@ def jobs(profile: str = "paper", **params) -> list[dict]:
         job.update({k: v for k, v in (("n_train", c["train_size"]), ("n_test", c["test_size"])) if v})
         out.append(job)
     return out
+
+
+def datasets(profile: str = "paper", **params) -> dict[str, bool]:
+    """``dataset -> optional`` of ``jobs(profile, **params)`` (the runner's data preflight), none optional: every
+    run trains on its experiment's plan's dataset, so the plans answer without E4-E6's width matching (~100 cost
+    counts, seconds)."""
+    p = make_config(profile=profile, **params).plan()
+    return dict.fromkeys((experiment_plan(p, e)["dataset"] for e in EXPERIMENTS), False)

@@ -14,7 +14,7 @@ from ...store import versioned
 from ...sweep import run_sweep
 from . import models  # noqa: F401  (registers the gp_* models)
 from .analysis import label_runs
-from .grid import EXPERIMENTS, GradPathConfig
+from .grid import EXPERIMENTS, GradPathConfig, experiment_plan
 
 DESCRIPTIONS = {"e2": "E2 stop-gradient", "e3": "E3 stacking", "e456": "E4-E6 CSP / PRN / summary"}
 GROUP_BY = "train.seed"  # what the configs of one batched group differ in
@@ -122,4 +122,4 @@ def run(cfg: GradPathConfig, store=None, experiment: str = "e2"):
     fn = run_function(p)
     df = run_sweep(fn, EXPERIMENTS[experiment](p), store=store, executor=p["executor"],
                    desc=DESCRIPTIONS[experiment], group_by=GROUP_BY if fn is train_run_batched else None)
-    return label_runs(df, p)
+    return label_runs(df, experiment_plan(p, experiment))

@@ -22,12 +22,13 @@ Profiles (what each keeps, docs/papers/layer_insertion.md "Profiles"). Every CPU
   start, imports and figures included; training ~10 CPU-s), i.e. about 50 s on 2 idle cores.
 - cpu: the spirals at the paper's schedules and 10 seeds (fnn, resnet, validity 450 + 400, when at 8 times,
   minibatch 1850 epochs); MNIST (5,000 of the offline 17k) FNN [128, 128] 3 + 3 epochs and CIFAR-10 4,000 images
-  residual MLP width 64 4 + 4 epochs, 3 seeds; the CNN on CIFAR-10 1,500 train / 2,000 test images at widths
-  (4, 8, 16), 15 + 15 epochs, 3 seeds, 4 arms (the VGGs are still learning at this size: the CNN claims report
-  "out of regime" there unless every arm converged). Projected 8 minutes on 2 idle cores (one thread), from CPU
-  seconds measured per run on the shared machine (load ~9): spirals ~140 s (minibatch 67, when 28, validity 19,
-  resnet ~15, fnn 10), MNIST 12 x 1.6 s, CIFAR-10 MLP 12 x 4 s, CNN 3 x (small ~15 + SensLI 17.7 + min ~17.7 +
-  big 26.5) s = ~230 s, the batched-vs-one-at-a-time speed check ~20 s, analysis and figures ~25 s.
+  residual MLP width 64 4 + 4 epochs, 3 seeds; the CNN on CIFAR-10 4,000 train / 2,000 test images at widths
+  (4, 8, 16), batch 64, lr 0.02, 30 + 30 epochs, 4 seeds, 4 arms. The image studies run one single-thread run per
+  core through Ray (``sweep.auto_executor``). Why this CNN size: single-thread probes of the big VGG (the slowest
+  learner) gained 5.7 points over the last quarter at the old 1,500 images, batch 128, lr 0.01, 15 + 15 epochs, and
+  ~3 points at 5,000 images, batch 64, lr 0.02, 20 + 20; at 4,000 images and 30 + 30 its smoothed test accuracy is
+  flat from epoch ~25 (51.8% final, 162 s at load 3 on 2 cores, ~90 CPU-s idle). Whole notebook: see the README
+  (measured on a fresh clone, 2 idle cores).
 - gpu: as cpu with 30 spirals seeds; full MNIST 10 + 10 and CIFAR-10 (width 256) 15 + 15 epochs, 5 seeds; the CNN
   on full CIFAR-10 at the authors' widths (64, 128, 256), 15 + 15 epochs, 4 seeds, 4 arms. Projected (not run):
   the CNN dominates, 16 runs x 31 passes (30 epochs + the sensitivity pass) of a <= 160 MFLOP/image net on 50,000
@@ -73,8 +74,10 @@ PROFILES = {
                            batch_size=128, lr=0.02, seeds=3),
                 cifar10=dict(dataset="cifar10", data_kw={}, train_size=4_000, widths=(64, 64, 64), epochs=8,
                              insert_at=(4,), batch_size=128, lr=0.01, seeds=3),
-                cnn=dict(dataset="cifar10", data_kw={}, train_size=1_500, test_size=2_000, widths=(4, 8, 16),
-                         epochs=30, insert_at=(15,), batch_size=128, lr=0.01, log_every=10, seeds=3,
+                # 4,000 images at batch 64 and lr 0.02 for 30 + 30 epochs: the big VGG's test accuracy plateaus
+                # (probe: no gain over the last quarter) where 1,500 images, batch 128, lr 0.01 gained 5.7 points
+                cnn=dict(dataset="cifar10", data_kw={}, train_size=4_000, test_size=2_000, widths=(4, 8, 16),
+                         epochs=60, insert_at=(30,), batch_size=64, lr=0.02, log_every=10, seeds=4,
                          methods=CNN_ARMS)),
     "gpu": dict(seeds=30, epochs=1850, insert_at=(450,), when=tuple(range(150, 851, 100)), when_seeds=30,
                 minibatch=dict(epochs=1850, insert_at=(450,), seeds=30),
@@ -104,7 +107,8 @@ class InsertionConfig(Config):
     insert_at: tuple[int, ...] = ()  # insertion epochs of fnn/resnet/validity
     when: tuple[int, ...] = ()  # insertion epochs compared in the when-to-insert study
     fixed_position: int = 0  # the position the "fixed" control of the validity study always picks
-    executor: str = field(default="auto", metadata=choices("auto", *EXECUTORS))  # auto: ray on a GPU, else local
+    # auto: ray on a GPU (and for the cpu profile's image studies on 2+ cores), else local
+    executor: str = field(default="auto", metadata=choices("auto", *EXECUTORS))
 
     def validate(self):
         if self.seeds < 0 or self.epochs < 0:
@@ -133,6 +137,8 @@ class InsertionConfig(Config):
             p["seeds"] = p["when_seeds"] = self.seeds
         p["studies"] = tuple(self.studies) or STUDIES
         p["executor"] = auto_executor(p["profile"]) if self.executor == "auto" else self.executor
+        # the image studies' runs are single-threaded (run.tiny_threads): on the cpu profile, one per core
+        p["image_executor"] = auto_executor(p["profile"], one_core_runs=True) if self.executor == "auto" else self.executor
         # E3 is a short-horizon check: the cpu profile stops it validity_after epochs after the last insertion
         after = p.get("validity_after")
         p["validity_epochs"] = min(p["epochs"], p["insert_at"][-1] + after) if after else p["epochs"]

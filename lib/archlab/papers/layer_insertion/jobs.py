@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from ...data import dataset_info
+from ...preflight import datasets_of
 from .grid import BIG_DEPTHS, CNN_SELECT, GROWING, grids, make_config, start_widths
 
 
@@ -20,6 +21,12 @@ def jobs(profile: str = "paper", **params) -> list[dict]:
     """One job per run of ``make_config(profile=profile, **params)`` (see ``bench.project`` for the job format)."""
     return [cnn_job(c) if study == "cnn" else growth_job(c)
             for study, configs in grids(make_config(profile=profile, **params)).items() for c in configs]
+
+
+def datasets(profile: str = "paper", **params) -> dict[str, bool]:
+    """``dataset -> optional`` of ``jobs(profile, **params)`` (the runner's data preflight); read off the jobs,
+    which are cheap to build here."""
+    return datasets_of(jobs(profile, **params))
 
 
 def cnn_job(c: dict) -> dict:

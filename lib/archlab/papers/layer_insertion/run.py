@@ -164,12 +164,12 @@ def run(cfg: InsertionConfig, store=None) -> dict:
     The spirals studies train each arm's seeds in one batched step (``run_growth_seeds``); the image studies run
     one net at a time.
     """
-    out, executor = {}, cfg.plan()["executor"]
+    out, p = {}, cfg.plan()
     for study, configs in grids(cfg).items():
         if study in SPIRALS:
             out[study] = run_sweep(run_growth_seeds, configs, store=store, desc=f"{STEM}:{study}", group_by="seed",
-                                   executor=executor)
+                                   executor=p["executor"])
         else:
             out[study] = run_sweep(run_cnn_growth if study == "cnn" else run_growth, configs, store=store,
-                                   desc=f"{STEM}:{study}", executor=executor)
+                                   desc=f"{STEM}:{study}", executor=p["image_executor"])
     return out

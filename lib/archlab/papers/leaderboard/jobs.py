@@ -42,3 +42,11 @@ def jobs(profile: str = "paper", **params) -> list[dict]:
             job["n_test"] = c["test_size"]
         out.append(job)
     return out
+
+
+def datasets(profile: str = "paper", **params) -> dict[str, bool]:
+    """``dataset -> optional`` of ``jobs(profile, **params)`` (the runner's data preflight): every run trains on the
+    plan's dataset, so the plan answers without matching entries to budgets (seconds on the gpu profile). A plan
+    none of whose entries can be matched would still name it."""
+    p = make_config(profile=profile, **params).plan()
+    return {p["dataset"]: False} if p["budgets"] else {}

@@ -174,16 +174,18 @@ def routed(names) -> list:
     return [a for a in multipath(names) if parse(a)["router"] != "none"]
 
 
-def run_configs(cfg: MultipathConfig, datasets: tuple | None = None) -> list[dict]:
+def run_configs(cfg: MultipathConfig, datasets: tuple | None = None, matched: bool = True) -> list[dict]:
     """Every run config of the notebook (deduplicated: MP2-CC serves E1-E4 with the same seeds).
 
     ``datasets`` replaces the plan's (which drops CIFAR-100 when its files are absent), e.g. to count a profile's
-    runs on a machine without the data."""
+    runs on a machine without the data. ``matched=False`` skips the width search (~60 MAC counts, seconds on a
+    CPU), leaving the searched arms' ``width_mult`` None: the runs and their data, not configs to train."""
     g, a = cfg.plan(), arms(cfg)
     if datasets is not None:
         g["datasets"] = tuple(datasets)
     everything = [x for v in a.values() for x in v]
-    mult = searched_multipliers(everything, g["widths"], g["stem"], g["convs_per_stage"], g["pool_input"])
+    mult = searched_multipliers(everything, g["widths"], g["stem"], g["convs_per_stage"],
+                                g["pool_input"]) if matched else {}
     keys = ("train_size", "test_size", "stem", "convs_per_stage", "batch_size", "lr", "warmup_epochs", "pool_input")
     base = {k: g[k] for k in keys}
     base.update(widths=list(g["widths"]), permutations=cfg.permutations, epochs=g["epochs"],

@@ -10,6 +10,7 @@ multi-path nets, a second ablation pass per (stage, path) (drops per domain).
 from __future__ import annotations
 
 from ...data import dataset_info
+from ...preflight import datasets_of
 from . import contexts as mx
 from .arms import model_spec
 from .grid import PROFILES, make_config, run_configs
@@ -17,10 +18,21 @@ from .grid import PROFILES, make_config, run_configs
 
 def jobs(profile: str = "paper", **params) -> list[dict]:
     """One job per run of ``make_config(profile=profile, **params)`` (see ``bench.project`` for the job format)."""
-    cfg = make_config(profile=profile, **params)
+    return [job(c, optional) for c, optional in _runs(make_config(profile=profile, **params))]
+
+
+def datasets(profile: str = "paper", **params) -> dict[str, bool]:
+    """``dataset -> optional`` of ``jobs(profile, **params)`` (the runner's data preflight), from the same runs
+    without their width search."""
+    return datasets_of([dict(dataset=mx.base_dataset(c["dataset"]), optional=optional)
+                        for c, optional in _runs(make_config(profile=profile, **params), matched=False)])
+
+
+def _runs(cfg, matched: bool = True) -> list[tuple[dict, bool]]:
+    """(run config, optional) of every run: every dataset of the profile counted, E5's marked optional."""
     datasets = PROFILES[cfg.resolved_profile]["datasets"] if cfg.dataset == "auto" else None
-    return [job(c, optional=datasets is not None and mx.base_dataset(c["dataset"]) != datasets[0])
-            for c in run_configs(cfg, datasets=datasets)]
+    return [(c, datasets is not None and mx.base_dataset(c["dataset"]) != datasets[0])
+            for c in run_configs(cfg, datasets=datasets, matched=matched)]
 
 
 def job(c: dict, optional: bool = False) -> dict:

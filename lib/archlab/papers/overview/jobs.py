@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...data import dataset_info
+from ...preflight import datasets_of
 from .grid import configs, make_config
 
 
@@ -15,3 +16,9 @@ def jobs(profile: str = "paper", **params) -> list[dict]:
                         kwargs={**c["model_kwargs"], "num_classes": info["classes"], "in_chans": info["shape"][0]},
                         batch_size=c["train"]["batch_size"], epochs=c["train"]["epochs"]))
     return out
+
+
+def datasets(profile: str = "paper", **params) -> dict[str, bool]:
+    """``dataset -> optional`` of ``jobs(profile, **params)`` (the runner's data preflight); read off the jobs,
+    which are cheap to build here."""
+    return datasets_of(jobs(profile, **params))
