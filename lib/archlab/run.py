@@ -141,29 +141,28 @@ def run_notebook(path: str | Path, parameters: dict | None = None, *, output_dir
     return out
 
 
-def notebook_jobs(path: Path, params: dict) -> tuple[str, list[dict]]:
-    """``(profile, jobs)``: every training run the notebook will do with ``params`` (defaults filled in), from its
-    package's ``jobs``; no package: no jobs."""
+def _ask_package(path: Path, params: dict, name: str, empty):
+    """``(profile, package.<name>(profile, **rest))`` for the notebook's paper package and ``params`` (defaults
+    filled in); no package: ``(profile, empty)``."""
     from .profiles import resolve_profile
 
     package = notebook_package(path)
     profile = resolve_profile(params.get("profile", "auto"))
     if package is None:
-        return profile, []
+        return profile, empty
     rest = {k: v for k, v in params.items() if k != "profile"}
-    return profile, package.jobs(profile, **rest)
+    return profile, getattr(package, name)(profile, **rest)
+
+
+def notebook_jobs(path: Path, params: dict) -> tuple[str, list[dict]]:
+    """``(profile, jobs)``: every training run the notebook will do with ``params``, from its package's ``jobs``."""
+    return _ask_package(path, params, "jobs", [])
 
 
 def notebook_datasets(path: Path, params: dict) -> dict[str, bool]:
     """``dataset -> optional`` of every run the notebook will do with ``params``, from its package's ``datasets``
-    (what ``notebook_jobs`` would name, without the cost matching some papers' jobs need); no package: none."""
-    from .profiles import resolve_profile
-
-    package = notebook_package(path)
-    if package is None:
-        return {}
-    rest = {k: v for k, v in params.items() if k != "profile"}
-    return package.datasets(resolve_profile(params.get("profile", "auto")), **rest)
+    (what ``notebook_jobs`` would name, without the cost matching some papers' jobs need)."""
+    return _ask_package(path, params, "datasets", {})[1]
 
 
 def main(argv=None) -> int:
