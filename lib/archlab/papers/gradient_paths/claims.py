@@ -181,15 +181,7 @@ def _acc(c, arms, a, b, **kw):
     return directional(c, arms("acc", *a[:1], **a[1]), arms("acc", *b[:1], **b[1]), paired=True, scale=100, **kw)
 
 
-def depth_control(e3) -> np.ndarray | None:
-    """Per seed final training loss of E3's ResNet at its largest k (the 3x3 count of the deepest stacks); None
-    without E3 runs."""
-    if experiment_problem(e3, "E3"):
-        return None
-    return _Arms(e3)("loss", "gp_resnet", k=max(e3.k.dropna().unique()))
-
-
-def _e2(c, df, e3):
+def _e2(c, df):
     x = _Arms(df)
     full, blk, ide = ((m, {}) for m in E2_MODELS)
     parts = ({"full > SG-block": _acc(c, x, full, blk), "SG-block > SG-identity": _acc(c, x, blk, ide)} if c.id == "C4"
@@ -198,12 +190,12 @@ def _e2(c, df, e3):
     return combine(parts), {"trained": x.trained(full)}, text
 
 
-def _e3(c, df, e3):
+def _e3(c, df):
     x = _Arms(df)
     ks = sorted(df.k.dropna().unique())
     hi = ks[-1]
     loss = lambda m, k: x("loss", m, k=k)  # noqa: E731
-    res = loss("gp_resnet", hi)  # the same 3x3 count: ceil(3k/2) BasicBlocks
+    res = loss("gp_resnet", hi)  # the same 3x3 count (ceil(3k/2) BasicBlocks); its training is the depth control
     if c.id == "C5":
         parts = {f"VoVNet above ResNet at k={hi:g}": directional(c, loss("gp_vovnet", hi), res, paired=True, log=True),
                  f"VoVNet above re-planned at k={hi:g}": directional(c, loss("gp_vovnet", hi),
@@ -215,14 +207,14 @@ def _e3(c, df, e3):
     text = "training loss " + "; ".join(
         f"{FAMILIES[m]} " + ", ".join(f"k={k:g}: {_fmt(loss(m, k), 1, 3)}" for k in ks if len(select(df, m, k=k)))
         for m in ("gp_vovnet", "gp_vovnet_elan", "gp_elan", "gp_resnet"))
-    return combine(parts), {"depth control": depth_control(e3)}, text
+    return combine(parts), {"depth control": res}, text
 
 
 BASE, EQUAL, POINT = {"point": "base"}, {"point": "equal FLOPs"}, {"point": "csp point"}
 RESNET, PRN = ("gp_resnet", BASE), ("gp_prn", {"rho": 0.5})
 
 
-def _e456(c, df, e3):
+def _e456(c, df):
     x = _Arms(df)
     if c.id in ("C6", "C6b"):
         csp = [(m, POINT) for m in CSP_MODELS]
@@ -285,6 +277,6 @@ def verdicts(fig7, slopes, shifts, stack, e2, e3, e456, profile: str | None = No
         if problem:
             rows.append(judge(c, not_run(problem, kind=c.kind), {r.name: None for r in c.requires}, profile=profile))
             continue
-        outcome, regimes, text = MEASURE[name](c, frames[name], e3)
+        outcome, regimes, text = MEASURE[name](c, frames[name])
         rows.append(judge(c, outcome, regimes, measured=text, profile=profile))
     return rows

@@ -20,12 +20,12 @@ Expected run time of the whole notebook per profile:
          after 1,250 steps on 1,000 images, 23 CPU-s), but with flip + crop far beyond the budget for the deep ones
          (ResNet-56 at 4/8/16, 400 images: 1.44 after 1,250 steps in 57 CPU-s; widths 8/16/32 no faster per step).
          Without augmentation ResNet-56 fits 200 images in 600 steps (probes, seeds 0-2: 0.46-0.81 nats, 16 CPU-s;
-         at ~640 steps flip only: 1.08, 304 images: 1.37), and the claims E2/E3 test are about fitting: E3's are judged on the
-         training loss, E2's need a trained full ResNet. So E2/E3 drop the augmentation (the gpu profile keeps it)
-         and keep the depth, the seeds and a full one-cycle schedule. Batch 16 costs 0.68x a batch-32 step on one
-         thread. Measured whole: 958 s on a fresh clone at 329fe97, 2 idle cores (E2 132 s, E3 177 s, E4-E6 615 s;
-         README). Batched seeds (vmap) measured 0.87x on
-         this CPU, so the cpu profile trains one run at a time.
+         at ~640 steps flip only: 1.08, 304 images: 1.37), and the claims E2/E3 test are about fitting: E3's are
+         judged on the training loss, E2's need a trained full ResNet. So E2/E3 drop the augmentation (the gpu
+         profile keeps it) and keep the depth, the seeds and a full one-cycle schedule. Batch 16 costs 0.68x a
+         batch-32 step on one thread. Measured whole: 958 s on a fresh clone at 329fe97, 2 idle cores (E2 132 s,
+         E3 177 s, E4-E6 615 s; README). Batched seeds (vmap) measured 0.87x on this CPU, so the cpu profile trains
+         one run at a time.
 - gpu:   full CIFAR-10 (50k / 10k), widths (16, 32, 64), stride-1 stem, the same grid, 15 epochs, seeds batched
          (vmap) 4 runs per GPU via Ray: projected ~15 min on one H100 (an estimate from the runs' FLOPs
          against the cpu probes; not measured on a GPU)
