@@ -1,7 +1,8 @@
 """Claims and verdicts.
 
 Each paper package declares its ``CLAIMS`` (what the paper says, the criterion we test it with, its kind, unit,
-smallest effect of interest or margin, and the regime it needs) in code, before any result exists; the notebook then
+smallest effect that matters or margin with its source, and the regime it needs) in code; a criterion changed after
+results were seen says so in ``revised`` and in the paper's methods-note revision log. The notebook then
 turns measured numbers into one row per claim with ``archlab.outcomes`` (``judge``) and writes
 ``results/<stem>/claims.csv``, which the overview notebook collects (``collect_claims``, ``summary_counts``).
 """
@@ -24,19 +25,28 @@ VERDICTS = ("reproduced", "not reproduced", "inconclusive", "out of regime", "no
 OUTCOMES = VERDICTS  # the old name
 KINDS = ("directional", "equivalence", "exact")
 COLUMNS = ["paper", "id", "kind", "claim", "criterion", "source", "unit", "effect", "ci_low", "ci_high", "ci_method",
-           "threshold", "threshold_low", "threshold_high", "detectable", "seeds", "regime", "regime_measured",
-           "regime_ok", "measured", "note", "verdict", "profile"]
+           "threshold", "threshold_low", "threshold_high", "min_effect_source", "detectable", "seeds", "regime",
+           "regime_measured", "regime_ok", "measured", "note", "verdict", "revised", "profile"]
+INTERVALS = ("mean", "median")
 NUMERIC = ["effect", "ci_low", "ci_high", "threshold_low", "threshold_high", "detectable"]
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim and how it is tested, fixed in code before any run.
+    """A claim and how it is tested, declared in code (changes after results are logged: ``revised``).
 
     ``kind``: "directional" (A better than B by ``min_effect`` or more, in ``unit``; negative for non-inferiority),
     "equivalence" (A within ``margin`` = (low, high) of B, in the unit of the effect, e.g. log-ratio bounds from
     ``outcomes.ratio_margin``) or "exact" (a count or identity; counted apart). ``requires``: ``outcomes.Regime``
-    preconditions. ``source``: where the size or margin comes from ("paper Table 2", "chosen: ... because ...").
+    preconditions (can the experiment speak? never the claim itself). ``source``: notes on the claim's setting.
+
+    ``min_effect`` is the smallest effect that matters: the threshold on both sides of the decision (reproduced
+    above it, not reproduced below it), so a directional claim must declare a non-zero one, and
+    ``min_effect_source`` says where it (or an equivalence margin) comes from: the paper's reported gain, or a stated
+    convention. ``interval``: "mean" (the mean effect's t/bootstrap interval) or "median" (a distribution-free
+    interval of the median, for skewed per-seed values such as log-ratios of near-zero losses). ``revised``: empty
+    for a criterion fixed before any result, else what changed after results were seen (the methods note's
+    revision log has the verdicts under the old and the new rule).
     """
     id: str
     paper: str
@@ -48,6 +58,9 @@ class Claim:
     margin: tuple[float, float] | None = None
     requires: tuple[Regime, ...] = ()
     source: str = ""
+    min_effect_source: str = ""
+    interval: str = "mean"
+    revised: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -60,6 +73,15 @@ class Claim:
             object.__setattr__(self, "margin", (lo, hi))
         if self.kind == "equivalence" and self.margin is None:
             raise ValueError(f"claim {self.paper}/{self.id}: an equivalence claim must declare its margin")
+        if self.kind == "directional" and not self.min_effect:
+            raise ValueError(f"claim {self.paper}/{self.id}: a directional claim needs a non-zero min_effect (the "
+                             f"smallest effect that matters; negative for non-inferiority): a threshold of 0 can "
+                             f"never be refuted by a negligible effect")
+        if self.kind != "exact" and not self.min_effect_source.strip():
+            raise ValueError(f"claim {self.paper}/{self.id}: say where its smallest effect or margin comes from "
+                             f"(min_effect_source: the paper's reported gain, or a stated convention)")
+        if self.interval not in INTERVALS:
+            raise ValueError(f"claim {self.paper}/{self.id}: interval {self.interval!r} not in {INTERVALS}")
 
     @property
     def threshold(self) -> str:
@@ -84,7 +106,7 @@ def verdict(claim: Claim, measured: str, outcome: str, profile: str | None = Non
     row.update(paper=claim.paper, id=claim.id, kind=claim.kind, claim=claim.text, criterion=claim.criterion,
                source=claim.source, unit=claim.unit, threshold=claim.threshold, threshold_low=lo, threshold_high=hi,
                regime="; ".join(r.describe() for r in claim.requires), measured=measured, verdict=outcome,
-               profile=profile)
+               min_effect_source=claim.min_effect_source, revised=claim.revised, profile=profile)
     return row
 
 
@@ -95,7 +117,7 @@ def decide(ok: bool | None, inconclusive: bool = False) -> str:
     return "reproduced" if ok else "not reproduced"
 
 
-def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+def normalise(df: pd.DataFrame) -> pd.DataFrame:
     """Any claims frame (old files lack the new columns) as ``COLUMNS``: numbers as floats, missing text as ""."""
     df = df.reindex(columns=COLUMNS)
     for c in COLUMNS:
@@ -115,7 +137,7 @@ def _as_bool(v) -> bool | None:
 
 
 def write_claims(rows: list[dict], path: Path) -> pd.DataFrame:
-    df = _normalise(pd.DataFrame(rows, columns=COLUMNS))
+    df = normalise(pd.DataFrame(rows, columns=COLUMNS))
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False)
     return df
@@ -123,7 +145,7 @@ def write_claims(rows: list[dict], path: Path) -> pd.DataFrame:
 
 def read_claims(path: Path) -> pd.DataFrame:
     """A ``claims.csv`` as ``COLUMNS`` (files written before the outcome rules load too)."""
-    return _normalise(pd.read_csv(path, dtype={"paper": str, "id": str}))
+    return normalise(pd.read_csv(path, dtype={"paper": str, "id": str}))
 
 
 def summary_counts(df: pd.DataFrame) -> pd.DataFrame:
@@ -132,7 +154,7 @@ def summary_counts(df: pd.DataFrame) -> pd.DataFrame:
     Columns: the five verdicts (statistical claims: directional and equivalence) then "exact passed",
     "exact failed" and "exact not run", so a reader never counts an identity as a reproduced finding.
     """
-    df = _normalise(df)
+    df = normalise(df)
     papers = sorted(df.paper.astype(str).unique())
     exact, stat = df[df.kind == "exact"], df[df.kind != "exact"]
     out = pd.crosstab(stat.paper.astype(str), stat.verdict).reindex(index=papers, columns=list(VERDICTS), fill_value=0)
@@ -154,9 +176,9 @@ def collect_claims(claims: list[Claim], root: Path | None = None) -> pd.DataFram
     """
     root = Path(root) if root is not None else results_root()
     found = [read_claims(p) for p in sorted(root.glob("*/claims.csv"))]
-    measured = pd.concat(found, ignore_index=True) if found else _normalise(pd.DataFrame(columns=COLUMNS))
+    measured = pd.concat(found, ignore_index=True) if found else normalise(pd.DataFrame(columns=COLUMNS))
     measured = measured.drop_duplicates(["paper", "id"], keep="last").set_index(["paper", "id"])
-    declared = {"paper", "id", "claim", "criterion", "source", "regime"}
+    declared = {"paper", "id", "claim", "criterion", "source", "regime", "min_effect_source", "revised"}
     rows = []
     for c in claims:
         row = verdict(c, "", "not run")
@@ -164,7 +186,7 @@ def collect_claims(claims: list[Claim], root: Path | None = None) -> pd.DataFram
             m = measured.loc[(c.paper, c.id)]
             row.update({k: m[k] for k in COLUMNS if k not in declared and not _missing(m[k])})
         rows.append(row)
-    return _normalise(pd.DataFrame(rows, columns=COLUMNS))
+    return normalise(pd.DataFrame(rows, columns=COLUMNS))
 
 
 def _missing(v) -> bool:

@@ -1,14 +1,20 @@
 """Outcome rules: one way, for every claim of every paper, to turn per-seed numbers into a verdict.
 
-A claim (``archlab.claims.Claim``) declares, before any run, its ``kind``, ``unit``, the smallest effect of interest
+A claim (``archlab.claims.Claim``) declares its ``kind``, ``unit``, the smallest effect that matters
 (``min_effect``) or the equivalence ``margin``, and the regime it needs (``requires``). A rule below measures::
 
-    directional(claim, a, b)   A better than B (or than a scalar floor); 95% interval vs min_effect
-    equivalence(claim, a, b)   A about equal to B; 90% interval (TOST) vs margin
+    directional(claim, a, b)   A better than B (or than a scalar floor); 95% interval vs min_effect, both ways
+    equivalence(claim, a, b)   A about equal to B; 90% interval (TOST) inside / wholly outside the margin
     exact(claim, ok)           a count or identity, true or false
     combine({"A>B": o1, ...})  a multi-part claim, decided by its weakest part
 
-and ``judge(claim, outcome, regimes={...})`` checks the preconditions and returns the claims-table row. Verdicts:
+and ``judge(claim, outcome, regimes={...})`` checks the preconditions and returns the claims-table row.
+
+One standard of evidence for and against: the same interval decides "reproduced" (it clears the smallest effect
+that matters) and "not reproduced" (it lies on the other side of it); power and seeds-needed only plan designs and
+go in the note (minimum-effect and equivalence testing: Lakens 2017, "Equivalence tests", Social Psychological and
+Personality Science 8(4); interval estimates over seeds: Agarwal et al. 2021, "Deep RL at the edge of the
+statistical precipice" (rliable)). Verdicts:
 "reproduced", "not reproduced", "inconclusive", "out of regime" (a precondition failed: the experiment cannot speak,
 so never "not reproduced"), "not run" (no runs, or a precondition could not be measured).
 
@@ -18,15 +24,17 @@ give it that value, not NaN. Examples::
 
     # SensLI's final training loss below the small net's (paired by seed), judged only if training converged
     conv = Regime("converged", "final training loss", "<", 0.5)
-    c = Claim("fnn_vs_small", "4", "...", "95% interval of the loss gap above 0", unit="nats", requires=(conv,))
+    c = Claim("fnn_vs_small", "4", "...", "95% interval of the loss gap above 0.01", unit="nats", min_effect=0.01,
+              min_effect_source="chosen: ...", requires=(conv,))
     judge(c, directional(c, loss_li, loss_small, paired=True, higher_is_better=False),
           regimes={"converged": final_losses_all_arms}, profile="cpu")
     # an effect-size floor (normalised MI at least 0.05): the floor is the claim's min_effect, tested one-sample
-    c = Claim("C7", "3", "...", "95% interval of the MI above 0.05", unit="nats", min_effect=0.05)
-    judge(c, directional(c, mi_per_seed, 0.0))           # same verdict: min_effect=0 and b=0.05 (mi - floor > 0)
+    c = Claim("C7", "3", "...", "95% interval of the MI above 0.05", unit="nats", min_effect=0.05,
+              min_effect_source="chosen: ...")
+    judge(c, directional(c, mi_per_seed, 0.0))
     # paper 2's validation band 0.98-1.10 on the ratio par/seq, as log-ratio bounds
     c = Claim("val-close-high-q", "2", "...", "90% interval of log(par/seq) inside log(0.98)..log(1.10)",
-              kind="equivalence", unit="log-ratio", margin=ratio_margin(0.98, 1.10), source="paper Table 2")
+              kind="equivalence", unit="log-ratio", margin=ratio_margin(0.98, 1.10), min_effect_source="paper Table 2")
     judge(c, equivalence(c, val_par, val_seq, paired=True, log=True))
 """
 from __future__ import annotations
@@ -139,12 +147,16 @@ def _prepare(values, sign, scale, log):
     return v * scale * sign
 
 
-def _measure(a, b, paired, scale, log, sign, confidence, seed):
+def _measure(a, b, paired, scale, log, sign, confidence, seed, interval="mean"):
     if np.size(a) == 0 or (b is not None and np.ndim(b) > 0 and np.size(b) == 0):
         return None
     xb = None if b is None else _prepare(b, sign, scale, log)
     xb = float(xb) if xb is not None and np.ndim(xb) == 0 else xb
-    iv = stats.mean_difference(_prepare(a, sign, scale, log), xb, paired=paired, confidence=confidence, seed=seed)
+    xa = _prepare(a, sign, scale, log)
+    if interval == "median":
+        iv = stats.median_difference(xa, xb, paired=paired, confidence=confidence)
+    else:
+        iv = stats.mean_difference(xa, xb, paired=paired, confidence=confidence, seed=seed)
     sd_c = stats.sd_upper(iv.sd, iv.df)
     seeds = f"{iv.n[0]}/{iv.n[0]}" if iv.design == "paired" else "/".join(map(str, iv.n))
     notes = [f"{iv.dropped} non-finite value(s) dropped"] if iv.dropped else []
@@ -161,62 +173,65 @@ def _ratio_text(low, high, log, scale):
 
 def _seeds_note(need, design):
     per = " per arm" if design == "independent" else ""
-    return (f"underpowered: would need about {need} seeds{per}" if need else
-            f"underpowered: would need more than {stats.MAX_SEEDS} seeds{per}")
+    return (f"about {need} seeds{per} would likely decide it" if need else
+            f"more than {stats.MAX_SEEDS} seeds{per} would be needed")
 
 
 def directional(claim: Claim | None, a, b=None, *, paired: bool = False, higher_is_better: bool = True,
-                min_effect: float | None = None, scale: float = 1.0, log: bool = False, seed: int = 0) -> Outcome:
-    """A better than B: effect = mean(a) - mean(b), signed so that positive is "as claimed".
+                min_effect: float | None = None, scale: float = 1.0, log: bool = False, seed: int = 0,
+                interval: str | None = None) -> Outcome:
+    """A better than B: effect = mean(a) - mean(b) (median with ``interval="median"``), signed so that positive is
+    "as claimed".
 
     ``b`` is per-seed values (paired by position with ``paired=True``) or a scalar floor (one-sample); ``scale``
     converts the metric into the claim's unit first (100: accuracy fraction -> pp) and ``log`` compares log values
-    (effect = log-ratio), so the effect, interval, ``min_effect`` and detectable effect all share the claim's unit.
-    ``min_effect`` (default: the claim's) may be negative for a non-inferiority claim ("at least as good, within").
+    (effect = log-ratio), so the effect, interval and ``min_effect`` share the claim's unit. ``min_effect`` (default:
+    the claim's) is the smallest effect that matters; negative for a non-inferiority claim ("at least as good,
+    within"). ``interval`` (default: the claim's): "mean" (``stats.mean_difference``) or "median"
+    (``stats.median_difference``, for skewed per-seed values).
 
-    Reproduced when the 95% interval (``stats.mean_difference``: wider of t and bootstrap) lies above min_effect.
-    Not reproduced when it lies below min_effect (below zero when min_effect is 0) *and* the observed shortfall
-    (min_effect - effect) is at least the detectable effect: a refutation is itself a detected difference, so it
-    needs a design that detects a shortfall that size with 80% power. ``detectable`` uses the upper 80% bound of
-    the seed spread (``stats.sd_upper``) because at 3 seeds a chance-tight spread would otherwise turn noise into
-    a confident refutation (an unpowered "not reproduced" is what issue 13 is about); a clear loss still refutes.
-    Otherwise inconclusive, with "underpowered: would need about N seeds" when the detectable effect exceeds the
-    effect of interest (|min_effect|, or the observed |effect| when min_effect is 0; N is solved at that effect).
-    Fewer than 2 finite values per arm: inconclusive; no values at all: not run.
+    One 95% interval decides both ways: reproduced when it lies above min_effect, not reproduced when it lies below
+    it, inconclusive when it contains it. Power plays no part in the decision; ``detectable`` and "about N seeds
+    would decide it" (at the observed distance from the threshold) are planning notes. Fewer than 2 finite values per
+    arm (or too few for a median interval): inconclusive; no values at all: not run.
     """
     if min_effect is None:
         min_effect = claim.min_effect if claim is not None else 0.0
+    if interval is None:
+        interval = claim.interval if claim is not None else "mean"
     me = float(min_effect)
     unit = claim.unit if claim is not None else ""
     threshold = f"> {me:g} {unit}".strip()
-    m = _measure(a, b, paired, scale, log, 1.0 if higher_is_better else -1.0, 0.95, seed)
+    m = _measure(a, b, paired, scale, log, 1.0 if higher_is_better else -1.0, 0.95, seed, interval)
     if m is None:
         return Outcome("directional", "not run", note="no runs", threshold=threshold, threshold_low=me)
     iv, sd_c, seeds, notes = m
     base = dict(effect=iv.estimate, ci_low=iv.low, ci_high=iv.high, ci_method=iv.method, threshold=threshold,
                 threshold_low=me, seeds=seeds)
-    if min(iv.n) < 2:
-        notes.insert(0, f"fewer than 2 finite values per arm ({seeds}): no interval")
+    if not (np.isfinite(iv.low) and np.isfinite(iv.high)):
+        notes.insert(0, f"no interval from {seeds} value(s): {iv.method}")
         return Outcome("directional", "inconclusive", note="; ".join(notes), **base)
     detect = stats.detectable_effect(sd_c, iv.n, iv.design, ALPHA, POWER)
-    interest = abs(me) if me != 0 else abs(iv.estimate)
-    powered = interest > 0 and detect <= interest
-    shortfall = me - iv.estimate
-    if iv.low > me:
-        outcome = "reproduced"
-    elif iv.high < me and detect <= shortfall:
-        outcome = "not reproduced"
-    else:
-        outcome = "inconclusive"
-        if iv.high < me:
-            notes.insert(0, f"interval below {me:g}, but its shortfall {shortfall:.3g} is under the detectable "
-                            f"{detect:.3g}")
-        if not powered:
-            need = stats.seeds_needed(interest, sd_c, iv.design, ALPHA, POWER)
-            notes.insert(0, _seeds_note(need, iv.design))
-    return Outcome("directional", outcome, detectable=detect, note="; ".join(notes), slack=iv.low - me,
-                   detail=_fmt(iv.estimate, iv.low, iv.high, unit) + (f" (ratio {math.exp(iv.estimate):.3g})"
-                                                                       if log and scale == 1 else ""), **base)
+    outcome = "reproduced" if iv.low > me else "not reproduced" if iv.high < me else "inconclusive"
+    notes.insert(0, _direction_note(outcome, iv, me, sd_c))
+    return Outcome("directional", outcome, detectable=detect, note="; ".join(n for n in notes if n),
+                   slack=iv.low - me, detail=_fmt(iv.estimate, iv.low, iv.high, unit)
+                   + (f" (ratio {math.exp(iv.estimate):.3g})" if log and scale == 1 else ""), **base)
+
+
+def _direction_note(outcome, iv, me, sd_c) -> str:
+    """Why the interval says what it says, and (inconclusive only) how many seeds would likely decide it."""
+    if outcome == "reproduced":
+        return ""
+    if outcome == "not reproduced":
+        if me > 0:
+            return "reversed: interval below 0" if iv.high < 0 else f"negligible: interval below {me:g}"
+        return f"worse than the non-inferiority margin {me:g}"
+    note = "effect present, size not shown" if me > 0 and iv.low > 0 else ""
+    need = stats.seeds_needed(abs(iv.estimate - me), sd_c, iv.design, ALPHA, POWER)
+    plan = (f"planning: about {need} seeds{' per arm' if iv.design == 'independent' else ''} would likely decide it"
+            if need else f"planning: more than {stats.MAX_SEEDS} seeds would be needed")
+    return "; ".join(x for x in (note, plan) if x)
 
 
 def equivalence(claim: Claim | None, a, b=None, *, paired: bool = False, margin: tuple[float, float] | None = None,
@@ -225,9 +240,9 @@ def equivalence(claim: Claim | None, a, b=None, *, paired: bool = False, margin:
 
     Two one-sided tests at 5% each are equivalent to the 90% interval lying inside the margin, so the decision uses
     the 90% interval (wider of t and bootstrap, as for directional claims) and the statsmodels TOST p is reported
-    beside it. Reproduced when that interval lies inside the margin; not reproduced when it lies wholly outside
-    and the design could detect the distance to the nearer bound (the same power guard as ``directional``);
-    otherwise inconclusive, with the seeds TOST needs for 80% power at the observed effect when it has less.
+    beside it. One interval decides both ways: reproduced when it lies inside the margin, not reproduced when it
+    lies wholly outside it, otherwise inconclusive (with, as a planning note, the seeds TOST needs for 80% power at
+    the observed effect).
     ``detectable`` is the tightest symmetric margin this design could confirm if the truth were 0.
     """
     margin = margin if margin is not None else getattr(claim, "margin", None)
@@ -249,18 +264,19 @@ def equivalence(claim: Claim | None, a, b=None, *, paired: bool = False, margin:
     xa, xb = _prepare(a, 1.0, scale, log), None if b is None else _prepare(b, 1.0, scale, log)
     p = stats.tost_pvalue(xa, xb if xb is None or np.ndim(xb) else float(xb), lo, hi, paired=paired)
     detect = stats.tost_detectable_margin(sd_c, iv.n, iv.design, ALPHA, POWER)
-    distance = lo - iv.estimate if iv.high < lo else iv.estimate - hi
+    distance = lo - iv.high if iv.high < lo else iv.low - hi  # the interval's edge beyond the nearer bound
     if lo < iv.low and iv.high < hi:
         outcome = "reproduced"
-    elif (iv.high < lo or iv.low > hi) and stats.detectable_effect(sd_c, iv.n, iv.design) <= distance:
+    elif iv.high < lo or iv.low > hi:
         outcome = "not reproduced"
+        notes.insert(0, f"interval wholly outside the margin, {distance:.3g} beyond its nearer bound")
     else:
         outcome = "inconclusive"
         if not lo < iv.estimate < hi:
             notes.insert(0, "observed difference lies outside the margin: more seeds would not confirm equivalence")
         elif sd_c > 0 and stats.tost_power(iv.estimate, sd_c, min(iv.n), iv.design, lo, hi) < POWER:
             need = stats.tost_seeds_needed(iv.estimate, sd_c, iv.design, lo, hi, ALPHA, POWER)
-            notes.insert(0, _seeds_note(need, iv.design))
+            notes.insert(0, "planning: " + _seeds_note(need, iv.design))
     detail = _fmt(iv.estimate, iv.low, iv.high, unit) + (f", TOST p = {p:.2g}" if np.isfinite(p) else "")
     return Outcome("equivalence", outcome, detectable=detect, note="; ".join(notes), detail=detail,
                    slack=min(iv.low - lo, hi - iv.high), **base)

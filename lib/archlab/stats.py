@@ -4,7 +4,8 @@ Everything here works on plain arrays of per-seed values in the claim's unit; ``
 numbers into verdicts. Conventions, each chosen for the 2-10 seeds per arm this project runs:
 
 * Non-finite values (a failed run stored as NaN) are dropped and counted; pairs are dropped together.
-* A reported interval is the *wider* of Student's t interval and a seeded percentile bootstrap (``mean_difference``).
+* A reported interval is the *wider* of Student's t interval and a seeded percentile bootstrap (``mean_difference``),
+  or, for skewed per-seed values, the distribution-free interval of the median (``median_difference``).
 * Power uses the upper 80% confidence bound of the seed spread, not the spread itself (``sd_upper``).
 """
 from __future__ import annotations
@@ -17,9 +18,11 @@ from statsmodels.stats.power import TTestIndPower, TTestPower
 from statsmodels.stats.weightstats import DescrStatsW, ttost_ind, ttost_paired
 
 __all__ = ["bootstrap_ci", "mean_std", "fmt_mean_std", "welch", "Interval", "finite", "mean_difference",
+           "median_difference", "MEDIAN_MIN_SEEDS",
            "sd_upper", "detectable_effect", "seeds_needed", "tost_pvalue", "tost_power", "tost_seeds_needed",
            "tost_detectable_margin", "MAX_SEEDS"]
 
+MEDIAN_MIN_SEEDS = 6  # the fewest values whose extremes bound the median with >= 95% confidence (1 - 2/2^6)
 MAX_SEEDS = 1000  # seeds_needed answers None ("more than this") beyond it: the number is then only "hopeless"
 N_RESAMPLES = 4999
 
@@ -155,6 +158,35 @@ def mean_difference(a, b=None, *, paired: bool = False, confidence: float = 0.95
     method = (f"{parts[0]} {confidence:.0%}" if parts[0] == parts[1] else
               f"{confidence:.0%}: low from {parts[0]}, high from {parts[1]}")
     return Interval(est, float(low), float(high), method, design, n, sd, df, dropped)
+
+
+def median_difference(a, b=None, *, paired: bool = False, confidence: float = 0.95) -> Interval:
+    """The median of a (paired: of a - b; one-sample: of a - b for a scalar b) with a distribution-free interval.
+
+    For per-seed values that are skewed or heavy-tailed (log-ratios of near-zero losses, say) a mean's t interval is
+    not valid at 3-30 seeds and a bootstrap of 10 values is too narrow; the interval from the sign test
+    (``scipy.stats.quantile_test``: order statistics whose coverage follows from Binomial(n, 1/2)) holds for any
+    continuous distribution. It needs ``MEDIAN_MIN_SEEDS`` values for 95% (fewer: NaN bounds, so no decision).
+    Independent arms have no paired median difference; pair them or use ``mean_difference``.
+    """
+    if b is not None and np.ndim(b) > 0 and not paired:
+        raise ValueError("median_difference needs paired arms or a scalar b (got independent arrays)")
+    a_raw = np.atleast_1d(np.asarray(a, dtype=float))
+    b_raw = 0.0 if b is None else (float(b) if np.ndim(b) == 0 else np.atleast_1d(np.asarray(b, dtype=float)))
+    if np.ndim(b_raw) and len(b_raw) != len(a_raw):
+        raise ValueError(f"paired arms need one value per seed each: got {len(a_raw)} and {len(b_raw)} values")
+    diff = a_raw - b_raw
+    x = diff[np.isfinite(diff)]
+    design, n, dropped = "paired" if np.ndim(b_raw) else "one-sample", (len(x),), int(len(diff) - len(x))
+    sd = float(x.std(ddof=1)) if len(x) > 1 else float("nan")
+    est = float(np.median(x)) if len(x) else float("nan")
+    nan = float("nan")
+    if len(x) < MEDIAN_MIN_SEEDS:
+        return Interval(est, nan, nan, f"none (a median interval needs {MEDIAN_MIN_SEEDS}+ values)", design, n, sd,
+                        len(x) - 1, dropped)
+    ci = stats.quantile_test(x, q=0.0, p=0.5).confidence_interval(confidence)
+    return Interval(est, float(ci.low), float(ci.high), f"sign-test median {confidence:.0%}", design, n, sd,
+                    len(x) - 1, dropped)
 
 
 # --- power -----------------------------------------------------------------------------------------------------

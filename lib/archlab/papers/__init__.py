@@ -12,7 +12,7 @@ name           module         what it is
 ``PROFILES``   ``grid``       the settings of each profile (smoke, cpu, gpu, paper), expected run times beside them
 ``Config``     ``grid``       the frozen notebook config; ``make_config(**params)`` builds it from the parameters
 ``run``        ``run``        trains (or loads from the run store) every run of the notebook's experiments
-``CLAIMS``     ``claims``     the paper's claims with their criteria, declared before any run
+``CLAIMS``     ``claims``     the paper's claims with their criteria (changes after results: ``Claim.revised``)
 ``verdicts``   ``claims``     measured results -> one claims-table row per claim
 ``jobs``       ``jobs``       ``jobs(profile)``: every training run of a profile as a model + input job (bench, dry run)
 ``datasets``   ``jobs``       ``datasets(profile)``: those jobs' ``dataset -> optional``, cheaply (the data preflight)

@@ -1,15 +1,17 @@
-"""The verdicts on synthetic run tables with known outcomes: a clear win, a clear loss, a tie at 3 seeds, a net that
-did not plateau, a design that never ran, every run failed; diverged runs count at chance; the exact matching check."""
+"""The verdicts on synthetic run tables with known outcomes: a clear win, a clear loss, a negligible gain, a noisy
+tie at 3 seeds, a net below the trained level (also one whose loss curve looks flat), a design that never ran, every
+run failed; diverged runs count at chance; the exact matching check; the declared thresholds and their sources."""
 import numpy as np
 import pandas as pd
 import pytest
 
 from archlab.papers.leaderboard import CLAIMS, verdicts
 from archlab.papers.leaderboard.analysis import COLUMNS, leaderboard, ranked
-from archlab.papers.leaderboard.claims import DESIGNS, MIN_GAIN, per_budget
+from archlab.papers.leaderboard.claims import DESIGNS, MIN_GAIN, TRAINED, TRAINED_MIN, per_budget
 
 
-def _runs(acc: dict, seeds=5, budget=50_000, fall=0.02, noise=0.002, status="ok", rng=0) -> pd.DataFrame:
+def _runs(acc: dict, seeds=5, budget=50_000, fall=0.02, noise=0.002, status="ok", rng=0, train_acc=0.95
+          ) -> pd.DataFrame:
     """A run table: entry -> mean test accuracy (fraction); per seed a shared offset plus small noise."""
     g = np.random.default_rng(rng)
     shared = g.normal(0, 0.01, seeds)  # seed effect common to every entry: what pairing removes
@@ -18,7 +20,8 @@ def _runs(acc: dict, seeds=5, budget=50_000, fall=0.02, noise=0.002, status="ok"
         for s in range(seeds):
             rows.append(dict(entry=name, label=name, paper="1", budget=budget, seed=s, status=status, params=budget,
                              flops=1e7, train_flops=1e13, sec_per_epoch=1.0, test_acc=a + shared[s] + g.normal(0, noise),
-                             test_loss=1.0, train_acc=0.8, train_loss=0.5, loss_fall_q4=fall, seconds=10.0, error=None,
+                             test_loss=1.0, train_acc=train_acc, train_loss=0.5, loss_fall_q4=fall, seconds=10.0,
+                             error=None,
                              params_start=budget if name == "sensli" else np.nan, position=np.nan))
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -34,22 +37,32 @@ def test_a_clear_win_is_reproduced_and_a_clear_loss_is_not():
     assert _verdict(table, "C1")["effect"] == pytest.approx(3.0, abs=0.5)
 
 
-def test_a_gain_below_the_smallest_effect_of_interest_is_not_a_win():
+def test_a_gain_below_the_smallest_effect_that_matters_is_not_reproduced():
+    """Half the smallest gain, measured tightly: the interval lies below MIN_GAIN, so the claim is refuted."""
     table = _runs({"resnet": 0.60, "elan": 0.60 + MIN_GAIN / 200}, noise=0.0005, seeds=8)
-    assert _verdict(table, "C1")["verdict"] != "reproduced"
-
-
-def test_three_noisy_seeds_of_the_claimed_effect_are_never_refuted():
-    for rng in range(10):
-        table = _runs({"resnet": 0.60, "elan": 0.60 + MIN_GAIN / 100}, seeds=3, noise=0.01, rng=rng)
-        assert _verdict(table, "C1")["verdict"] in ("inconclusive", "reproduced"), rng
-
-
-def test_a_net_that_did_not_plateau_is_out_of_regime_with_the_measured_value():
-    table = _runs({"resnet": 0.60, "elan": 0.63})
-    table.loc[table.entry == "elan", "loss_fall_q4"] = 0.25
     row = _verdict(table, "C1")
-    assert row["verdict"] == "out of regime" and "0.25" in row["regime_measured"]
+    assert row["verdict"] == "not reproduced" and 0 < row["ci_low"] and row["ci_high"] < MIN_GAIN
+
+
+def test_a_noisy_tie_at_three_seeds_is_inconclusive():
+    table = _runs({"resnet": 0.60, "elan": 0.60}, seeds=3, noise=0.02, rng=1)
+    row = _verdict(table, "C1")
+    assert row["ci_low"] < MIN_GAIN < row["ci_high"] and row["verdict"] == "inconclusive"
+
+
+def test_a_net_below_the_trained_level_is_out_of_regime_with_the_measured_value():
+    table = _runs({"resnet": 0.60, "elan": 0.63})
+    table.loc[table.entry == "elan", "train_acc"] = 0.55
+    row = _verdict(table, "C1")
+    assert row["verdict"] == "out of regime" and "0.55" in row["regime_measured"]
+    assert "statistics alone: reproduced" in row["note"]
+
+
+def test_a_flat_loss_curve_does_not_make_an_undertrained_net_trained():
+    """The cpu runs' case: the loss barely falls at the end of a cosine schedule (5%), training accuracy is 50-59%."""
+    table = _runs({"resnet": 0.47, "mp2_cc": 0.53}, seeds=3, fall=0.05, train_acc=0.55)
+    assert _verdict(table, "C3")["verdict"] == "out of regime"
+    assert TRAINED.check([0.5, 0.59]).ok is False and TRAINED.check([TRAINED_MIN, 0.9]).ok is True
 
 
 def test_the_weakest_budget_decides():
@@ -93,5 +106,6 @@ def test_claims_are_declared_with_kind_threshold_and_regime():
     ids = [c.id for c in CLAIMS]
     assert ids == ["C1", "C2", "C3", "C4", "C5"] and set(DESIGNS) == set(ids[:4])
     for c in CLAIMS[:4]:
-        assert c.kind == "directional" and c.min_effect == MIN_GAIN and c.unit == "pp" and c.requires
+        assert c.kind == "directional" and c.min_effect == MIN_GAIN > 0 and c.unit == "pp" and c.requires == (TRAINED,)
+        assert c.min_effect_source.strip() and c.revised and c.interval == "mean"
     assert CLAIMS[4].kind == "exact"

@@ -63,7 +63,7 @@ def interval(values) -> tuple[float, float, float]:
 
 def leaderboard(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (budget, entry): costs, test accuracy mean [95% interval] over seeds (pp), seeds that counted,
-    the plateau check, and the rank within its budget."""
+    the last-quarter loss fall (shown, no longer a precondition), and the rank within its budget."""
     df = scored(table)
     rows = []
     for (budget, name), g in df.groupby(["budget", "entry"], sort=True):

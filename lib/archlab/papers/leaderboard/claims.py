@@ -1,12 +1,14 @@
-"""The leaderboard's claims, declared before any run, and ``verdicts``: stored runs -> one claims-table row each.
+"""The leaderboard's claims and ``verdicts``: stored runs -> one claims-table row each.
 
 One claim per paper: "at an equal parameter budget, under one shared recipe, this paper's design beats the
 residual baseline" (paper 1's ResNet on the same macro). Judged by the harness's outcome rules
 (``archlab.outcomes``): per budget, the per-seed test-accuracy gap design - ResNet in percentage points, paired by
-seed (both nets see the same data order and augmentation draws), is a directional part; the budgets the profile
-trains are combined and the weakest decides. Each part needs both nets to have plateaued under the recipe, else
-"out of regime" with the measured value. C5 is an exact check of the budget matching on the trained runs.
-The rules, thresholds and their sources are in docs/papers/leaderboard.md ("Verdict rules").
+seed (both nets see the same data order and augmentation draws), is a directional part whose one 95% interval
+decides both ways against the smallest gain that matters (``MIN_GAIN``); the budgets the profile trains are
+combined and the weakest decides. Each part needs both nets trained to a stated training accuracy (``TRAINED``),
+else "out of regime" with the measured value. C5 is an exact check of the budget matching on the trained runs.
+The rules, thresholds and their sources are in docs/papers/leaderboard.md ("Verdict rules"); its revision log lists
+what changed after results were seen (``revised``).
 """
 from __future__ import annotations
 
@@ -21,24 +23,30 @@ from .budgets import TOLERANCE
 from .models import BASELINE, ENTRIES
 
 MIN_GAIN = 0.5  # pp: the smallest gain that makes a design worth choosing over ResNet at these sizes
-PLATEAU_MAX = 0.10  # converged: the training loss fell by less than 10% over the last quarter of the schedule
+TRAINED_MIN = 0.80  # every compared run classifies at least this share of its training images in its last epoch
 DESIGNS = {"C1": "elan", "C2": "parallel", "C3": "mp2_cc", "C4": "sensli"}  # each paper's design under test
-PLATEAU = Regime("converged", "relative fall of the epoch-mean training loss over the last quarter of epochs "
-                 "(design and ResNet at each budget; worst of their seed means)", "<", PLATEAU_MAX)
+TRAINED = Regime("trained", "last-epoch training accuracy of the design and ResNet at each budget (worst run)", ">=",
+                 TRAINED_MIN)
 GAIN_WHY = (f"chosen: {MIN_GAIN} pp, the smallest accuracy gain that would make a reader pick a design over ResNet "
             "for a small-image model; none of the papers states a CIFAR-10 size for a comparison with ResNet")
-PLATEAU_WHY = ("regime chosen as in notebooks 01 and 03: a net still losing a tenth of its training loss in the last "
-               "quarter of a cosine schedule would change with more epochs, so the comparison would measure training "
-               "speed, not the architecture")
+TRAINED_WHY = ("regime chosen: a CIFAR-10 net trained through the standard recipe fits its training set far better "
+               "than 80% (the papers' nets reach test accuracies above 90%, e.g. ResNet-20 at 0.27M parameters "
+               "91.25%, He et al. 2016 Table 6, and training accuracy exceeds test accuracy), so a net below it was "
+               "cut short and a gap between two such nets can be a difference in fitting speed, not in the "
+               "architecture; an absolute level, because under a cosine schedule that decays to zero every net looks "
+               "flat at the end")
+REVISED = ("issue 26, after the cpu results: regime 'last-quarter training-loss fall < 0.10' (passes by construction "
+           "under a cosine schedule decaying to zero) -> last-epoch training accuracy >= 0.80; power gate dropped")
 _CRIT = ("per budget the profile trains: per seed acc({d}) - acc(ResNet) on the test set, pp, paired by seed; 95% "
-         "interval above {m:g} pp; the weakest budget decides")
+         "interval of the mean above {m:g} pp (reproduced) or below it (not reproduced); the weakest budget decides")
 _TEXT = "At an equal parameter budget and one shared recipe, {what} beats the residual baseline (ResNet)."
 
 
 def _c(cid: str, what: str) -> Claim:
     d = ENTRIES[DESIGNS[cid]]
     return Claim(cid, PAPER, f"[paper {d.paper}] " + _TEXT.format(what=what), _CRIT.format(d=d.label, m=MIN_GAIN),
-                 unit="pp", min_effect=MIN_GAIN, requires=(PLATEAU,), source=f"{GAIN_WHY}; {PLATEAU_WHY}")
+                 unit="pp", min_effect=MIN_GAIN, min_effect_source=GAIN_WHY, requires=(TRAINED,),
+                 source=TRAINED_WHY, revised=REVISED)
 
 
 CLAIMS = [
@@ -54,27 +62,27 @@ CLAIMS = [
 BY_ID = {c.id: c for c in CLAIMS}
 
 
-def plateau_value(table: pd.DataFrame, names, budget: int) -> float | None:
-    """The worst (largest) seed-mean last-quarter loss fall over ``names`` at ``budget``; None if unmeasured."""
+def trained_value(table: pd.DataFrame, names, budget: int) -> float | None:
+    """The lowest last-epoch training accuracy over the finished runs of ``names`` at ``budget``; None if any of
+    them has none (a diverged run already counts at chance in the comparison)."""
     df = table[(table.budget == budget) & (table.status == "ok")]
-    means = [df[df.entry == n].loss_fall_q4.mean() for n in names]
-    means = [m for m in means if np.isfinite(m)]
-    return max(means) if len(means) == len(names) else None
+    worst = [df[df.entry == n].train_acc.min() for n in names]
+    return min(worst) if all(np.isfinite(w) for w in worst) else None
 
 
 def design_outcome(claim: Claim, table: pd.DataFrame, budgets) -> tuple:
-    """(outcome, plateau value) of one design against ResNet over ``budgets``: a directional part per budget both
-    were trained at, the weakest decides; the plateau value is the worst over those budgets (None: unmeasured)."""
+    """(outcome, trained value) of one design against ResNet over ``budgets``: a directional part per budget both
+    were trained at, the weakest decides; the trained value is the lowest over those budgets (None: unmeasured)."""
     name = DESIGNS[claim.id]
     parts, values = {}, []
     for b in budgets:
         a, r = paired_gap(table, name, b)
         if len(a):
             parts[f"{b // 1000}k"] = directional(claim, a, r, paired=True)
-            values.append(plateau_value(table, (name, BASELINE), b))
+            values.append(trained_value(table, (name, BASELINE), b))
     if not parts:
         return None, None
-    worst = None if None in values else max(values)
+    worst = None if None in values else min(values)
     return (combine(parts) if len(parts) > 1 else next(iter(parts.values()))), worst
 
 
@@ -87,7 +95,7 @@ def per_budget(table: pd.DataFrame, profile: str) -> pd.DataFrame:
             a, r = paired_gap(table, name, b)
             if len(a):
                 row = judge(claim, directional(claim, a, r, paired=True),
-                            regimes={PLATEAU.name: plateau_value(table, (name, BASELINE), b)}, profile=profile)
+                            regimes={TRAINED.name: trained_value(table, (name, BASELINE), b)}, profile=profile)
                 rows.append({"claim": claim.id, "design": ENTRIES[name].label, "budget": b, **{
                     k: row[k] for k in ("effect", "ci_low", "ci_high", "detectable", "seeds", "regime_measured",
                                         "verdict", "note")}})
@@ -124,6 +132,6 @@ def verdicts(table: pd.DataFrame, profile: str) -> list[dict]:
         outcome, value = design_outcome(claim, table, budgets)
         if outcome is None:
             outcome = not_run(_absent(table, DESIGNS[claim.id]))
-        rows.append(judge(claim, outcome, regimes={PLATEAU.name: value}, profile=profile))
+        rows.append(judge(claim, outcome, regimes={TRAINED.name: value}, profile=profile))
     rows.append(matching_row(BY_ID["C5"], table, profile))
     return rows

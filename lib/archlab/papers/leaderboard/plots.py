@@ -93,7 +93,7 @@ def ranked(lb: pd.DataFrame, budget: int):
 
 
 def loss_curves(runs: pd.DataFrame, budget: int, entries=None):
-    """Epoch-mean training loss of every run at ``budget`` (one line per seed), for the plateau check by eye."""
+    """Epoch-mean training loss of every run at ``budget`` (one line per seed), to see by eye how far each run got."""
     df = runs[(runs.budget == budget) & (runs.status == "ok")]
     if entries:
         df = df[df.entry.isin(entries)]

@@ -96,7 +96,7 @@ def train_flops(c: dict, net: nn.Module, extra: dict, images_per_epoch: int, epo
 @versioned(1, name="leaderboard.train")
 def train_entry(config: dict) -> dict:
     """Train one entry at its matched width on one seed by the shared recipe; report accuracy, loss, parameters,
-    FLOPs, training FLOPs, seconds per epoch and the last-quarter loss fall (the plateau check)."""
+    FLOPs, training FLOPs, seconds per epoch and the last-quarter loss fall (shown beside the verdicts)."""
     c = config
     train, test = load_data(c)
     shape = (train.sample_shape[0], *(s // c["pool"] for s in train.sample_shape[1:]))

@@ -141,7 +141,7 @@ def fig_entropy(runs: pd.DataFrame, dataset: str, arms: list, threshold: float |
             ax.stairs(h / h.sum(), np.linspace(0, 1, len(h) + 1), label=label(a))
             drawn = True
     if threshold is not None:
-        ax.axvline(threshold, color="k", ls=":", lw=1, label=f"regime: mean below {threshold:g}")
+        ax.axvline(threshold, color="k", ls=":", lw=1, label=f"reference: {threshold:g} (a 68/32 mix)")
     ax.set(xlabel="normalised routing entropy, last transition (1 = uniform)", ylabel="fraction of test samples",
            title=f"{dataset}: how sharply the routers choose")
     if drawn:

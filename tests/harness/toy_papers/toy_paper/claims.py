@@ -5,7 +5,7 @@ from archlab.outcomes import Regime, directional, judge, not_run
 CONVERGED = Regime("converged", "final training loss", "<", 0.5)
 CLAIMS = [Claim("C1", "9", "A two-layer MLP classifies the two spirals better than chance.",
                 "test accuracy above 50% by at least 10 points, 95% interval over seeds", unit="pp", min_effect=10.0,
-                requires=(CONVERGED,), source="chosen: a margin no lucky split reaches")]
+                requires=(CONVERGED,), min_effect_source="chosen: a margin no lucky split reaches")]
 
 
 def verdicts(runs, profile=None) -> list[dict]:
