@@ -91,4 +91,7 @@ def _start_ray() -> None:
 
     # A cluster named by RAY_ADDRESS is joined by run_sweep itself (shipping archlab to its workers).
     if not ray.is_initialized() and not os.environ.get("RAY_ADDRESS"):
-        ray.init(include_dashboard=False, log_to_driver=False)
+        import torch
+
+        # The GPU count told, not detected (see archlab.sweep._run_ray): a missed GPU never schedules a task.
+        ray.init(include_dashboard=False, log_to_driver=False, num_gpus=torch.cuda.device_count())

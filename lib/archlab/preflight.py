@@ -5,12 +5,15 @@ is about to run (each paper's ``datasets``: what its ``jobs`` would name, withou
 most of the 18 s this check once needed). Without it a missing dataset surfaced minutes in, as failed runs and then
 a traceback from an empty table; now it stops in seconds with one message naming the dataset, every path searched
 and the ways out, before anything is trained or written.
+
+A dataset that is absent but downloadable is downloaded here, in this one process, before any notebook or worker
+starts: several Ray workers calling torchvision's ``download=True`` on the same files at once would race.
 """
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from .data import DataNotFoundError, available, downloadable, missing_message
+from .data import SPLITS, DataNotFoundError, available, downloadable, load_dataset, missing_message
 
 
 def datasets_of(jobs: list[dict]) -> dict[str, bool]:
@@ -42,7 +45,9 @@ def check_data(datasets_by_notebook: dict[str, dict[str, bool]], log=print) -> N
         online = dict(zip(absent, pool.map(downloadable, absent)))
     for d in absent:
         if online[d]:
-            log(f"dataset {d!r} is not on this machine yet; it downloads on first use")
+            log(f"dataset {d!r} is not on this machine yet; downloading it now, before any run starts")
+            for split in SPLITS:
+                load_dataset(d, split)  # downloads once, and leaves the cache every worker then reads
         elif d not in required:
             log(f"dataset {d!r} is not on this machine and cannot be downloaded: "
                 f"{', '.join(optional[d])} skip the parts that need it")

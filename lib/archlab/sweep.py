@@ -15,6 +15,7 @@ its own key, and both executors run such groups.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import json
@@ -41,10 +42,43 @@ def auto_executor(profile: str, one_core_runs: bool = False) -> str:
     import torch
 
     if profile in ("gpu", "paper") and (torch.cuda.is_available() or os.environ.get("RAY_ADDRESS")):
-        return "ray"
+        if importlib.util.find_spec("ray"):
+            return "ray"
+        # Ray is an optional extra: without it the runs go one after another instead of failing on the import.
+        _notice("Ray is not installed (pip install 'archlab[ray]'): runs go one at a time on the local executor")
+        return "local"
     if one_core_runs and profile == "cpu" and (os.cpu_count() or 1) >= 2 and importlib.util.find_spec("ray"):
         return "ray"
     return "local"
+
+
+_NOTICED: set = set()
+
+
+def _notice(text: str) -> None:
+    """Print ``text`` once per process (every notebook cell that resolves an executor would repeat it)."""
+    if text not in _NOTICED:
+        _NOTICED.add(text)
+        print(f"note: {text}", flush=True)
+
+
+_FORCED: dict = {}
+
+
+@contextlib.contextmanager
+def forced_sweeps(executor: str | None = None, shard=None):
+    """Within the block every :func:`run_sweep` uses ``executor`` and ``shard`` whatever its caller asked for: the
+    headless trainer (``archlab.train_runs``) runs a notebook's sweeps locally, one shard of each."""
+    if executor is not None and executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}")
+    parse_shard(shard)  # a bad shard fails here, before any sweep
+    saved = dict(_FORCED)
+    _FORCED.update({k: v for k, v in (("executor", executor), ("shard", shard)) if v is not None})
+    try:
+        yield
+    finally:
+        _FORCED.clear()
+        _FORCED.update(saved)
 
 
 def expand_grid(grid: dict, **fixed) -> list[dict]:
@@ -68,7 +102,7 @@ def parse_shard(shard) -> tuple[int, int] | None:
 
 def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executor: str = "local",
               gpus_per_run: float = 0.25, shard=None, desc: str | None = None, verbose: bool = True,
-              retry_failed: bool = False, group_by=None) -> pd.DataFrame:
+              retry_failed: bool = False, group_by=None, group_fn=None) -> pd.DataFrame:
     """Run every config not yet in the store and return all of them as a DataFrame.
 
     Columns: the config keys, the scalar entries of each result, ``status``, ``error``, ``seconds``,
@@ -81,7 +115,13 @@ def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executo
     for them form a group that runs as one call ``fn(list_of_configs) -> list_of_results``; a group that raises
     is recorded as failed (or oom) for each member, and ``seconds`` is each member's share. Shards split whole
     groups. Without it ``fn`` takes one config.
+
+    ``group_fn`` (with ``group_by``): an execution strategy, not another experiment: each group runs as one call
+    ``group_fn(list_of_configs)`` while every member is stored under ``fn``'s key, so a stored run is found again
+    whichever way it was trained. ``group_fn`` must return what ``fn`` returns per config, equal up to rounding
+    (e.g. K seeds packed into one network, ``archlab.packed_train``); runs ``fn`` already stored are not retrained.
     """
+    executor, shard = _FORCED.get("executor", executor), _FORCED.get("shard", shard)
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}")
     store = store if store is not None else RunStore()
@@ -91,23 +131,24 @@ def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executo
         raise ValueError("the sweep holds duplicate configurations")
     done = store.keys(fn, statuses=finished(retry_failed))
     sh = parse_shard(shard)
-    units = _group(list(zip(keys, configs)), group_by)
+    units = group_units(list(zip(keys, configs)), group_by)
     todo = [[(k, c) for k, c in unit if k not in done] for j, unit in enumerate(units)
             if sh is None or j % sh[1] == sh[0]]
     todo = [unit for unit in todo if unit]
     log = _Reporter(sum(map(len, todo)), sum(k in done for k in keys), desc or fn.__name__, verbose)
     grouped = group_by is not None
+    runner = group_fn if grouped and group_fn is not None else fn  # computes; fn alone names the stored runs
     if todo:
         if executor == "local":
             for unit in todo:
-                _store_unit(store, fn, unit, _call(fn, unit, grouped), grouped, log)
+                _store_unit(store, fn, unit, call_unit(runner, unit, grouped), grouped, log)
         else:
-            _run_ray(fn, todo, store, gpus_per_run, log, grouped)
+            _run_ray(fn, todo, store, gpus_per_run, log, grouped, runner)
     log.close()
     return frame(store, fn, configs)
 
 
-def _group(items: list, group_by) -> list[list]:
+def group_units(items: list, group_by) -> list[list]:
     """``items`` ((key, config) pairs) as units of work: one each, or groups of configs equal but for ``group_by``
     (in order of first appearance, so shards are stable)."""
     if group_by is None:
@@ -143,7 +184,7 @@ class _Batch:
         return {"results": results}
 
 
-def _call(fn, unit: list, grouped: bool) -> tuple:
+def call_unit(fn, unit: list, grouped: bool) -> tuple:
     """What a worker runs for one unit: :func:`execute` of one config or of one group."""
     if not grouped:
         return execute(fn, unit[0][1])
@@ -181,7 +222,7 @@ def frame(store: RunStore, fn, configs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _run_ray(fn, todo, store, gpus_per_run, log, grouped):
+def _run_ray(fn, todo, store, gpus_per_run, log, grouped, runner=None):
     import ray
     import torch
 
@@ -196,16 +237,20 @@ def _run_ray(fn, todo, store, gpus_per_run, log, grouped):
             # A remote cluster gets this checkout of archlab shipped to its workers, and the driver's data folder
             # (which must be reachable at the same path on every node, e.g. a shared mount).
             kwargs["runtime_env"] = {"py_modules": [archlab], "env_vars": {"ARCHLAB_DATA": str(data_root())}}
+        else:
+            # Told, not detected: a Ray that misses the GPU would never schedule a fractional-GPU task, and
+            # ray.wait below would block for ever.
+            kwargs["num_gpus"] = torch.cuda.device_count()
         ray.init(address=address, **kwargs)
     gpus = gpus_per_run if (torch.cuda.is_available() or ray.cluster_resources().get("GPU", 0)) else 0
-    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(_call)
+    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(call_unit)
     # Bounded in-flight window: results stream back and are stored as they finish.
     window = max(1, int(ray.cluster_resources().get("CPU", 1)) * 2)
     pending, queue = {}, list(todo)
     while queue or pending:
         while queue and len(pending) < window:
             unit = queue.pop(0)
-            pending[task.remote(fn, unit, grouped)] = unit
+            pending[task.remote(runner or fn, unit, grouped)] = unit
         ready, _ = ray.wait(list(pending), num_returns=1)
         for ref in ready:
             unit = pending.pop(ref)

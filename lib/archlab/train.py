@@ -25,6 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import Config, ConfigError, choices
+from .cudapaths import uses_cuda_paths
 from .data import ArrayDataset, DeviceLoader
 
 CHECK_EVERY = 64  # steps between divergence checks (each check is one host-device sync)
@@ -157,10 +158,26 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     groups = [g for g in groups if g["params"]]
     # Fused kernels: one launch per step instead of one per tensor, which matters for small models.
-    fused = {"fused": True} if all(p.is_cuda for g in groups for p in g["params"]) else {}
+    fused = {"fused": True} if all(uses_cuda_paths(p.device) for g in groups for p in g["params"]) else {}
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, **fused)
+        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, **fused)
+        if fused and cfg.momentum > 0:
+            opt.register_step_pre_hook(_momentum_buffers)
+        return opt
     return torch.optim.AdamW(groups, lr=cfg.lr, **fused)
+
+
+def _momentum_buffers(opt: torch.optim.SGD, args, kwargs) -> None:
+    """Give every parameter with a gradient but no momentum buffer a zero one before a fused SGD step.
+
+    torch's fused SGD creates the buffers only when *no* parameter has one yet; a parameter whose first gradient
+    arrives mid-run (SensLI's spare layers, switched on at insertion) then meets a None buffer and the step raises
+    ``TypeError: expected Tensor as element ... but got NoneType``. A zero buffer gives the same update as a new
+    one (momentum * 0 + grad = grad, the first-step rule, SGD's dampening being 0 here)."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            if p.grad is not None and opt.state[p].get("momentum_buffer") is None:
+                opt.state[p]["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
 
 def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
@@ -182,7 +199,7 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch
 
 
 def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
-    if cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda"):
+    if cfg.precision == "bf16" or (cfg.precision == "auto" and uses_cuda_paths(device)):
         return torch.bfloat16
     return None
 
@@ -204,12 +221,15 @@ def is_conv_net(model: nn.Module) -> bool:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data, *, device=None, batch_size: int = 1024, dtype=None) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over a whole :class:`ArrayDataset` (or a DeviceLoader)."""
+    """Mean cross-entropy and accuracy over a whole :class:`ArrayDataset` (or a DeviceLoader).
+
+    ``dtype``: the autocast dtype, None (the default) for none. To compare with what :func:`fit` validated, pass
+    the training precision, ``autocast_dtype(cfg, device)`` (bf16 on CUDA by default)."""
     device = resolve_device(device)
     first = next(iter(model.parameters()), None)
     fdt = torch.float64 if first is not None and first.dtype == torch.float64 else torch.float32  # fp64 models
     loader = data if isinstance(data, DeviceLoader) else DeviceLoader(data, batch_size, train=False, device=device,
-                                                                      channels_last=device.type == "cuda" and is_conv_net(model),
+                                                                      channels_last=uses_cuda_paths(device) and is_conv_net(model),
                                                                       dtype=fdt)
     was_training = model.training
     model.eval()
@@ -243,7 +263,7 @@ def fit(model: nn.Module, train: ArrayDataset, val: ArrayDataset | None, cfg: Tr
     device = resolve_device(device)
     dtype = autocast_dtype(cfg, device)
     conv = is_conv_net(model)
-    channels_last = device.type == "cuda" and conv
+    channels_last = uses_cuda_paths(device) and conv
     fdt = float_dtype(cfg)
     model.to(device)
     if fdt == torch.float64:

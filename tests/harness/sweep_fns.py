@@ -36,3 +36,11 @@ def square_group(configs):
         raise ValueError("bad group")
     out = [{**square(c), "group_size": len(configs)} for c in configs]
     return out[:-1] if any(c.get("short") for c in configs) else out
+
+
+@versioned(1)
+def gpu_ids(config):
+    """The GPUs Ray gave the task running this config (the fake-GPU scheduling test)."""
+    import ray
+
+    return {"x": config["x"], "gpus": [str(g) for g in ray.get_gpu_ids()]}

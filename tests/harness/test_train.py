@@ -8,8 +8,8 @@ from archlab.config import ConfigError
 from archlab.data import load_splits
 import archlab.papers  # noqa: F401 - registers the papers' models ("parallel" below)
 from archlab.models import create_model
-from archlab.train import History, TrainConfig, count_flops, count_params, evaluate, fit, make_scheduler, \
-    run_training, seed_everything
+from archlab.train import History, TrainConfig, autocast_dtype, count_flops, count_params, evaluate, fit, \
+    make_scheduler, resolve_device, run_training, seed_everything
 
 
 def _digits_run(**overrides):
@@ -26,7 +26,9 @@ def test_loss_falls_and_accuracy_beats_chance():
     assert hist.status == "ok" and len(losses) == 3
     assert losses[-1] < 0.7 * losses[0]
     assert hist.final["val_acc"] > 0.5
-    loss, acc = evaluate(model, te)
+    # fit validates in the training precision (bf16 on CUDA or under ARCHLAB_FORCE_CUDA_PATHS): evaluate in the same
+    # one, or a bf16 validation loss is compared with an fp32 one at rel=1e-5 (they differ by ~3e-5).
+    loss, acc = evaluate(model, te, dtype=autocast_dtype(TrainConfig(), resolve_device(None)))
     assert acc == pytest.approx(hist.final["val_acc"]) and loss == pytest.approx(hist.final["val_loss"], rel=1e-5)
 
 

@@ -59,8 +59,9 @@ PROFILES = {
                 seeds=(0, 1, 2), expected=CPU_EXPECTED),
     # 96 runs at full data: L in {2, 4} x F in {16, 32, 64, 128}, k = 3, pool 4 puts CIFAR-10 (K = 50,000) at
     # Q ~ 33 / 13 / 4.3 / 1.3 (L = 2) and 25 / 8.6 / 2.6 / 0.74 (L = 4), MNIST (17,435 in the offline copy, 60,000
-    # online) in every bin too; 3 seeds, 10 epochs at batch 256 (the paper: 100 [S]), the full test sets. ~78 PFLOP
-    # in all (forward x3, the F = 128 CIFAR-10 runs dominate), ~7-13 min on one H200 at 50-100 TFLOP/s effective
+    # online) in every bin too; 3 seeds, 10 epochs at batch 256 (the paper: 100 [S]), the full test sets. ~45 PFLOP
+    # in all (44.7 summed over jobs("gpu"), forward x3; the F = 128 CIFAR-10 runs dominate), ~7-15 min on one H200
+    # at 50-100 TFLOP/s effective
     # (bf16, seeds batched); projected, not measured.
     "gpu": dict(levels=dict(dataset=["mnist", "cifar10"], layout=list(LAYOUTS), L=[2, 4], F=[16, 32, 64, 128], k=[3],
                             activation=["relu"], pool=[4], batchnorm=[False], lr=[1e-3], head=["flatten"],

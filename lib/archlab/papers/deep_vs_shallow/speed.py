@@ -54,7 +54,8 @@ def _init_ray():
     import ray
 
     if not ray.is_initialized() and not os.environ.get("RAY_ADDRESS"):  # a cluster is joined by run_sweep itself
-        ray.init(include_dashboard=False, log_to_driver=False)
+        # The GPU count told, not detected (see archlab.sweep._run_ray): a missed GPU never schedules a task.
+        ray.init(include_dashboard=False, log_to_driver=False, num_gpus=torch.cuda.device_count())
 
 
 def step_times(cfg: DeepShallowConfig, device=None, batch_size: int = 256, min_run_time: float = 0.2):

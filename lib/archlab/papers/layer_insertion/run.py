@@ -167,8 +167,9 @@ def run(cfg: InsertionConfig, store=None) -> dict:
     out, p = {}, cfg.plan()
     for study, configs in grids(cfg).items():
         if study in SPIRALS:
+            # The spirals nets train on the CPU (run_growth_seeds), so their Ray tasks reserve no share of a GPU.
             out[study] = run_sweep(run_growth_seeds, configs, store=store, desc=f"{STEM}:{study}", group_by="seed",
-                                   executor=p["executor"])
+                                   executor=p["executor"], gpus_per_run=0)
         else:
             out[study] = run_sweep(run_cnn_growth if study == "cnn" else run_growth, configs, store=store,
                                    desc=f"{STEM}:{study}", executor=p["image_executor"])

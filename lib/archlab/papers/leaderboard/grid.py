@@ -7,7 +7,7 @@ schedule does). Every run of one seed shares that seed's data order and augmenta
 so comparisons are paired by seed.
 
 Profiles (what each shrinks, and why the regime is kept: every entry trains the whole recipe to its end, and every
-verdict checks that the compared nets plateaued, see ``claims``):
+verdict checks that the compared nets reached the stated training accuracy, see ``claims``):
 
 - smoke: embedded synthetic 3x32x32 images (256 / 128), pooled to 16x16 before the first layer, 3 epochs, 2 seeds,
   budgets 12k (5 entries) and 290k (ResNet and SensLI): plumbing only, any verdict. ~20 s of training.
@@ -21,10 +21,10 @@ verdict checks that the compared nets plateaued, see ``claims``):
          images that is ~10.7 core-seconds per epoch of the four, x 20 epochs x 3 seeds = ~640 core-s, +8% for
          the test evaluations = ~690 core-s; at a 1.5x two-core speed-up ~460 s of training, + ~40 s for the
          budget matching, figures and tables.
-- gpu:   full CIFAR-10 at 32x32, every entry at every budget it fits (50k, 200k, 800k), 5 seeds, 15 epochs:
-         about 17 min on one H200 (never run here): 184 runs, 49 PFLOP of training counted on the
-         meta device (forward + backward, every image of every epoch) + 1.6 PFLOP of test evaluations, at an
-         assumed 50 TFLOP/s sustained over four concurrent runs (a tenth of the chip's TF32 peak; small nets).
+- gpu:   full CIFAR-10 at 32x32, every entry at every budget it fits (50k, 200k, 800k), 4 seeds, 10 epochs:
+         184 runs, never run here. Its FLOPs and time are projected from ``jobs("gpu")`` by ``make bench`` and the
+         device check (docs/gpu.md); the earlier count, 49 PFLOP of training + 1.6 PFLOP of test evaluations and
+         about 17 min on one H200 at an assumed 50 TFLOP/s, was made for 15 epochs, so it overstates this one.
 - paper: the gpu profile with 10 seeds and 30 epochs.
 """
 from __future__ import annotations
