@@ -47,7 +47,7 @@ class NotBatchable(ValueError):
 BATCHABLE = ("seed", "lr")  # the TrainConfig fields the models of one batched group may differ in
 
 
-def _check_group(cfgs: list[TrainConfig]) -> None:
+def check_group(cfgs: list[TrainConfig]) -> None:
     free = dict.fromkeys(BATCHABLE)
     ref = {**cfgs[0].to_dict(), **free}
     for c in cfgs[1:]:
@@ -76,7 +76,7 @@ def fit_batched(models: list[nn.Module], train: ArrayDataset, val: ArrayDataset 
     cfgs = list(cfgs) if isinstance(cfgs, (list, tuple)) else [cfgs] * len(models)
     if len(cfgs) != len(models) or not models:
         raise ValueError(f"need one config per model, got {len(cfgs)} configs for {len(models)} models")
-    _check_group(cfgs)
+    check_group(cfgs)
     cfg, K = cfgs[0], len(models)
     device = resolve_device(device)
     dtype = autocast_dtype(cfg, device)
@@ -129,7 +129,7 @@ def fit_batched(models: list[nn.Module], train: ArrayDataset, val: ArrayDataset 
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()  # d(sum)/d(loss_k) = 1: each model gets its own gradient, NaNs stay in their model
             if per_model_lr:
-                _step_scaled(opt, stacked, before, weights)
+                step_scaled(opt, stacked, before, weights)
             else:
                 opt.step()
             sched.step()
@@ -172,7 +172,7 @@ def fit_batched(models: list[nn.Module], train: ArrayDataset, val: ArrayDataset 
 
 
 @torch.no_grad()
-def _step_scaled(opt, params: list, before: list, weights: list) -> None:
+def step_scaled(opt, params: list, before: list, weights: list) -> None:
     """``opt.step()`` at the largest rate, then model k keeps ``before + w_k * (after - before)`` with
     ``w_k = lr_k / lr_max``: its step at ``lr_k``, since every update here is linear in the rate (module
     docstring). ``lerp`` returns ``after`` itself for ``w_k = 1``."""

@@ -105,6 +105,10 @@ class GradPathConfig(Config):
     # Train an architecture's seeds in one vmapped step (archlab.batched). auto: on for the gpu/paper profiles,
     # where one small model leaves the GPU idle; off on a CPU, where it measured 0.87x (slower; see grid's docstring).
     batched: str = field(default="auto", metadata=choices("auto", "on", "off"))
+    # Train an architecture's seeds as one packed network (archlab.packed: grouped convs, K*C-channel BatchNorm)
+    # where a probe on this machine measures it faster; same run keys and results (an execution strategy, like
+    # the executor). auto: packing where it pays; off (the default for now): one run at a time.
+    packed: str = field(default="off", metadata=choices("auto", "off"))
 
     def validate(self):
         for name in ("seeds", "epochs", "depth"):
@@ -142,6 +146,7 @@ class GradPathConfig(Config):
         p["executor"] = self.executor if self.executor != "auto" else auto_executor(self.resolved_profile,
                                                                                    one_core_runs=True)
         p["batched"] = self.batched == "on" or (self.batched == "auto" and self.resolved_profile in ("gpu", "paper"))
+        p["packed"] = self.packed == "auto" and not p["batched"]
         return p
 
 

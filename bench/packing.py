@@ -1,0 +1,90 @@
+"""Seeds per second: an architecture's K seeds packed into one network (``archlab.packed``) and under vmap
+(``archlab.batched``'s stacked-parameter step) against one seed at a time, for each paper's cpu-profile nets.
+
+All three sides run the same training step (forward, mean cross-entropy per member, backward, SGD with momentum and
+weight decay) at the profile's batch size on random CIFAR-shaped inputs, in this process, with the same torch thread
+count (1 by default: the cpu profile runs one single-thread run per core), each timed ``repeats`` times with the
+fastest kept. Seeds per second = K / (seconds per step of the K seeds), one at a time = 1 / (seconds per step).
+"""
+from __future__ import annotations
+
+import copy
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, stack_module_state
+
+from archlab.models import create_model
+from archlab.packed_train import packing_speedup
+from archlab.train import seed_everything
+
+# (label, registered model, kwargs, batch size): paper 1's E2 net (ResNet-56 depth, widths 4/8/16) and E4-E6 nets
+# (2 blocks, widths 8/16/32), paper 3's single-path arms, at their cpu profiles (stride-2 stem / 16x16 input).
+P1 = dict(stem_stride=2)
+ARCHS = [
+    ("paper 1 E2 ResNet-56 (4/8/16)", "gp_resnet", dict(P1, widths=(4, 8, 16), blocks=9), 16),
+    ("paper 1 E2 SG on identity", "gp_resnet_sg_identity", dict(P1, widths=(4, 8, 16), blocks=9), 16),
+    ("paper 1 E4 CSP fusion", "gp_csp_fusion", dict(P1, widths=(8, 16, 32), blocks=2), 32),
+    ("paper 1 E5 PRN rho 0.5", "gp_prn", dict(P1, widths=(8, 16, 32), blocks=2, rho=0.5), 32),
+    ("paper 1 E6 ELAN", "gp_elan", dict(P1, widths=(8, 16, 32), blocks=2), 32),
+    ("paper 3 plain arm", "mp_plain_net", dict(widths=(8, 16, 32), stem=8, pool_input=2), 64),
+    ("paper 3 SE arm", "mp_se_net", dict(widths=(8, 16, 32), stem=8, pool_input=2), 64),
+]
+SIZES = {"tiny": dict(archs=ARCHS[2:3], K=2, steps=2, repeats=1),
+         "small": dict(archs=ARCHS, K=8, steps=8, repeats=2),
+         "full": dict(archs=ARCHS, K=8, steps=20, repeats=3)}
+
+
+def _vmap_seconds(make, batch: int, K: int, steps: int, repeats: int) -> float:
+    """Seconds per step of K seeds under ``torch.vmap`` over stacked parameters (``archlab.batched``'s step)."""
+    models = [make(s) for s in range(K)]
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+    opt = torch.optim.SGD(params.values(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
+
+    def loss_fn(p, b, x, y):
+        return F.cross_entropy(functional_call(base, (p, b), (x,)), y)
+
+    step = torch.vmap(loss_fn, randomness="different")
+    x, y = torch.randn(K, batch, 3, 32, 32), torch.randint(0, 10, (K, batch))
+
+    def run(n):
+        for _ in range(n):
+            opt.zero_grad(set_to_none=True)
+            step(params, buffers, x, y).sum().backward()
+            opt.step()
+
+    run(1)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run(steps)
+        best = min(best, time.perf_counter() - t0)
+    return best / steps
+
+
+def bench_packing(size: str, threads: int = 1, log=print) -> list[dict]:
+    """One row per architecture: seconds per step one at a time, packed and under vmap, and seeds/s ratios."""
+    spec, rows = SIZES[size], []
+    old = torch.get_num_threads()
+    for label, name, kwargs, batch in spec["archs"]:
+        log(f"packing: {label}")
+
+        def make(seed, name=name, kwargs=kwargs):
+            seed_everything(seed)
+            return create_model(name, num_classes=10, **kwargs)
+
+        r = packing_speedup(make, (3, 32, 32), batch, K=spec["K"], steps=spec["steps"], repeats=spec["repeats"],
+                            threads=threads)
+        row = {"label": label, "model": name, "model_kwargs": kwargs, **r}
+        if r["speedup"] is not None:
+            torch.set_num_threads(threads)
+            try:
+                row["vmap_s"] = _vmap_seconds(make, batch, spec["K"], spec["steps"], spec["repeats"])
+            finally:
+                torch.set_num_threads(old)
+            row["vmap_speedup"] = spec["K"] * r["single_s"] / row["vmap_s"]
+            row["packed_vs_vmap"] = row["vmap_s"] / r["packed_s"]
+        rows.append(row)
+    return rows

@@ -1,0 +1,260 @@
+"""Train K models of one architecture as one packed network (``archlab.packed``), and measure whether it pays.
+
+:func:`fit_packed` is :func:`archlab.train.fit` for K members at once: each keeps its own initialisation, its own
+data order (a ``DeviceLoader`` seeded by its config's seed), BatchNorm statistics, optimizer state, schedule and
+divergence handling. The loss is the sum of the K members' mean losses, so member k's gradient is its own loss's
+gradient, and the optimizers here are elementwise, so one optimizer over the packed tensors is K separate ones.
+Results equal K separate ``fit`` runs up to summation order (a grouped convolution sums in another order than K
+small ones): tests/harness/test_packed.py checks this in float64 per family.
+
+Members may differ in ``seed`` and ``lr`` (the lr rule of ``archlab.batched``: step at the largest rate, keep
+``lr_k / lr_max`` of the step per member). Not supported: ``compile``, and dropout draws equal to separate runs.
+
+:func:`packing_speedup` measures the seeds per second of packed against one-at-a-time training side by side
+(same threads, batch size and step), which :func:`packing_pays` turns into the choice a run function makes.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from .batched import check_group, step_scaled
+from .data import ArrayDataset, DeviceLoader
+from .packed import NotPackable, Packed, member_outputs, pack, pack_inputs, unpack
+from .train import CHECK_EVERY, History, TrainConfig, autocast_dtype, float_dtype, make_optimizer, make_scheduler, \
+    resolve_device, upcast
+
+__all__ = ["fit_packed", "packing_speedup", "packing_pays", "NotPackable"]
+
+
+def fit_packed(models: list, train: ArrayDataset, val: ArrayDataset | None, cfgs, *, device=None) -> list[History]:
+    """Train ``models`` (K instances of one architecture) together; ``cfgs`` is one TrainConfig per model (or one
+    for all) differing only in ``seed`` and ``lr``. Returns one History per model and leaves each member's trained
+    weights and BatchNorm statistics in ``models``. Raises :class:`NotPackable` before training if the model cannot
+    be packed. Epoch ``seconds`` and ``wall_time`` are the group's shared time."""
+    cfgs = list(cfgs) if isinstance(cfgs, (list, tuple)) else [cfgs] * len(models)
+    if len(cfgs) != len(models) or not models:
+        raise ValueError(f"need one config per model, got {len(cfgs)} configs for {len(models)} models")
+    check_group(cfgs)
+    cfg, K, device = cfgs[0], len(models), resolve_device(device)
+    dtype, fdt = autocast_dtype(cfg, device), float_dtype(cfg)
+    for m in models:
+        m.to(device)
+        if fdt == torch.float64:
+            m.double()
+    loaders = [DeviceLoader(train, cfg.batch_size, train=True, device=device, augment=cfg.augment, seed=c.seed,
+                            dtype=fdt) for c in cfgs]
+    val_loader = (DeviceLoader(val, max(cfg.batch_size, 1024), train=False, device=device, dtype=fdt)
+                  if val is not None else None)
+    probe = next(iter(DeviceLoader(train, 8, train=False, device=device, dtype=fdt)))[0]
+    net = pack(models, check_input=probe)  # refuses (NotPackable) what it cannot reproduce exactly
+    steps = len(loaders[0])
+    lrs = [c.lr for c in cfgs]
+    cfg = cfg.replace(lr=max(lrs))
+    opt = make_optimizer(net, cfg)
+    sched = make_scheduler(opt, cfg, steps)
+    scaled = _lr_weights(opt, lrs, K) if len(set(lrs)) > 1 else None
+    hists, alive = [History() for _ in range(K)], [True] * K
+    t_start, step = time.perf_counter(), 0
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        net.train()
+        losses = torch.empty(steps, K, device=device, dtype=fdt)
+        correct = torch.zeros(K, device=device, dtype=torch.long)
+        for i, batches in enumerate(zip(*loaders)):
+            x = pack_inputs([b[0] for b in batches])  # [B, K*C, H, W]
+            y = torch.stack([b[1] for b in batches])  # [K, B]
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                logits = member_outputs(net(x), K)  # [K, B, classes]
+            loss = _member_losses(upcast(logits), y, cfg.label_smoothing)  # [K]
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()  # d(sum)/d(loss_k) = 1: each member gets its own gradient
+            if scaled is None:
+                opt.step()
+            else:
+                step_scaled(opt, *scaled)
+            sched.step()
+            losses[i] = loss.detach()
+            correct += (logits.detach().argmax(-1) == y).sum(1)
+            step += 1
+            if (i + 1) % CHECK_EVERY == 0 and not torch.isfinite(losses[i]).any():
+                break  # every member diverged
+        val_res = None
+        if val_loader is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
+            val_res = _evaluate(net, val_loader, dtype)
+        _record(hists, alive, losses[: i + 1], correct, val_res, epoch, step, cfg, loaders[0].batch_size,
+                time.perf_counter() - t0)
+        if not any(alive):
+            break
+    for h in hists:
+        h.wall_time = time.perf_counter() - t_start
+    unpack(net, models)
+    return hists
+
+
+def _member_losses(logits: torch.Tensor, y: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """``[K, B, n]`` logits, ``[K, B]`` targets -> ``[K]``: each member's mean cross-entropy, as ``fit`` takes it."""
+    K, B = y.shape
+    per = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none", label_smoothing=smoothing)
+    return per.view(K, B).mean(1)
+
+
+def _lr_weights(opt, lrs: list, K: int) -> tuple:
+    """``step_scaled``'s arguments for the packed layout: member k's share of every tensor keeps ``lr_k / lr_max``
+    of the step (a packed tensor is the K member tensors stacked, so the weight repeats per member block)."""
+    params = [p for g in opt.param_groups for p in g["params"]]
+    w = torch.tensor([lr / max(lrs) for lr in lrs], dtype=torch.float64)
+    weights = [w.to(p.device).repeat_interleave(p.numel() // K).view(p.shape).to(p.dtype) for p in params]
+    return params, [torch.empty_like(p) for p in params], weights
+
+
+def _record(hists, alive, done, correct, val_res, epoch, step, cfg, batch, seconds) -> None:
+    """One epoch's rows, as ``fit`` writes them, with one host transfer for all members."""
+    host, means, hits = done.T.tolist(), done.mean(0).tolist(), correct.tolist()
+    bad, n = (~torch.isfinite(done)).T.tolist(), len(done)
+    for k, h in enumerate(hists):
+        if not alive[k]:
+            continue
+        if any(bad[k]):
+            h.status, h.diverged_step = "diverged", step - n + bad[k].index(True) + 1
+            h.epochs.append({"epoch": epoch, "train_loss": math.nan, "train_acc": math.nan, "val_loss": math.nan,
+                             "val_acc": math.nan, "seconds": seconds})
+            alive[k] = False
+            continue
+        if cfg.log_every:
+            first = step - n
+            h.step_loss += [[first + j + 1, v] for j, v in enumerate(host[k]) if (first + j + 1) % cfg.log_every == 0]
+        h.epochs.append({"epoch": epoch, "train_loss": means[k], "train_acc": hits[k] / (n * batch),
+                         "val_loss": math.nan if val_res is None else val_res[0][k],
+                         "val_acc": math.nan if val_res is None else val_res[1][k], "seconds": seconds})
+
+
+@torch.no_grad()
+def _evaluate(net: Packed, loader: DeviceLoader, dtype) -> tuple[list, list]:
+    """Per-member mean cross-entropy and accuracy; every member sees the same (unshuffled) batches."""
+    net.eval()
+    K = net.K
+    loss_sum = torch.zeros(K, device=loader.device, dtype=loader.dtype)
+    correct = torch.zeros(K, device=loader.device, dtype=torch.long)
+    for x, y in loader:
+        with torch.autocast(loader.device.type, dtype=dtype, enabled=dtype is not None):
+            out = upcast(member_outputs(net(pack_inputs([x] * K)), K))  # [K, B, classes]
+        loss_sum += F.cross_entropy(out.flatten(0, 1), y.repeat(K), reduction="none").view(K, -1).sum(1)
+        correct += (out.argmax(-1) == y).sum(1)
+    net.train()
+    n = len(loader.y)
+    return (loss_sum / n).tolist(), (correct.double() / n).tolist()
+
+
+# ----------------------------------------------------------------------------- measuring whether packing pays
+
+def _sgd_steps(net, xs: list, ys: list, K: int, steps: int) -> None:
+    """``steps`` plain training steps (forward, mean cross-entropy, backward, SGD with momentum) of ``net``: the
+    same work per step on both sides of the comparison."""
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
+    for i in range(steps):
+        x, y = xs[i % len(xs)], ys[i % len(ys)]
+        out = net(x)
+        loss = _member_losses(member_outputs(out, K), y, 0.0).sum() if K > 1 else F.cross_entropy(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+def packing_speedup(make_model, input_shape: tuple, batch_size: int, K: int = 8, steps: int = 20, repeats: int = 3,
+                    threads: int | None = 1, num_classes: int = 10) -> dict:
+    """Seeds per second of K members packed against one model at a time, measured side by side in this process
+    on random data (``make_model(seed) -> nn.Module``; CPU). Each side is timed ``repeats`` times, fastest kept
+    (slower repeats measure other processes' load). ``threads``: torch threads for both sides (restored after).
+    Returns ``{"single_s", "packed_s"}`` (seconds per step) and ``"speedup"`` (packed seeds/s over one at a time);
+    ``speedup`` is None (and ``"error"`` says why) when the model cannot be packed."""
+    old = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        g = torch.Generator().manual_seed(0)
+        xs = [torch.randn(batch_size, *input_shape, generator=g) for _ in range(2)]
+        ys = [torch.randint(0, num_classes, (batch_size,), generator=g) for _ in range(2)]
+        models = [make_model(s) for s in range(K)]
+        try:
+            net = pack(models, check_input=xs[0][:4])
+        except NotPackable as e:
+            return {"K": K, "speedup": None, "error": str(e)}
+        packed_x, packed_y = [pack_inputs([x] * K) for x in xs], [torch.stack([y] * K) for y in ys]
+        one = lambda: _sgd_steps(models[0], xs, ys, 1, steps)  # noqa: E731
+        together = lambda: _sgd_steps(net, packed_x, packed_y, K, steps)  # noqa: E731
+        one(), together()  # warm-up: allocator, kernel selection
+        single = min(_seconds(one) for _ in range(repeats)) / steps
+        packed = min(_seconds(together) for _ in range(repeats)) / steps
+    finally:
+        torch.set_num_threads(old)
+    return {"K": K, "threads": threads, "batch_size": batch_size, "single_s": single, "packed_s": packed,
+            "speedup": K * single / packed, "layout": net.layout}
+
+
+def _seconds(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_speedup(model: str, kwargs: str, input_shape: tuple, batch_size: int, K: int, threads: int) -> dict:
+    import json
+
+    from .models import create_model
+    from .train import seed_everything
+
+    def make(seed):
+        seed_everything(seed)
+        return create_model(model, **json.loads(kwargs))
+
+    return packing_speedup(make, input_shape, batch_size, K=K, steps=10, repeats=2, threads=threads)
+
+
+def packing_pays(model: str, kwargs: dict, input_shape: tuple, batch_size: int, K: int, device="cpu") -> bool:
+    """Whether training K members of registered ``model`` packed gives more seeds per second than one at a time
+    here: measured once per (architecture, batch size, K, threads) in this process (a second or two for paper 1's
+    cpu nets) at the current thread count, not guessed. On a GPU packing is taken whenever it applies (small nets
+    there are launch-bound, and the probe would time the CPU)."""
+    import json
+
+    if K < 2:
+        return False
+    if torch.device(device).type != "cpu":
+        return True
+    r = _cached_speedup(model, json.dumps(kwargs, sort_keys=True), tuple(input_shape), batch_size, K,
+                        torch.get_num_threads())
+    return r["speedup"] is not None and r["speedup"] > 1.0
+
+
+def run_training_packed(configs: list[dict]) -> list[dict]:
+    """:func:`archlab.train.run_training` for configs that differ only in ``train.seed`` (and ``train.lr``), as an
+    execution strategy: ``run_sweep(run_training, configs, group_by="train.seed", group_fn=run_training_packed)``
+    stores each run under ``run_training``'s key with ``run_training``'s result keys. The group trains packed when
+    :func:`packing_pays` measures it faster here, else (or if the model cannot be packed) one run at a time."""
+    from .data import load_splits
+    from .models import create_model
+    from .train import count_flops, count_params, model_kwargs, run_training, seed_everything, training_result
+
+    c0 = configs[0]
+    cfgs = [TrainConfig.from_dict(c.get("train", {})) for c in configs]
+    train, test = load_splits(c0["dataset"], c0.get("train_size"), c0.get("test_size"), c0.get("data_seed", 0))
+    kwargs, device = model_kwargs(c0, train), c0.get("device", "cpu")
+    if not packing_pays(c0["model"], kwargs, train.sample_shape, min(cfgs[0].batch_size, len(train)), len(configs),
+                        device):
+        return [run_training(c) for c in configs]
+    models = []
+    for cfg in cfgs:
+        seed_everything(cfg.seed)
+        models.append(create_model(c0["model"], **kwargs))
+    params, flops = count_params(models[0]), count_flops(models[0], train.sample_shape)
+    try:
+        hists = fit_packed(models, train, test, cfgs, device=device)
+    except NotPackable:
+        return [run_training(c) for c in configs]
+    return [training_result(h, params, flops, h.wall_time / max(1, len(h.epochs)) / len(hists)) for h in hists]

@@ -1,0 +1,133 @@
+"""Packed training: K seeds as one network (grouped convs, BatchNorm over K*C channels, a block-diagonal head) equal
+K separate fit() runs, per supported family; unsupported models are refused before training.
+
+Every comparison trains in float64 (``precision="fp64"``): packed and separate runs are equal in exact arithmetic
+and differ only in summation order (a grouped convolution against K small ones, one cross-entropy over K*B rows
+against K over B). float64 rounding (~1e-16 per op) amplified by a few dozen SGD steps stays far below ``REL``; a
+layout error (a member seeing another's channels, statistics or data) is O(1).
+"""
+import math
+
+import pytest
+import torch
+
+from archlab.data import load_splits
+from archlab.models import create_model
+from archlab.packed import NotPackable, pack, unpack
+from archlab.packed_train import fit_packed, packing_speedup
+from archlab.train import TrainConfig, fit, seed_everything
+
+import archlab.papers  # noqa: F401 - registers the papers' models
+
+SEEDS = (0, 1, 2)
+REL = 1e-9
+SMALL = dict(widths=(4, 8, 8), blocks=1, stem_stride=2, in_chans=1)  # paper 1's macro, tiny
+# One per family the packing rules cover: plain convs + BN + head (ResNet, paper 1's E2 net), channel split + cat
+# (CSP fusion), channel slicing (PRN), many-way concatenation (ELAN, VoVNet), paper 3's SE arm (squeeze-excite:
+# pooling, two linear layers, a channel-wise product), the harness's small_cnn.
+FAMILIES = {"gp_resnet": SMALL, "gp_resnet_sg_block": SMALL, "gp_csp_fusion": SMALL, "gp_prn": {**SMALL, "rho": 0.5},
+            "gp_elan": SMALL, "gp_vovnet": SMALL, "mp_se_net": dict(widths=(4, 8, 8), stem=4, in_chans=1),
+            "small_cnn": dict(in_chans=1, width=8)}
+
+
+def _models(name, seeds=SEEDS):
+    out = []
+    for s in seeds:
+        seed_everything(s)
+        out.append(create_model(name, num_classes=10, **FAMILIES[name]))
+    return out
+
+
+def _cfgs(lrs=None, **kw):
+    base = dict(epochs=2, batch_size=32, lr=0.05, optimizer="sgd", momentum=0.9, nesterov=True, weight_decay=5e-4,
+                schedule="onecycle", augment=True, log_every=2, precision="fp64")
+    return [TrainConfig(**{**base, **kw, "seed": s, **({"lr": lrs[i]} if lrs else {})}) for i, s in enumerate(SEEDS)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: these nets are per-op-overhead bound, and on a loaded 2-core machine two threads each
+    made the tests 10x slower (thread contention), with identical results."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_splits("digits", train_size=160, test_size=64)
+
+
+def _compare(name, cfgs, data):
+    tr, te = data
+    separate, together = _models(name), _models(name)
+    hists = [fit(m, tr, te, c) for m, c in zip(separate, cfgs)]
+    phists = fit_packed(together, tr, te, cfgs)
+    for m, pm in zip(separate, together):  # weights and BatchNorm statistics, written back per member
+        for (k, p), q in zip(m.state_dict().items(), pm.state_dict().values()):
+            assert torch.allclose(p.double(), q.double(), rtol=REL, atol=1e-12), k
+    for h, ph in zip(hists, phists):
+        assert ph.status == h.status == "ok"
+        assert [s for s, _ in ph.step_loss] == [s for s, _ in h.step_loss]
+        for (_, a), (_, b) in zip(h.step_loss, ph.step_loss):
+            assert math.isclose(a, b, rel_tol=REL)
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+            assert math.isclose(h.final[key], ph.final[key], rel_tol=REL, abs_tol=1e-12), key
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_packed_equals_separate_runs(name, digits):
+    _compare(name, _cfgs(), digits)
+
+
+def test_members_may_differ_in_learning_rate(digits):
+    _compare("gp_csp_fusion", _cfgs(lrs=[0.05, 0.02, 0.01], schedule="cosine"), digits)
+
+
+def test_pack_unpack_round_trip_keeps_each_members_tensors():
+    ms = _models("gp_prn")
+    before = [{k: v.clone() for k, v in m.state_dict().items()} for m in ms]
+    packed = pack(ms)
+    for m in ms:  # scribble, then restore from the packed copy
+        for t in m.state_dict().values():
+            t.zero_()
+    unpack(packed, ms)
+    for m, b in zip(ms, before):
+        for k, v in m.state_dict().items():
+            assert torch.equal(v, b[k]), k
+
+
+def test_unsupported_models_are_refused_before_training():
+    seed_everything(0)
+    ms = [create_model("multipath_net", widths=(8, 16, 32), stem=8, num_classes=10) for _ in range(2)]
+    with pytest.raises(NotPackable):
+        pack(ms, check_input=torch.randn(4, 3, 32, 32))
+    with pytest.raises(NotPackable):  # a layer with no packing rule
+        pack([torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LayerNorm(12)) for _ in range(2)])
+
+
+def test_speedup_probe_reports_both_sides():
+    r = packing_speedup(lambda s: create_model("gp_resnet", num_classes=10, **{**SMALL, "in_chans": 3}), (3, 16, 16),
+                        8, K=2, steps=2, repeats=1)
+    assert r["single_s"] > 0 and r["packed_s"] > 0 and r["speedup"] > 0
+
+
+def test_packing_is_an_execution_strategy_that_keeps_run_keys(tmp_path):
+    """run_sweep(fn, ..., group_fn=packed twin) stores every member under fn's own key with fn's result keys, so a
+    packed sweep and a one-at-a-time sweep find each other's runs."""
+    from archlab.packed_train import run_training_packed
+    from archlab.store import RunStore, run_key
+    from archlab.sweep import expand_grid, run_sweep
+    from archlab.train import run_training
+
+    train = dict(epochs=1, batch_size=32, lr=0.05, optimizer="sgd", precision="fp64")
+    configs = [{**c, "train": {**train, "seed": c.pop("seed")}} for c in expand_grid(
+        {"seed": [0, 1]}, model="small_cnn", model_kwargs={"width": 4}, dataset="digits", train_size=96, test_size=32)]
+    store = RunStore(tmp_path / "runs.sqlite")
+    df = run_sweep(run_training, configs, store=store, group_by="train.seed", group_fn=run_training_packed,
+                   verbose=False)
+    assert list(df.key) == [run_key(run_training, c) for c in configs] and (df.status == "ok").all()
+    one = run_training(configs[1])
+    assert set(df.result.iloc[1]) == set(one)
+    assert math.isclose(df.result.iloc[1]["val_loss"], one["val_loss"], rel_tol=REL)
