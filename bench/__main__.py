@@ -22,6 +22,7 @@ from archlab.provenance import provenance
 from .common import SIZES, cifar_or_synthetic, dataset_cache_mb, device
 from .packing import bench_packing
 from .project import H100_BF16_FLOPS, NOTEBOOKS, flops, project_all
+from .project_gpu import CPU_BATCH, project_gpu_profile
 from .sweep import bench_sweep
 from .trainer import bench_case
 
@@ -31,7 +32,7 @@ EFFICIENCY_TARGET, SWEEP_TARGET, PACKING_TARGET = 0.9, 3.0, 2.0
 
 
 def table(cases: list[dict], sweep: dict, projection: dict, gpu: bool, cache_mb: float,
-          packing: list | None = None) -> pd.DataFrame:
+          packing: list | None = None, gpu_profile: dict | None = None) -> pd.DataFrame:
     rows = []
 
     def row(metric, case, value, target=None, note=""):
@@ -80,6 +81,13 @@ def table(cases: list[dict], sweep: dict, projection: dict, gpu: bool, cache_mb:
             f"one at a time {p['serial_h']:.3g} h; compute-bound floor {p['compute_bound_h']:.3g} h")
         row("H100 compute floor of paper profile (h)", stem, p["h100_floor_h"],
             note=f"{p['train_pflop']:,.1f} PFLOP at {H100_BF16_FLOPS / 1e12:.0f} TFLOP/s (bf16 matmul): a lower bound")
+    for stem, p in (gpu_profile or {}).items():
+        metric = "projected gpu profile, this device (min)"
+        if "error" in p:
+            row(metric, stem, None, note=p["error"])
+            continue
+        row(metric, stem, p["minutes"], note=f"aim {p['aim_min']:.0f} min: {'within' if p['within_aim'] else 'OVER'}; "
+            f"{len(p['families'])} families timed, runs one at a time")
     return pd.DataFrame(rows)
 
 
@@ -119,10 +127,14 @@ def main(argv=None) -> dict:
     log("projection")
     stems = list(NOTEBOOKS) if args.size != "tiny" else ["00_overview"]
     projection = project_all(overhead, rate, concurrency, stems)
-    df = table(cases, sweep, projection, gpu, dataset_cache_mb(data.ds), packing)
+    log("gpu profile projection (seconds per step measured per architecture family)")
+    gpu_profile = project_gpu_profile(device(), stems if args.size == "tiny" else None,
+                                      None if gpu else 8 if args.size == "tiny" else CPU_BATCH, log)
+    df = table(cases, sweep, projection, gpu, dataset_cache_mb(data.ds), packing, gpu_profile)
     out = {**provenance(device=device()), "size": args.size, "data_source": data.source, "wall_s": time.perf_counter() - t0,
            "cases": cases, "sweep": sweep, "packing": packing, "projection": {"flop_rate": rate, "overhead_s_per_step": overhead,
-                                                          "concurrency": concurrency, "notebooks": projection},
+                                                          "concurrency": concurrency, "notebooks": projection,
+                                                          "gpu_profile": gpu_profile},
            "table": df.to_dict("records")}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1, default=str, allow_nan=True))

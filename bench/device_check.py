@@ -9,7 +9,8 @@ failure recorded rather than stopping the rest:
 3. runs: the first unit of each paper's sweeps in the ``gpu`` profile, shortened to 1 epoch, on ``cuda``: status,
    seconds per epoch, peak GPU memory (a throw-away run store);
 4. bench: ``python -m bench`` without Ray or packing: trainer efficiency against a bare loop, speed-up over a
-   DataLoader loop, batched sweep throughput, the measured projection.
+   DataLoader loop, batched sweep throughput, the measured projections (the paper profile's; the gpu profile's
+   minutes per notebook from seconds per step timed per architecture family, ``bench.project_gpu``).
 Writes ``device_check.json`` and ``device_check.log`` into ``--out`` (default ``$OUT``, else results/device_check).
 ``--rehearse`` runs the same steps on the CPU at tiny sizes (smoke profile, bench ``tiny``): the test suite runs it.
 """
@@ -125,7 +126,10 @@ def _bench(rehearse: bool, out: Path, log) -> dict:
     size = "tiny" if rehearse else "small"
     result = bench_main(["--size", size, "--no-ray", "--no-packing", "--out", str(out / "bench.json")])
     log(f"bench {size}: table in {out / 'bench.json'}")
-    return {"size": size, "table": result.get("table") if isinstance(result, dict) else None}
+    # The gpu profile's measured projection (bench.project_gpu): minutes per notebook on this device.
+    gpu_profile = result.get("projection", {}).get("gpu_profile") if isinstance(result, dict) else None
+    return {"size": size, "table": result.get("table") if isinstance(result, dict) else None,
+            "gpu_profile_minutes": {k: v.get("minutes") for k, v in (gpu_profile or {}).items()}}
 
 
 if __name__ == "__main__":

@@ -154,9 +154,11 @@ def _ask_package(path: Path, params: dict, name: str, empty):
     return profile, getattr(package, name)(profile, **rest)
 
 
-def notebook_jobs(path: Path, params: dict) -> tuple[str, list[dict]]:
-    """``(profile, jobs)``: every training run the notebook will do with ``params``, from its package's ``jobs``."""
-    return _ask_package(path, params, "jobs", [])
+def notebook_jobs(path: Path, params: dict, recipes: bool = False) -> tuple[str, list[dict]]:
+    """``(profile, jobs)``: every training run the notebook will do with ``params``, from its package's ``jobs``;
+    ``recipes``: from its ``dry_jobs`` where it has one (the jobs with their training recipes, for the dry run)."""
+    recipes = recipes and hasattr(notebook_package(path), "dry_jobs")
+    return _ask_package(path, params, "dry_jobs" if recipes else "jobs", [])
 
 
 def notebook_datasets(path: Path, params: dict) -> dict[str, bool]:
@@ -201,7 +203,7 @@ def main(argv=None) -> int:
         if args.dry_run:
             from .dryrun import report
 
-            jobs = {nb: notebook_jobs(nb, params) for nb, params in full.items()}  # a bad grid fails before any table
+            jobs = {nb: notebook_jobs(nb, params, recipes=True) for nb, params in full.items()}  # a bad grid fails before any table
             for nb, (profile, nb_jobs) in jobs.items():
                 report(nb.stem, profile, nb_jobs)
             return 0

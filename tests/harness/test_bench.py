@@ -186,3 +186,14 @@ def torch_device():
     import torch
 
     return torch.device("cpu")
+
+
+def test_gpu_profile_is_projected_from_seconds_per_step_measured_per_family(report):
+    # tiny: the overview's gpu runs only (one family, small_cnn), priced at the FLOP rate its timed steps achieved.
+    (stem,) = report["projection"]["gpu_profile"]
+    p = report["projection"]["gpu_profile"][stem]
+    fam = p["families"]["small_cnn"]
+    assert stem == "00_overview" and _positive(p["minutes"]) and p["aim_min"] == 20
+    assert _positive(fam["sec_per_step"]) and fam["runs"] == 4 and fam["minutes"] == pytest.approx(p["minutes"])
+    row = next(r for r in report["table"] if r["metric"].startswith("projected gpu profile"))
+    assert row["value"] == pytest.approx(p["minutes"])

@@ -7,6 +7,7 @@ training) and the notebook's step timings.
 from __future__ import annotations
 
 from ...data import FILE_SETS, dataset_info
+from ...dryrun_train import with_recipes
 from ...preflight import datasets_of
 from .grid import make_config, model_kwargs, nominal_train_size, repeats, schedule
 
@@ -15,7 +16,22 @@ def jobs(profile: str = "paper", **params) -> list[dict]:
     """One job per run of ``make_config(profile=profile, **params)`` (see ``bench.project`` for the job format).
 
     Configs are built for the CPU: the device is part of a run's key, not of its cost."""
-    configs = make_config(profile=profile, **params).configs(device="cpu")
+    return _jobs(make_config(profile=profile, **params).configs(device="cpu"))
+
+
+def dry_jobs(profile: str = "paper", **params) -> list[dict]:
+    """``jobs`` with each run's training recipe (``archlab.dryrun``): ``run.train_config``'s TrainConfig, seeds and
+    learning rates vmapped together where the profile batches (``run.run_function``)."""
+    from .run import GROUP_BY, train_config
+
+    cfg = make_config(profile=profile, **params)
+    configs = cfg.configs(device="cpu")
+    out = _jobs(configs)
+    trains = [train_config(c, j["n_train"]).to_dict() for c, j in zip(configs, out)]
+    return with_recipes(out, configs, trains, GROUP_BY if cfg.resolved_batched() else None)
+
+
+def _jobs(configs: list[dict]) -> list[dict]:
     infos = {d: dataset_info(d) for d in dict.fromkeys(c["dataset"] for c in configs)}  # embedded sets: measured
     out = []
     for c in configs:

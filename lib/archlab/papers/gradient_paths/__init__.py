@@ -17,8 +17,8 @@ TITLE = ("Wang, Liao, Yeh: Designing Network Design Strategies Through Gradient 
 # The modules below read STEM and PAPER from here, so they are imported after them.
 from .claims import CLAIMS, verdicts  # noqa: E402
 from .grid import PROFILES, Config, make_config  # noqa: E402
-from .jobs import datasets, jobs  # noqa: E402
+from .jobs import datasets, dry_jobs, jobs  # noqa: E402
 from .run import run  # noqa: E402
 
 __all__ = ["STEM", "PAPER", "TITLE", "PROFILES", "Config", "make_config", "run", "CLAIMS", "verdicts", "jobs",
-           "datasets"]
+           "dry_jobs", "datasets"]

@@ -76,3 +76,9 @@ def growth_job(c: dict) -> dict:
                            epochs=end - start + (end < c["epochs"]), evals=evals + 2 * (end == c["epochs"])))
     return dict(model=f"growing_{c['arch']}", kwargs=phases[0]["kwargs"], shape=(math.prod(shape),), dataset=d,
                 batch_size=batch, epochs=c["epochs"], n_train=n_train, n_test=n_test, phases=phases)
+
+
+def dry_jobs(profile: str = "paper", **params) -> list[dict]:
+    """``jobs`` as the dry run's list. Paper 4 trains in its own loop (``loop.train_growing``, fp32 SGD on every
+    device), not through ``train.fit``, so there is no recipe to step: the dry run counts these jobs and says so."""
+    return jobs(profile, **params)

@@ -8,6 +8,7 @@ backward epoch) and the test-set evaluations every quarter of the schedule.
 """
 from __future__ import annotations
 
+from ...dryrun_train import with_recipes
 from .grid import make_config
 
 
@@ -29,19 +30,27 @@ def jobs(profile: str = "paper", **params) -> list[dict]:
     Shapes are what the first layer sees (the profile's input pooling applied), with the dataset's sizes."""
     cfg = make_config(profile=profile, **params)
     shape = cfg.plan()["shape"]
-    out = []
-    for c in cfg.configs(device="cpu"):
-        job = dict(model=c["model"], kwargs=c["kwargs"], shape=shape, dataset=c["dataset"],
-                   batch_size=c["train"]["batch_size"], epochs=c["train"]["epochs"])
-        phases = _phases(c)
-        if phases:
-            job["phases"] = phases
-        if c["train_size"]:
-            job["n_train"] = c["train_size"]
-        if c["test_size"]:
-            job["n_test"] = c["test_size"]
-        out.append(job)
-    return out
+    return [_job(c, shape) for c in cfg.configs(device="cpu")]
+
+
+def dry_jobs(profile: str = "paper", **params) -> list[dict]:
+    """``jobs`` with each run's training recipe (``archlab.dryrun``): the entry's TrainConfig, one run at a time."""
+    cfg = make_config(profile=profile, **params)
+    shape, configs = cfg.plan()["shape"], cfg.configs(device="cpu")
+    return with_recipes([_job(c, shape) for c in configs], configs, [c["train"] for c in configs])
+
+
+def _job(c: dict, shape) -> dict:
+    job = dict(model=c["model"], kwargs=c["kwargs"], shape=shape, dataset=c["dataset"],
+               batch_size=c["train"]["batch_size"], epochs=c["train"]["epochs"])
+    phases = _phases(c)
+    if phases:
+        job["phases"] = phases
+    if c["train_size"]:
+        job["n_train"] = c["train_size"]
+    if c["test_size"]:
+        job["n_test"] = c["test_size"]
+    return job
 
 
 def datasets(profile: str = "paper", **params) -> dict[str, bool]:

@@ -10,6 +10,7 @@ multi-path nets, a second ablation pass per (stage, path) (drops per domain).
 from __future__ import annotations
 
 from ...data import dataset_info
+from ...dryrun_train import with_recipes
 from ...preflight import datasets_of
 from . import contexts as mx
 from .arms import model_spec
@@ -19,6 +20,16 @@ from .grid import PROFILES, make_config, run_configs
 def jobs(profile: str = "paper", **params) -> list[dict]:
     """One job per run of ``make_config(profile=profile, **params)`` (see ``bench.project`` for the job format)."""
     return [job(c, optional) for c, optional in _runs(make_config(profile=profile, **params))]
+
+
+def dry_jobs(profile: str = "paper", **params) -> list[dict]:
+    """``jobs`` with each run's training recipe (``archlab.dryrun``): ``run.train_config``, one run at a time (an
+    ensemble's members one after the other, as its phases say)."""
+    from .run import train_config
+
+    runs = _runs(make_config(profile=profile, **params))
+    configs = [c for c, _ in runs]
+    return with_recipes([job(c, o) for c, o in runs], configs, [train_config(c).to_dict() for c in configs])
 
 
 def datasets(profile: str = "paper", **params) -> dict[str, bool]:

@@ -40,6 +40,13 @@ def last_quarter_share(losses) -> float:
     return float((v[q] - v[-1]) / total) if total > 0 else 1.0
 
 
+def train_config(c: dict) -> TrainConfig:
+    """The shared recipe of every arm: SGD with Nesterov momentum, cosine schedule, augmentation, evaluated at the end."""
+    return TrainConfig(epochs=c["epochs"], batch_size=c["batch_size"], optimizer="sgd", lr=c["lr"], momentum=0.9,
+                       nesterov=True, weight_decay=5e-4, schedule="cosine", warmup_epochs=c["warmup_epochs"],
+                       augment=True, seed=c["seed"], eval_every=c["epochs"])
+
+
 @versioned(2, name="multipath_routing.train", formerly=("archlab.experiments.multipath_routing.train_arm",))
 def train_arm(config: dict) -> dict:
     """Train one arm on one seed, evaluate it on the test set and on the (clean) training set, and (multi-path nets)
@@ -55,9 +62,7 @@ def train_arm(config: dict) -> dict:
     seed_everything(c["seed"])
     model = create_model(name, num_classes=train.num_classes, in_chans=train.sample_shape[0], **kw)
     cost = budget(model, train.sample_shape)
-    tcfg = TrainConfig(epochs=c["epochs"], batch_size=c["batch_size"], optimizer="sgd", lr=c["lr"], momentum=0.9,
-                       nesterov=True, weight_decay=5e-4, schedule="cosine", warmup_epochs=c["warmup_epochs"],
-                       augment=True, seed=c["seed"], eval_every=c["epochs"])
+    tcfg = train_config(c)
     if isinstance(model, Ensemble):
         # Independent training: each member minimises its own loss on its own shuffling; they meet only at test time.
         hists = [fit(mem, train, test, tcfg.replace(seed=1000 * c["seed"] + k), device=c["device"])

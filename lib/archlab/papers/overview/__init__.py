@@ -4,7 +4,7 @@ It declares no claims of its own; it collects the papers' (``archlab.papers.all_
 """
 from .claims import CLAIMS, verdicts
 from .grid import PROFILES, Config, make_config
-from .jobs import datasets, jobs
+from .jobs import datasets, dry_jobs, jobs
 from .run import run
 
 STEM = "00_overview"
@@ -12,4 +12,4 @@ PAPER = "0"
 TITLE = "archlab overview: harness check and every paper's verdicts"
 
 __all__ = ["STEM", "PAPER", "TITLE", "PROFILES", "Config", "make_config", "run", "CLAIMS", "verdicts", "jobs",
-           "datasets"]
+           "dry_jobs", "datasets"]
