@@ -181,7 +181,8 @@ def main(argv=None) -> int:
     logging.basicConfig(format="%(message)s")
     logging.getLogger("papermill").setLevel(logging.INFO)
     given = {k: parse_value(v) for k, v in args.parameter}
-    try:
+
+    def body():
         if args.list:
             for nb in args.notebooks:
                 print(json.dumps({nb.name: notebook_parameters(nb)}, indent=2, default=str))
@@ -212,13 +213,21 @@ def main(argv=None) -> int:
         check_data({nb.stem: notebook_datasets(nb, params) for nb, params in full.items()})
         for nb, params in plan.items():
             run_notebook(nb, params)
-    except ConfigError as e:
+
+    return exit_status(body)
+
+
+def exit_status(body, bad_input=(ConfigError,)) -> int:
+    """A command's exit status: ``body()``'s (0 when it returns None), 2 for bad input (``bad_input``), 3 for
+    missing data, each with its message on stderr; both are raised before anything is trained or written."""
+    try:
+        return body() or 0
+    except bad_input as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except DataNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
-    return 0
 
 
 if __name__ == "__main__":

@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 
 from .config import ConfigError
-from .data import DataNotFoundError
 from .profiles import default_device, resolve_profile
-from .run import ParameterError, check_parameters, notebook_datasets, notebook_package, parse_value
+from .run import ParameterError, check_parameters, exit_status, notebook_datasets, notebook_package, parse_value
 from .store import RunStore
 from .sweep import forced_sweeps
 
@@ -65,7 +64,8 @@ def main(argv=None) -> int:
     ap.add_argument("--store", type=Path, default=None, help="the run store (default: results/runs.sqlite)")
     args = ap.parse_args(argv)
     given = {k: parse_value(v) for k, v in args.parameter}
-    try:
+
+    def body():
         for nb in args.notebooks:
             if not nb.exists():
                 raise ParameterError(f"no notebook at {nb}")
@@ -76,13 +76,8 @@ def main(argv=None) -> int:
         store = RunStore(args.store) if args.store else RunStore()
         for nb in args.notebooks:
             train_notebook(nb, given, store, args.shard)
-    except (ConfigError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except DataNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 3
-    return 0
+
+    return exit_status(body, bad_input=(ConfigError, ValueError))
 
 
 if __name__ == "__main__":
