@@ -74,20 +74,10 @@ def train_run_batched(configs: list[dict]) -> list[dict]:
     same result keys, ``sec_per_epoch`` is each run's share of the group's time. A group of one, or a model vmap
     cannot train, runs through ``train_run`` one config at a time."""
     from ...batched import NotBatchable, fit_batched
-    from ...data import load_splits
-    from ...train import TrainConfig
 
-    c = configs[0]
     if len(configs) == 1:
-        return [train_run(c)]
-    cfgs = [TrainConfig.from_dict(cc["train"]) for cc in configs]
-    train, test = load_splits(c["dataset"], c.get("train_size"), c.get("test_size"), c.get("data_seed", 0))
-    preps = [_prepare(cc, train, tc.seed) for cc, tc in zip(configs, cfgs)]
-    try:
-        hists = fit_batched([p["model"] for p in preps], train, test, cfgs, device=c.get("device", "cpu"))
-    except NotBatchable:
-        return [train_run(cc) for cc in configs]
-    return [_result(p, h, h.wall_time / max(1, len(h.epochs)) / len(hists)) for p, h in zip(preps, hists)]
+        return [train_run(configs[0])]
+    return _train_group(configs, fit_batched, NotBatchable)
 
 
 def train_run_packed(configs: list[dict]) -> list[dict]:
@@ -96,21 +86,32 @@ def train_run_packed(configs: list[dict]) -> list[dict]:
     train as one packed network (``archlab.packed_train``) when a side-by-side probe on this machine measures more
     seeds per second that way (``packing_pays``), else one at a time through ``train_run``, as does a model that
     cannot be packed. ``sec_per_epoch`` is each run's share of the group's time."""
-    from ...data import load_splits
     from ...packed_train import NotPackable, fit_packed, packing_pays
+
+    def pays(c, train, cfgs):
+        kwargs = {**c["model_kwargs"], "num_classes": train.num_classes, "in_chans": train.sample_shape[0]}
+        batch = min(cfgs[0].batch_size, len(train))
+        return packing_pays(c["model"], kwargs, train.sample_shape, batch, len(cfgs), c.get("device", "cpu"))
+
+    return _train_group(configs, fit_packed, NotPackable, pays)
+
+
+def _train_group(configs: list[dict], fit_group, refused: type, pays=None) -> list[dict]:
+    """The runs of ``configs`` (one architecture, differing in seed) trained together by ``fit_group``
+    (``fit_batched`` or ``fit_packed``) on the data they share; one at a time through ``train_run`` when
+    ``pays(config, train, cfgs)`` says the group would be slower or ``fit_group`` raises ``refused``."""
+    from ...data import load_splits
     from ...train import TrainConfig
 
     c = configs[0]
     cfgs = [TrainConfig.from_dict(cc["train"]) for cc in configs]
     train, test = load_splits(c["dataset"], c.get("train_size"), c.get("test_size"), c.get("data_seed", 0))
-    kwargs = {**c["model_kwargs"], "num_classes": train.num_classes, "in_chans": train.sample_shape[0]}
-    batch = min(cfgs[0].batch_size, len(train))
-    if not packing_pays(c["model"], kwargs, train.sample_shape, batch, len(configs), c.get("device", "cpu")):
+    if pays is not None and not pays(c, train, cfgs):
         return [train_run(cc) for cc in configs]
     preps = [_prepare(cc, train, tc.seed) for cc, tc in zip(configs, cfgs)]
     try:
-        hists = fit_packed([p["model"] for p in preps], train, test, cfgs, device=c.get("device", "cpu"))
-    except NotPackable:
+        hists = fit_group([p["model"] for p in preps], train, test, cfgs, device=c.get("device", "cpu"))
+    except refused:
         return [train_run(cc) for cc in configs]
     return [_result(p, h, h.wall_time / max(1, len(h.epochs)) / len(hists)) for p, h in zip(preps, hists)]
 
