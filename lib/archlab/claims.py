@@ -9,19 +9,19 @@ turns measured numbers into one row per claim with ``archlab.outcomes`` (``judge
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from . import stats
 from .paths import results_root
 
-if TYPE_CHECKING:
-    from .outcomes import Regime
-
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "out of regime", "not run")
+RANK = {"not reproduced": 0, "out of regime": 1, "not run": 2, "inconclusive": 3, "reproduced": 4}  # weakest first
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 OUTCOMES = VERDICTS  # the old name
 KINDS = ("directional", "equivalence", "exact")
 COLUMNS = ["paper", "id", "kind", "claim", "criterion", "source", "unit", "effect", "ci_low", "ci_high", "ci_method",
@@ -29,6 +29,51 @@ COLUMNS = ["paper", "id", "kind", "claim", "criterion", "source", "unit", "effec
            "regime_measured", "regime_ok", "measured", "note", "verdict", "revised", "profile"]
 INTERVALS = ("mean", "median")
 NUMERIC = ["effect", "ci_low", "ci_high", "threshold_low", "threshold_high", "detectable"]
+
+
+@dataclass(frozen=True)
+class RegimeCheck:
+    name: str
+    ok: bool | None  # None: could not be measured
+    value: float
+    text: str  # "final training loss 0.31 < 0.5: met"
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A precondition the experiment must reach before the claim can be judged, e.g.
+    ``Regime("converged", "final training loss", "<", 0.5)`` or ``Regime("over-fitting present",
+    "validation - training loss gap", ">", 0.3)``.
+
+    ``over`` reduces per-seed values: "worst" (default: every seed must meet it, so the largest value for "<" and
+    the smallest for ">"), "mean" or "median".
+    """
+    name: str
+    text: str
+    op: str
+    threshold: float
+    unit: str = ""
+    over: str = "worst"
+
+    def __post_init__(self):
+        if self.op not in _OPS or self.over not in ("worst", "mean", "median"):
+            raise ValueError(f"regime {self.name!r}: op must be one of {list(_OPS)}, over worst|mean|median")
+
+    def describe(self) -> str:
+        return f"{self.text} {self.op} {self.threshold:g}{' ' + self.unit if self.unit else ''}"
+
+    def check(self, value) -> RegimeCheck:
+        """Evaluate against a measured scalar or per-seed values (None, empty or all-NaN: not measured)."""
+        v = stats.finite([] if value is None else value)
+        if len(v) == 0:
+            return RegimeCheck(self.name, None, math.nan, f"{self.text}: not measured")
+        worst = np.max if self.op in ("<", "<=") else np.min
+        x = float({"worst": worst, "mean": np.mean, "median": np.median}[self.over](v))
+        label = self.text if len(v) == 1 else f"{self.text} ({self.over} of {len(v)})"
+        ok = bool(_OPS[self.op](x, self.threshold))
+        cmp = self.op if ok else {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}[self.op]
+        return RegimeCheck(self.name, ok, x, f"{label} {x:.3g} {cmp} {self.threshold:g}: {'met' if ok else 'not met'}")
+
 
 
 @dataclass(frozen=True)

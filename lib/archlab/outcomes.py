@@ -40,62 +40,14 @@ give it that value, not NaN. Examples::
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import stats
-from .claims import VERDICTS, Claim, verdict
+from .claims import RANK, Claim, Regime, RegimeCheck, verdict  # noqa: F401  (Regime, RegimeCheck: re-exported)
 
-_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-_RANK = {"not reproduced": 0, "out of regime": 1, "not run": 2, "inconclusive": 3, "reproduced": 4}
-assert set(_RANK) == set(VERDICTS)
 POWER, ALPHA = 0.8, 0.05
-
-
-@dataclass(frozen=True)
-class RegimeCheck:
-    name: str
-    ok: bool | None  # None: could not be measured
-    value: float
-    text: str  # "final training loss 0.31 < 0.5: met"
-
-
-@dataclass(frozen=True)
-class Regime:
-    """A precondition the experiment must reach before the claim can be judged, e.g.
-    ``Regime("converged", "final training loss", "<", 0.5)`` or ``Regime("over-fitting present",
-    "validation - training loss gap", ">", 0.3)``.
-
-    ``over`` reduces per-seed values: "worst" (default: every seed must meet it, so the largest value for "<" and
-    the smallest for ">"), "mean" or "median".
-    """
-    name: str
-    text: str
-    op: str
-    threshold: float
-    unit: str = ""
-    over: str = "worst"
-
-    def __post_init__(self):
-        if self.op not in _OPS or self.over not in ("worst", "mean", "median"):
-            raise ValueError(f"regime {self.name!r}: op must be one of {list(_OPS)}, over worst|mean|median")
-
-    def describe(self) -> str:
-        return f"{self.text} {self.op} {self.threshold:g}{' ' + self.unit if self.unit else ''}"
-
-    def check(self, value) -> RegimeCheck:
-        """Evaluate against a measured scalar or per-seed values (None, empty or all-NaN: not measured)."""
-        v = stats.finite([] if value is None else value)
-        if len(v) == 0:
-            return RegimeCheck(self.name, None, math.nan, f"{self.text}: not measured")
-        worst = np.max if self.op in ("<", "<=") else np.min
-        x = float({"worst": worst, "mean": np.mean, "median": np.median}[self.over](v))
-        label = self.text if len(v) == 1 else f"{self.text} ({self.over} of {len(v)})"
-        ok = bool(_OPS[self.op](x, self.threshold))
-        cmp = self.op if ok else {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}[self.op]
-        return RegimeCheck(self.name, ok, x, f"{label} {x:.3g} {cmp} {self.threshold:g}: {'met' if ok else 'not met'}")
 
 
 @dataclass(frozen=True)
@@ -316,7 +268,7 @@ def combine(parts: dict[str, Outcome]) -> Outcome:
     """
     if not parts:
         raise ValueError("combine needs at least one part")
-    name, weakest = min(parts.items(), key=lambda kv: (_RANK[kv[1].verdict], kv[1].slack))
+    name, weakest = min(parts.items(), key=lambda kv: (RANK[kv[1].verdict], kv[1].slack))
     kinds = [o.kind for o in parts.values() if o.kind != "exact"]
     kind = "exact" if not kinds else weakest.kind if weakest.kind != "exact" else kinds[0]
     detail = "; ".join(f"{k} {o.verdict}" + (f": {o.detail}" if o.detail else "") for k, o in parts.items())

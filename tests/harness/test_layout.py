@@ -105,3 +105,47 @@ def test_every_paper_package_has_the_common_modules():
         if name != "overview":
             missing |= {"models", "analysis", "plots"} - modules
         assert not missing, f"papers/{name} lacks {sorted(missing)} (docs/adding-a-paper.md)"
+
+
+def _import_graph(paths) -> dict:
+    """module -> the archlab modules it imports (``from . import x`` counts as importing ``pkg.x`` where x is one)."""
+    known = {_module_name(p) for p in paths}
+    graph = {}
+    for p in paths:
+        edges = set()
+        for target, names, _ in _imports(p):
+            edges |= {f"{target}.{n}" for n, _ in names if f"{target}.{n}" in known}
+            if target in known:
+                edges.add(target)
+        graph[_module_name(p)] = edges - {_module_name(p)}
+    return graph
+
+
+def _cycle(graph: dict) -> list | None:
+    """One import cycle in ``graph`` (a list of modules), or None (depth-first search)."""
+    state, stack = {}, []
+
+    def visit(m):
+        state[m] = "open"
+        stack.append(m)
+        for n in sorted(graph.get(m, ())):
+            if state.get(n) == "open":
+                return stack[stack.index(n):] + [n]
+            if n not in state and (found := visit(n)):
+                return found
+        state[m] = "done"
+        stack.pop()
+        return None
+
+    return next((c for m in sorted(graph) if m not in state and (c := visit(m))), None)
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set(), "c": {"a"}}) is None
+
+
+def test_the_harness_has_no_import_cycle():
+    """Type-only imports count too: claims is the leaf the outcome rules import, never the reverse."""
+    harness = [p for p in _sources(LIB) if PAPERS not in p.parents and p.parent == LIB]
+    assert _cycle(_import_graph(harness)) is None
