@@ -1,4 +1,5 @@
-# archlab: `make reproduce` regenerates every figure and table, `make test` checks everything.
+# archlab: `make figures` renders every figure and table from the reference runs (trains nothing), `make reproduce`
+# retrains them and reports whether the verdicts agree, `make test` checks everything.
 # Both create the virtual environment .venv first when it is missing or older than pyproject.toml.
 
 PYTHON ?= python3
@@ -10,18 +11,23 @@ NOTEBOOKS := $(sort $(filter-out notebooks/00_overview.ipynb,$(wildcard notebook
 PROFILE ?=
 OFFLINE ?=
 RUN_ARGS := $(if $(PROFILE),-p profile $(PROFILE),)
+# The profile whose reference runs `make figures` renders and `make reference` exports (results/reference/<profile>/).
+REF_PROFILE := $(or $(PROFILE),cpu)
 
-.PHONY: reproduce test test-fast bench lab data clean strip help site test-browser
+.PHONY: reproduce figures reference report test test-fast bench lab data clean strip help site test-browser
 
 help:
-	@echo "make reproduce   run every notebook headless into results/ (PROFILE=smoke|cpu|gpu|paper, default auto)"
+	@echo "make figures     re-render every notebook into results/ from the reference runs; trains nothing (PROFILE=cpu)"
+	@echo "make reproduce   retrain every notebook headless into results/ (PROFILE=smoke|cpu|gpu|paper, default auto),"
+	@echo "                 then the reproduction report against the reference -> results/00_overview/reproduction.csv"
+	@echo "make reference   export results/ (after make reproduce) as the reference runs of PROFILE (default cpu)"
 	@echo "make test        unit tests + every notebook in the smoke profile (what CI runs)"
 	@echo "make test-browser  every notebook in JupyterLab + the site, in headless Chromium (CI runs it after make test)"
 	@echo "make site        static HTML book of the executed notebooks in results/ -> docs/_build/site/_build/html (SITE_RESULTS=dir)"
 	@echo "make bench       speed benchmarks -> results/bench/bench.json"
-	@echo "make lab         JupyterLab on notebooks/"
+	@echo "make lab         JupyterLab on notebooks/ (served from the repository root: the methods-note links open)"
 	@echo "make data        copy offline dataset copies into data/ (OFFLINE=/path/to/copies)"
-	@echo "make clean       remove caches and the built site (keeps .venv, data/ and results/)"
+	@echo "make clean       remove caches, the built site and the reference runs' SQLite copies (keeps .venv, data/, results/)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,8 +42,21 @@ $(STAMP): pyproject.toml
 		git config filter.nbstripout.clean '"$(CURDIR)/$(PY)" -m nbstripout --keep-id'; } || true
 	@touch $(STAMP)
 
+# Retrains into results/runs.sqlite (its own store: headless runs never read the reference), then compares.
 reproduce: $(STAMP)
 	$(PY) -m archlab.run $(NOTEBOOKS) $(RUN_ARGS)
+	$(PY) -m archlab.reference report $(if $(PROFILE),--profile $(PROFILE),)
+
+report: $(STAMP)
+	$(PY) -m archlab.reference report $(if $(PROFILE),--profile $(PROFILE),)
+
+# Renders from results/reference/$(REF_PROFILE)/ in a throw-away store with training forbidden: no data needed.
+figures: $(STAMP)
+	$(PY) -m archlab.reference figures $(NOTEBOOKS) --profile $(REF_PROFILE)
+
+# Replaces results/reference/$(REF_PROFILE)/ with the runs and claims of results/ (run after make reproduce).
+reference: $(STAMP)
+	$(PY) -m archlab.reference export --profile $(REF_PROFILE)
 
 # Tests write into a throw-away results folder so committed results are never touched.
 test: $(STAMP)
@@ -67,8 +86,10 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench $(if $(BENCH_SIZE),--size $(BENCH_SIZE),)
 
+# Served from the repository root and opened on notebooks/, so the notebooks' links to the methods notes
+# (../docs/papers/*.md) open in Lab (a server rooted at notebooks/ cannot reach them).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks
 
 # The offline copies (see README): MNIST in torchvision's raw layout, CIFAR-10 as an image-folder tree.
 data:
@@ -82,5 +103,5 @@ strip: $(STAMP)
 	$(VENV)/bin/nbstripout --keep-id notebooks/*.ipynb
 
 clean:
-	rm -rf .pytest_cache lib/*.egg-info data/.archlab-cache docs/_build tests/browser/artifacts
+	rm -rf .pytest_cache lib/*.egg-info data/.archlab-cache docs/_build tests/browser/artifacts results/reference/*/runs.sqlite*
 	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

@@ -1,10 +1,12 @@
 """Provenance of a result: which code, which packages, which device, which profile and seeds."""
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 import time
 from functools import lru_cache
+from pathlib import Path
 
 from .paths import REPO_ROOT
 
@@ -45,10 +47,41 @@ def device_name(device=None) -> str:
 
     if (device is None or str(device).startswith("cuda")) and torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    return f"CPU: {platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+    return f"CPU: {cpu_model()} ({torch.get_num_threads()} threads)"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else the architecture: a rerun on another CPU model can move a
+    verdict, and the reproduction report names both sides' devices."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def provenance(profile: str | None = None, seeds=None, device=None, **extra) -> dict:
     return {"git_commit": git_commit(), "versions": versions(), "device": device_name(device), "profile": profile,
             "seeds": list(seeds) if seeds is not None else None, "host": platform.node(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
+
+
+def notebook_info(root: Path, stem: str) -> dict:
+    """A results folder's notebook: run time (papermill's record in the executed copy) and the provenance of its
+    figures (``figures/manifest.json``: device, versions, profile, code commit), blank where missing."""
+    info = {"run_time_s": None, "device": "", "versions": "", "profile": "", "git_commit": ""}
+    nb = Path(root) / stem / f"{stem}.ipynb"
+    if nb.exists():
+        duration = json.loads(nb.read_text()).get("metadata", {}).get("papermill", {}).get("duration")
+        info["run_time_s"] = None if duration is None else round(float(duration), 1)
+    manifest = Path(root) / stem / "figures" / "manifest.json"
+    if manifest.exists():
+        figures = json.loads(manifest.read_text()).get("figures", {})
+        if figures:
+            first = figures[sorted(figures)[0]]
+            info.update(device=first.get("device", ""), profile=first.get("profile") or "",
+                        git_commit=first.get("git_commit", ""),
+                        versions=", ".join(f"{k} {v}" for k, v in sorted(first.get("versions", {}).items())))
+    return info

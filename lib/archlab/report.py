@@ -5,13 +5,21 @@
 effect lies inside the reference's interval: two runs whose effects agree within the reference's uncertainty can
 still read differently when an interval sits near its threshold, and a reader comparing verdicts alone would
 conclude the opposite. ``markdown(table)`` renders it for a note or the README.
+
+``reproduction()`` is the report that ends ``make reproduce``: the new results folder's claims against the
+reference runs' claims of the same profile (``archlab.reference``), per claim the agreement and per notebook the run
+time of each side, and the device, versions and profile where they differ; ``write_reproduction`` saves it as
+``results/00_overview/reproduction.csv`` (claims) and ``reproduction_notebooks.csv``.
 """
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .claims import normalise
+from .claims import normalise, read_claims
 
 COLUMNS = ["paper", "id", "kind", "verdict_ref", "verdict_new", "same_verdict", "effect_ref", "ci_low_ref",
            "ci_high_ref", "effect_new", "ci_low_new", "ci_high_new", "inside_ref_interval", "note_new"]
@@ -56,3 +64,116 @@ def _fmt(e, lo, hi) -> str:
     if not np.isfinite(e):
         return ""
     return f"{e:+.3g}" + (f" [{lo:.3g}, {hi:.3g}]" if np.isfinite(lo) and np.isfinite(hi) else "")
+
+
+# Per claim, in the order a reader should look at them: a verdict that moved although the new effect lies in the
+# reference's interval is statistical agreement read across a threshold, not a failure to reproduce.
+AGREEMENT = ("verdict differs, effect outside reference interval", "verdict differs, effect inside reference interval",
+             "verdict differs", "same verdict, effect outside reference interval", "on one side only", "same verdict")
+PROVENANCE = ("profile", "device", "versions")
+MANIFEST = "manifest.json"  # archlab.reference's per-profile record
+
+
+def agreement(r) -> str:
+    """One of ``AGREEMENT`` for a row of ``compare``'s table ("verdict differs" alone: no interval, e.g. an exact
+    check)."""
+    if not r.verdict_ref or not r.verdict_new:
+        return "on one side only"
+    inside = {True: "inside", False: "outside"}.get(r.inside_ref_interval)
+    if r.same_verdict:
+        return "same verdict" if inside != "outside" else AGREEMENT[3]
+    return f"verdict differs, effect {inside} reference interval" if inside else AGREEMENT[2]
+
+
+def _claims_of(folder: Path, pattern: str, stem_of) -> pd.DataFrame:
+    tables = [read_claims(p).assign(notebook=stem_of(p)) for p in sorted(folder.glob(pattern))]
+    return pd.concat(tables, ignore_index=True) if tables else normalise(pd.DataFrame()).assign(notebook="")
+
+
+def reproduction(profile: str | None = None, new_root: Path | None = None, ref: Path | None = None) -> dict:
+    """``{"profile", "note", "claims", "notebooks"}``: the new results' claims (``new_root``, default the results
+    folder) against the reference claims of ``profile`` (default: the new claims' profile)."""
+    from .paths import reference_root, results_root
+    from .provenance import notebook_info
+
+    new_root, ref = Path(new_root or results_root()), Path(ref or reference_root())
+    new = _claims_of(new_root, "*/claims.csv", lambda p: p.parent.name)
+    seen = new.profile.dropna().astype(str)
+    profile = profile or (seen.mode().iloc[0] if len(seen) else "cpu")
+    folder = ref / profile
+    if not (folder / MANIFEST).exists():
+        have = sorted(p.parent.name for p in ref.glob(f"*/{MANIFEST}"))
+        note = (f"no {profile} reference runs under {ref} (profiles with reference runs: "
+                f"{', '.join(have) or 'none'}): nothing to compare this {profile} reproduction against")
+        return {"profile": profile, "note": note, "claims": pd.DataFrame(columns=["notebook", *COLUMNS, "agreement"]),
+                "notebooks": pd.DataFrame()}
+    old = _claims_of(folder / "claims", "*.csv", lambda p: p.stem)
+    new = new[new.notebook.isin(set(old.notebook)) | ~new.paper.isin(set(old.paper))]  # the profile's notebooks
+    table = compare(old, new)
+    stems = dict(zip(new.paper, new.notebook)) | dict(zip(old.paper, old.notebook))
+    table.insert(0, "notebook", table.paper.map(stems))
+    table["agreement"] = [agreement(r) for r in table.itertuples()]
+    table = table.sort_values(["notebook", "id"], key=lambda c: c.map(_natural) if c.name == "id" else c)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    rows = []
+    for stem in sorted(set(manifest["notebooks"]) | {p.parent.name for p in new_root.glob("*/claims.csv")}):
+        a, b = manifest["notebooks"].get(stem, {}), notebook_info(new_root, stem)
+        row = {"notebook": stem, "run_time_ref_s": a.get("run_time_s"), "run_time_new_s": b["run_time_s"]}
+        for f in (*PROVENANCE, "git_commit"):
+            row |= {f"{f}_ref": a.get(f, ""), f"{f}_new": b[f]}
+        row["differs"] = ", ".join(f for f in PROVENANCE if a.get(f) and b[f] and a.get(f) != b[f])
+        rows.append(row)
+    n, same = len(table), int(table.same_verdict.sum())
+    note = (f"{same} of {n} verdicts match the {profile} reference; "
+            f"{int((table.inside_ref_interval == False).sum())} new effects lie outside the reference's interval")  # noqa: E712
+    return {"profile": profile, "note": note, "claims": table.reset_index(drop=True), "notebooks": pd.DataFrame(rows)}
+
+
+def _natural(claim_id: str):
+    """C2 before C10 (ids sort by their number, then by their suffix)."""
+    import re
+
+    m = re.match(r"([A-Za-z]*)(\d+)(.*)", str(claim_id))
+    return (m.group(1), int(m.group(2)), m.group(3)) if m else (str(claim_id), 0, "")
+
+
+def flagged(rep: dict) -> pd.DataFrame:
+    """The claims a reader must look at: every one whose agreement is not plain "same verdict"."""
+    t = rep["claims"]
+    return t[t.agreement != "same verdict"] if len(t) else t
+
+
+def write_reproduction(rep: dict, root: Path | None = None) -> Path:
+    from .paths import results_dir
+
+    folder = Path(root) / "00_overview" if root is not None else results_dir("00_overview")
+    folder.mkdir(parents=True, exist_ok=True)
+    rep["claims"].to_csv(folder / "reproduction.csv", index=False)
+    rep["notebooks"].to_csv(folder / "reproduction_notebooks.csv", index=False)
+    return folder / "reproduction.csv"
+
+
+def reproduction_text(rep: dict) -> str:
+    """The report as a terminal reads it: the count, every flagged claim, each notebook's time and differences."""
+    out = [f"Reproduction report ({rep['profile']} profile): {rep['note']}"]
+    if not len(rep["claims"]):
+        return out[0]
+    bad = flagged(rep)
+    out += ["", "Claims whose verdict or effect differs:" if len(bad) else "Every claim: same verdict."]
+    if len(bad):
+        out += ["", "| notebook | claim | kind | reference | new | effect reference | effect new | agreement |",
+                "|---|---|---|---|---|---|---|---|"]
+        out += [f"| {r.notebook} | {r.id} | {r.kind} | {r.verdict_ref} | {r.verdict_new} | "
+                f"{_fmt(r.effect_ref, r.ci_low_ref, r.ci_high_ref)} | {_fmt(r.effect_new, r.ci_low_new, r.ci_high_new)}"
+                f" | {r.agreement} |" for r in bad.itertuples()]
+    out += ["", "| notebook | run time reference (s) | run time new (s) | differs |", "|---|---|---|---|"]
+    for r in rep["notebooks"].itertuples():
+        out.append(f"| {r.notebook} | {_secs(r.run_time_ref_s)} | {_secs(r.run_time_new_s)} | {r.differs} |")
+    for r in rep["notebooks"].itertuples():
+        for f in r.differs.split(", ") if r.differs else ():
+            out.append(f"{r.notebook} {f}: reference {getattr(r, f + '_ref')}; new {getattr(r, f + '_new')}")
+    return "\n".join(out)
+
+
+def _secs(v) -> str:
+    return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{float(v):.0f}"

@@ -6,12 +6,17 @@ another module keeps its runs; names it had before (``formerly=``) are migrated 
 resume after a crash and figures re-render from stored runs without training. SQLite in WAL mode
 lets several processes (sweep workers, a notebook reading results) use one file safely, and each
 run is committed the moment it finishes, so killing a sweep loses only the runs in flight.
+
+A store can read other stores beneath its own (``references``, read only): the reference runs shipped with the
+repository (``archlab.reference``), so a notebook opened in JupyterLab renders from them instead of training. Its own
+runs win over a reference's with the same key, and whatever it trains goes into its own file only.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+import os
 import socket
 import sqlite3
 import time
@@ -19,7 +24,7 @@ from contextlib import closing
 from pathlib import Path
 
 from . import __version__
-from .paths import store_path
+from .paths import reference_profiles, reference_root, store_path
 
 # ok/diverged: the experiment's outcome. failed: the experiment itself raised (a deterministic error of the model
 # code), kept until ``retry_failed``. oom/environment: the machine failed the run (out of memory, missing data, an
@@ -32,7 +37,7 @@ def finished(retry_failed: bool = False) -> tuple:
     """The statuses a sweep does not rerun: every one but the environment's, and but ``failed`` on request."""
     return tuple(s for s in STATUSES if s not in RETRIED and not (retry_failed and s == "failed"))
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     key TEXT PRIMARY KEY,
     fn TEXT NOT NULL,
@@ -47,6 +52,39 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_fn ON runs (fn);
 """
+FIELDS = ("key", "fn", "config", "status", "result", "error", "code_version", "seconds", "host", "created")
+EXPORT = "runs.jsonl.xz"  # a store exported as reference runs (archlab.reference): one JSON row a line, xz
+
+
+def load_export(export: Path) -> Path:
+    """The SQLite copy of an exported store, beside it (``runs.sqlite``), rebuilt when missing or older than the
+    export. Built under a temp name and renamed, so concurrent kernels never see half a file; a rollback journal,
+    not WAL, so read-only readers need no ``-shm`` file."""
+    import lzma
+    import os
+    import tempfile
+
+    target = export.parent / "runs.sqlite"
+    if target.exists() and target.stat().st_mtime >= export.stat().st_mtime:
+        return target
+    fd, tmp = tempfile.mkstemp(prefix=".runs-", suffix=".sqlite", dir=export.parent)
+    os.close(fd)
+    rows = [json.loads(line) for line in lzma.decompress(export.read_bytes()).decode().splitlines()]
+    with closing(sqlite3.connect(tmp)) as db, db:
+        db.executescript(SCHEMA)
+        db.executemany(f"INSERT OR REPLACE INTO runs VALUES ({', '.join('?' * len(FIELDS))})",
+                       [tuple(r[f] for f in FIELDS) for r in rows])
+    os.replace(tmp, target)
+    return target
+
+
+def default_references() -> list[Path]:
+    """The reference runs a default ``RunStore`` reads beneath its own: the profiles ``paths.reference_profiles``
+    names (in JupyterLab every profile's, headless none) that have an export."""
+    wanted = reference_profiles()
+    exports = sorted(reference_root().glob(f"*/{EXPORT}")) if wanted == "all" else [
+        reference_root() / p / EXPORT for p in wanted]
+    return [load_export(e) for e in exports if e.exists()]
 
 
 def versioned(version: int, *, name: str | None = None, formerly: tuple = ()):
@@ -105,24 +143,40 @@ def _unjson(text):
 
 
 class RunStore:
-    """A SQLite file of runs. Cheap to construct; each call opens and closes its own connection."""
+    """A SQLite file of runs. Cheap to construct; each call opens and closes its own connection.
 
-    def __init__(self, path: str | Path | None = None):
+    ``references``: stores read beneath this one (never written); default: none for an explicit ``path``, else the
+    reference runs ``paths.reference_profiles()`` names (JupyterLab: every profile's; headless runs: none).
+    """
+
+    def __init__(self, path: str | Path | None = None, references: list | None = None):
         self.path = Path(path) if path is not None else store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if references is None and path is None:
+            references = default_references()
+        self.references = [Path(r) for r in references or ()]
         with closing(self._connect()) as db:
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+            db.executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60)
         db.row_factory = sqlite3.Row
         return db
 
-    def get(self, key: str) -> dict | None:
+    def _read(self, query: str, args=()) -> list[sqlite3.Row]:
+        """``query``'s rows from this store, then from each reference (opened read only)."""
         with closing(self._connect()) as db:
-            row = db.execute("SELECT * FROM runs WHERE key = ?", (key,)).fetchone()
-        return None if row is None else self._row(row)
+            rows = db.execute(query, args).fetchall()
+        for ref in self.references:
+            with closing(sqlite3.connect(f"file:{ref}?mode=ro", uri=True, timeout=60)) as db:
+                db.row_factory = sqlite3.Row
+                rows += db.execute(query, args).fetchall()
+        return rows
+
+    def get(self, key: str) -> dict | None:
+        rows = self._read("SELECT * FROM runs WHERE key = ?", (key,))
+        return self._row(rows[0]) if rows else None
 
     def put(self, key: str, fn, config: dict, status: str, result: dict | None = None, error: str | None = None,
             seconds: float | None = None) -> None:
@@ -137,17 +191,21 @@ class RunStore:
 
     def keys(self, fn=None, statuses=STATUSES) -> set[str]:
         """Keys of stored runs (of ``fn``, with one of ``statuses``)."""
-        with closing(self._connect()) as db:
-            if fn is None:
-                rows = db.execute("SELECT key, status FROM runs").fetchall()
-            else:
-                rows = db.execute("SELECT key, status FROM runs WHERE fn = ?", (fn_name(fn),)).fetchall()
-        return {r["key"] for r in rows if r["status"] in statuses}
+        if fn is None:
+            rows = self._read("SELECT key, status FROM runs")
+        else:
+            rows = self._read("SELECT key, status FROM runs WHERE fn = ?", (fn_name(fn),))
+        first = {}
+        for r in rows:  # this store's row first, so a run retrained here shadows the reference's
+            first.setdefault(r["key"], r["status"])
+        return {k for k, s in first.items() if s in statuses}
 
     def runs(self, fn=None) -> list[dict]:
-        with closing(self._connect()) as db:
-            q, args = ("SELECT * FROM runs", ()) if fn is None else ("SELECT * FROM runs WHERE fn = ?", (fn_name(fn),))
-            return [self._row(r) for r in db.execute(q + " ORDER BY created", args).fetchall()]
+        q, args = ("SELECT * FROM runs", ()) if fn is None else ("SELECT * FROM runs WHERE fn = ?", (fn_name(fn),))
+        first = {}
+        for r in self._read(q, args):
+            first.setdefault(r["key"], r)
+        return sorted((self._row(r) for r in first.values()), key=lambda r: r["created"])
 
     def merge(self, other: str | Path) -> int:
         """Copy in every run of another store (e.g. one shard's) that this one lacks; returns how many."""
@@ -192,14 +250,27 @@ class RunStore:
         return d
 
     def __len__(self) -> int:
+        """How many runs this store's own file holds (references not counted)."""
         with closing(self._connect()) as db:
             return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
 
 
+class TrainingDisabled(RuntimeError):
+    """A run was missing while ``ARCHLAB_NO_TRAINING`` forbids training (``make figures`` renders stored runs only)."""
+
+
 def execute(fn, config: dict) -> tuple[str, dict | None, str | None, float]:
     """Run ``fn(config)`` and classify the outcome: (status, result, error, seconds). Never raises
-    for a failing run, so one bad configuration cannot take a sweep down."""
+    for a failing run, so one bad configuration cannot take a sweep down; but raises ``TrainingDisabled`` when
+    ``ARCHLAB_NO_TRAINING`` is set, before anything trains."""
     import traceback
+
+    if os.environ.get("ARCHLAB_NO_TRAINING"):
+        what = getattr(fn, "fn", fn)  # a group's wrapper (sweep._Batch) carries the run function
+        raise TrainingDisabled(f"{getattr(what, 'run_name', getattr(what, '__name__', what))} run {json.dumps(config, default=str)[:300]} is "
+                               "not among the stored runs and ARCHLAB_NO_TRAINING forbids training it (make figures "
+                               "renders the reference runs only: were they exported from this code? `make reproduce` "
+                               "retrains, `make reference` exports anew)")
 
     t0 = time.perf_counter()
     try:

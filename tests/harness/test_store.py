@@ -176,3 +176,41 @@ def test_sharded_stores_merge_into_one(tmp_path):
     assert len(merged) == 6 and merged.merge(a.path) == 0  # merging again adds nothing
     df = run_sweep(sweep_fns.square, configs, store=merged, verbose=False)
     assert sorted(df.y) == [0, 1, 4, 9, 16, 25]
+
+
+def test_a_store_reads_its_references_beneath_its_own_runs(tmp_path):
+    ref = RunStore(tmp_path / "ref.sqlite", references=[])
+    ref.put(run_key(sweep_fns.square, {"x": 2}), sweep_fns.square, {"x": 2}, "ok", {"y": 4})
+    ref.put(run_key(sweep_fns.square, {"x": 3}), sweep_fns.square, {"x": 3}, "ok", {"y": -1})
+    own = RunStore(tmp_path / "own.sqlite", references=[tmp_path / "ref.sqlite"])
+    own.put(run_key(sweep_fns.square, {"x": 3}), sweep_fns.square, {"x": 3}, "ok", {"y": 9})  # shadows the reference
+    df = run_sweep(sweep_fns.square, [{"x": 2}, {"x": 3}, {"x": 4}], store=own, verbose=False)
+    assert list(df.y) == [4, 9, 16]  # x=2 from the reference, x=3 its own, x=4 trained
+    assert len(own) == 2 and len(ref) == 2  # what trained went into its own file; the reference untouched
+    assert own.get(run_key(sweep_fns.square, {"x": 3}))["result"] == {"y": 9}
+
+
+def test_no_training_refuses_a_missing_run_before_it_trains(store, tmp_path, monkeypatch):
+    from archlab.store import TrainingDisabled
+
+    monkeypatch.setenv("ARCHLAB_NO_TRAINING", "1")
+    with pytest.raises(TrainingDisabled, match="square"):
+        run_sweep(sweep_fns.square, [{"x": 5, "marker": str(tmp_path)}], store=store, verbose=False)
+    assert not list(tmp_path.glob("call-*")) and len(store) == 0
+
+
+def test_a_notebook_in_jupyterlab_writes_beside_the_committed_results(monkeypatch, tmp_path):
+    from archlab import paths
+
+    monkeypatch.delenv("ARCHLAB_RESULTS", raising=False)
+    monkeypatch.delenv("ARCHLAB_HEADLESS", raising=False)
+    monkeypatch.delenv("ARCHLAB_REFERENCE", raising=False)
+    monkeypatch.setitem(sys.modules, "ipykernel", sys)  # a kernel, neither papermill's nor nbval's
+    assert paths.lab_mode() and paths.results_root() == paths.LAB_RESULTS and paths.reference_profiles() == "all"
+    monkeypatch.setenv("ARCHLAB_HEADLESS", "1")
+    assert paths.results_root() == paths.COMMITTED and paths.reference_profiles() == ()
+    committed, lab = tmp_path / "results", tmp_path / "lab"
+    (committed / "01_x").mkdir(parents=True)
+    (committed / "01_x" / "claims.csv").write_text("paper,id\n1,C1\n")
+    paths.seed_lab_claims(committed, lab)
+    assert (lab / "01_x" / "claims.csv").read_text() == "paper,id\n1,C1\n"
