@@ -5,7 +5,7 @@ import pytest
 from archlab.config import ConfigError
 from archlab.papers.leaderboard import PROFILES, make_config
 from archlab.papers.leaderboard.claims import DESIGNS
-from archlab.papers.leaderboard.grid import CPU_ENTRIES, RECIPE
+from archlab.papers.leaderboard.grid import CPU_ENTRIES, PROBE_FACTOR, RECIPE
 from archlab.papers.leaderboard.models import BASELINE, ENTRIES
 
 
@@ -26,14 +26,25 @@ def test_bad_parameters_are_refused_with_the_valid_choices(params, match):
 def test_every_run_shares_the_recipe_and_the_seeds():
     cfg = make_config(profile="cpu")
     configs = cfg.configs(device="cpu")
-    assert len(configs) == len(cfg.pairs()) * PROFILES["cpu"]["seeds"]
-    recipes = {tuple(sorted((k, v) for k, v in c["train"].items() if k != "seed")) for c in configs}
+    compared = [c for c in configs if c["role"] == "seed"]
+    assert len(compared) == len(cfg.pairs()) * PROFILES["cpu"]["seeds"]
+    recipes = {tuple(sorted((k, v) for k, v in c["train"].items() if k != "seed")) for c in compared}
     assert len(recipes) == 1
     assert all(c["train"][k] == v for c in configs for k, v in RECIPE.items())
     seeds = {}
-    for c in configs:
+    for c in compared:
         seeds.setdefault((c["entry"], c["budget"]), set()).add(c["train"]["seed"])
     assert len({frozenset(s) for s in seeds.values()}) == 1  # every entry has the same seeds: paired by seed
+
+
+def test_each_entry_has_one_longer_probe_under_the_same_recipe():
+    cfg = make_config(profile="cpu")
+    epochs = PROFILES["cpu"]["epochs"]
+    probes = [c for c in cfg.configs(device="cpu") if c["role"] == "probe"]
+    assert sorted((c["entry"], c["budget"]) for c in probes) == sorted(cfg.pairs())
+    assert {c["train"]["epochs"] for c in probes} == {PROBE_FACTOR * epochs}
+    assert {c["train"]["seed"] for c in probes} == {0}
+    assert cfg.plan()["test_size"] is None  # the full test split: the verdicts are judged on test accuracy
 
 
 def test_the_cpu_profile_holds_every_design_it_judges_and_the_baseline():
@@ -47,7 +58,8 @@ def test_restricting_entries_and_budgets():
     cfg = make_config(profile="gpu", entries=["resnet", "sensli"], budgets=[800_000])
     assert cfg.pairs() == [("resnet", 800_000), ("sensli", 800_000)]
     sensli = [c for c in cfg.configs() if c["entry"] == "sensli"]
-    assert {c["insert_at"] for c in sensli} == {PROFILES["gpu"]["epochs"] // 2}
+    assert {(c["role"], c["insert_at"]) for c in sensli} == {("seed", PROFILES["gpu"]["epochs"] // 2),
+                                                            ("probe", PROFILES["gpu"]["epochs"])}
     assert "not at budget" not in cfg.describe()
 
 

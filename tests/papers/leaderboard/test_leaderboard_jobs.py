@@ -13,8 +13,10 @@ def test_one_job_per_run_with_phases_where_a_run_is_not_one_net():
     assert ens and all(len(j["phases"]) == 2 and j["phases"][0]["model"] == "mp_plain_net" for j in ens)
     grow = [j for j in js if j["model"] == "growing_vgg"]
     e = PROFILES["gpu"]["epochs"]
-    t = int(INSERT_FRACTION * e)
-    assert grow and all([p["epochs"] for p in j["phases"]] == [t, e - t] for j in grow)
+    assert {j["epochs"] for j in grow} == {e, 2 * e}  # the compared seeds and the longer probe
+    assert grow and all([p["epochs"] for p in j["phases"]] == [int(INSERT_FRACTION * j["epochs"]),
+                                                                j["epochs"] - int(INSERT_FRACTION * j["epochs"])]
+                        for j in grow)
     assert all("phases" not in j for j in js if j["model"] not in ("mp_ensemble", "growing_vgg"))
 
 

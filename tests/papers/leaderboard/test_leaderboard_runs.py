@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from archlab import testnoise
 from archlab.papers.leaderboard import analysis, explore, make_config, plots, run, verdicts
 from archlab.papers.leaderboard.budgets import match
 from archlab.papers.leaderboard.models import Growable, build
@@ -26,7 +27,8 @@ def test_a_run_reports_the_standard_columns(name):
     r = R.train_entry(_config(name, 12_000))
     assert r["status"] == "ok" and 0 <= r["test_acc"] <= 1 and r["params"] == match(name, 12_000, (3, 16, 16)).params
     assert r["train_flops"] > 0 and r["sec_per_epoch"] > 0 and len(r["history"]["epochs"]) == 2
-    assert math.isfinite(r["loss_fall_q4"])
+    assert math.isfinite(r["loss_fall_q4"]) and r["epochs"] == 2
+    assert r["n_test"] == 128 and testnoise.accuracy(r["test_bits"], r["n_test"]) == pytest.approx(r["test_acc"])
     if name == "ens2":
         assert len(r["member_acc"]) == 2
 

@@ -9,7 +9,8 @@ paper on "at equal cost, this design beats the residual baseline".
 Modules: ``models`` (the entries: registered models, fixed arguments, how each scales; the growable wrapper),
 ``budgets`` (matching to a budget, parameter and FLOP counts), ``growth`` (SensLI inside the shared recipe),
 ``grid`` (recipe, profiles, config, run configs), ``run`` (the stored run function), ``analysis`` (the leaderboard,
-ranked tables, Pareto fronts), ``claims`` (claims and verdicts), ``plots`` (figures), ``explore`` (the widgets'
+ranked tables, Pareto fronts), ``evidence`` (each entry's fit against its longer probe, the test/seed split of each
+gap's spread), ``claims`` (claims and verdicts), ``plots`` (figures), ``explore`` (the widgets'
 views), ``jobs`` (benchmark and dry-run jobs). Methods note: docs/papers/leaderboard.md.
 """
 STEM = "05_leaderboard"

@@ -14,9 +14,11 @@ import pandas as pd
 from ... import stats
 from .models import BASELINE, ENTRIES, PAPER_NAMES
 
-COLUMNS = ["entry", "label", "paper", "budget", "seed", "status", "params", "flops", "train_flops", "sec_per_epoch",
-           "test_acc", "test_loss", "train_acc", "train_loss", "loss_fall_q4", "seconds", "error", "params_start",
-           "position"]
+COLUMNS = ["entry", "label", "paper", "budget", "role", "seed", "epochs", "status", "params", "flops", "train_flops",
+           "sec_per_epoch", "test_acc", "test_loss", "train_acc", "train_loss", "loss_fall_q4", "seconds", "error",
+           "params_start", "position", "n_test", "test_bits"]
+TEXT = ("entry", "label", "paper", "role", "status", "error", "test_bits")
+SEED, PROBE = "seed", "probe"  # a run's role: a compared seed, or the longer probe of ``claims.FITTED``
 CHANCE = 0.1  # CIFAR-10 (and the synthetic set): ten classes
 COST_AXES = {"params": "parameters", "flops": "forward FLOPs per image", "train_flops": "training FLOPs (whole run)",
              "sec_per_epoch": "seconds per training epoch"}
@@ -33,20 +35,28 @@ def run_table(runs: pd.DataFrame) -> pd.DataFrame:
     for c in COLUMNS:
         if c not in df:
             df[c] = np.nan
+    df["role"] = df["role"].fillna(SEED)
     df = df[COLUMNS].copy()
-    num = [c for c in COLUMNS if c not in ("entry", "label", "paper", "status", "error")]
+    num = [c for c in COLUMNS if c not in TEXT]
     df[num] = df[num].apply(pd.to_numeric, errors="coerce")
-    return df.sort_values(["budget", "entry", "seed"]).reset_index(drop=True)
+    order = dict(by=["budget", "entry", "role", "seed"], ascending=[True, True, False, True])  # seeds, then the probe
+    return df.sort_values(**order).reset_index(drop=True)
 
 
 def failures(table: pd.DataFrame) -> pd.DataFrame:
     """Runs that did not finish (failed, diverged, out of memory, missing data): entry, budget, seed, status, error."""
     bad = table[table.status != "ok"]
-    return bad[["entry", "budget", "seed", "status", "error"]].reset_index(drop=True)
+    return bad[["entry", "budget", "role", "seed", "status", "error"]].reset_index(drop=True)
+
+
+def seeds(table: pd.DataFrame) -> pd.DataFrame:
+    """The compared runs (the probes only say how far training got)."""
+    return table[table.role == SEED]
 
 
 def scored(table: pd.DataFrame) -> pd.DataFrame:
-    """Runs that count in comparisons: finished ones, and diverged ones at chance accuracy."""
+    """Compared runs that count: finished ones, and diverged ones at chance accuracy."""
+    table = seeds(table)
     df = table[table.status.isin(["ok", "diverged"])].copy()
     df.loc[df.status == "diverged", "test_acc"] = CHANCE
     return df

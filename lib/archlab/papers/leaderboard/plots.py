@@ -93,7 +93,8 @@ def ranked(lb: pd.DataFrame, budget: int):
 
 
 def loss_curves(runs: pd.DataFrame, budget: int, entries=None):
-    """Epoch-mean training loss of every run at ``budget`` (one line per seed), to see by eye how far each run got."""
+    """Training accuracy per epoch of every run at ``budget`` (one line per seed; the longer probe dashed): how far
+    each run got, against what the same recipe reaches with more epochs (the ``fitted`` precondition)."""
     df = runs[(runs.budget == budget) & (runs.status == "ok")]
     if entries:
         df = df[df.entry.isin(entries)]
@@ -102,11 +103,13 @@ def loss_curves(runs: pd.DataFrame, budget: int, entries=None):
     for r in df.itertuples():
         curve = pd.DataFrame(r.result["history"]["epochs"])
         colour = f"C{list(ENTRIES).index(r.entry) % 10}"
-        ax.plot(curve.epoch, curve.train_loss, color=colour, lw=1, alpha=0.8,
-                label=None if r.entry in seen else ENTRIES[r.entry].label)
+        probe = getattr(r, "role", "seed") == "probe"
+        ax.plot(curve.epoch, 100 * curve.train_acc, color=colour, lw=1.6 if probe else 0.8, alpha=0.9,
+                ls="--" if probe else "-", label=None if r.entry in seen else ENTRIES[r.entry].label)
         seen.add(r.entry)
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    ax.set(xlabel="epoch", ylabel="training loss (epoch mean, nats)", title=f"Training loss, budget {budget:,}")
+    ax.set(xlabel="epoch", ylabel="training accuracy (%, epoch mean)",
+           title=f"Training accuracy, budget {budget:,} (dashed: each entry's longer probe)")
     if seen:
         ax.legend(fontsize="small", ncol=2)
     fig.tight_layout()
