@@ -242,3 +242,31 @@ def accuracy_table(df: pd.DataFrame) -> pd.DataFrame:
     """Final test accuracy per study, start net and method: mean, std and count over the runs that finished."""
     return (df[df["status"] == "ok"].groupby(["study", "widths_start", "label"], sort=False)["test_acc"]
             .agg(["mean", "std", "count"]).round(4).reset_index())
+
+
+TEST_CLAIMS = {"C3": ("fnn", "small"), "C14": ("cnn", "small")}  # claims judged on test accuracy: study, base arm
+
+
+def _n_test(row) -> int:
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in row["data_kw"].items()}
+    n = int(dataset_info(row["dataset"], **kw)["n_test"])
+    size = row.get("test_size")
+    return min(n, int(size)) if isinstance(size, (int, float)) and size == size and size else n
+
+
+def test_noise(df: pd.DataFrame) -> pd.DataFrame:
+    """``archlab.testnoise.table`` of the test-accuracy claims (C3, C14): the spread of their paired per-seed
+    differences (SensLI - base) split into the test-set and the seed part, from each run's stored ``test_correct``.
+    A claim whose study has fewer than 2 finished pairs with stored bits is left out."""
+    from ...testnoise import split, table
+
+    splits = {}
+    for cid, (study, base) in TEST_CLAIMS.items():
+        d = df[(df["study"] == study) & (df["status"] == "ok")]
+        d = d.loc[d["result"].map(lambda r: isinstance(r.get("test_correct"), str)).astype(bool)]
+        li, ref = (d[d["method"] == m].set_index("seed")["result"] for m in ("sensli", base))
+        seeds = sorted(set(li.index) & set(ref.index))
+        if len(seeds) >= 2:
+            bits = lambda runs: [runs[s]["test_correct"] for s in seeds]  # noqa: E731
+            splits[cid] = split(bits(li), bits(ref), n=_n_test(d.iloc[0]))
+    return table(splits)

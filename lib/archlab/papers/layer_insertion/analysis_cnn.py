@@ -95,3 +95,29 @@ def cnn_table(df: pd.DataFrame) -> pd.DataFrame:
             row[f"gflops_{r.label}"] = round(float(r.total_flops) / 1e9, 1) if r.status == "ok" else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def conv_shares(m: dict) -> dict:
+    """Whether inserting a conv can matter in the cnn profile ``m``: the small VGG's parameters, the share its convs
+    hold, and what the largest and smallest candidate conv add (parameters and forward FLOPs, % of the small
+    VGG's). At the cpu widths 4/8/16 the dense head holds nearly everything, so the study checks plumbing only."""
+    import torch.nn as nn
+
+    from ...data import dataset_info
+    from ...models import create_model
+    from ...train import count_flops
+
+    shape = dataset_info(m["dataset"], **m["data_kw"])["shape"]
+    net = create_model("growing_vgg", in_chans=shape[0], image_size=shape[-1], widths=tuple(m["widths"]))
+    params = sum(p.numel() for p in net.parameters())
+    conv = sum(p.numel() for mod in net.modules() if isinstance(mod, nn.Conv2d) for p in mod.parameters())
+    flops = count_flops(net, shape)
+    added, added_flops = [], []
+    for pos in range(len(m["widths"])):
+        cand = net.candidate(pos)
+        added.append(sum(p.numel() for p in cand.parameters()))
+        side = shape[-1] // 2 ** pos
+        added_flops.append(2 * cand.conv.weight.numel() * side * side)  # multiply-adds x 2, as count_flops
+    return dict(widths=tuple(m["widths"]), params=params, conv_share_pct=100 * conv / params,
+                inserted_params_pct=(100 * min(added) / params, 100 * max(added) / params),
+                inserted_flops_pct=(100 * min(added_flops) / flops, 100 * max(added_flops) / flops))

@@ -30,6 +30,7 @@ from ...data import DeviceLoader, load_splits
 from ...models import create_model
 from ...store import versioned
 from ...sweep import run_sweep
+from ...testnoise import correct_bits
 from ...train import count_params, evaluate, seed_everything
 from . import STEM, models, models_cnn  # noqa: F401  (models, models_cnn: register the growing nets)
 from .batched import train_seeds
@@ -98,11 +99,13 @@ def run_growth(config: dict) -> dict:
         return _mlp_result(c, model, log, params_start, train, test, device)
 
 
-@versioned(1, name="layer_insertion.grow_seeds")
+@versioned(2, name="layer_insertion.grow_seeds")
 def run_growth_seeds(configs: list[dict]) -> list[dict]:
     """``run_growth`` for configs equal but for ``seed``, every seed in one batched step (``batched.train_seeds``).
 
     For the spirals studies only (plain SGD): their nets are tiny, so one-at-a-time training is all overhead.
+    v2: each result also holds ``test_correct`` (``archlab.testnoise.correct_bits`` on the whole 150-point test
+    split), so C3's spread can be split into test-set and seed parts.
     """
     bad = sorted({c["study"] for c in configs if c["study"] not in SPIRALS or c["momentum"]})
     if bad:
@@ -113,12 +116,15 @@ def run_growth_seeds(configs: list[dict]) -> list[dict]:
         starts = [count_params(s[3]) for s in setups]
         trained = train_seeds([s[3] for s in setups], [s[4] for s in setups], [c["seed"] for c in configs],
                               evaluate=test_metrics, **mlp_schedule(configs[0], len(loader)))
-        return [_mlp_result(c, m, log, p0, train, test, device) for c, (m, log), p0 in zip(configs, trained, starts)]
+        return [{**_mlp_result(c, m, log, p0, train, test, device), "test_correct": correct_bits(m, test, device=device)}
+                for c, (m, log), p0 in zip(configs, trained, starts)]
 
 
-@versioned(3, name="layer_insertion.grow_cnn", formerly=("archlab.experiments.layer_insertion_cnn.run_cnn_growth",))
+@versioned(4, name="layer_insertion.grow_cnn", formerly=("archlab.experiments.layer_insertion_cnn.run_cnn_growth",))
 def run_cnn_growth(config: dict) -> dict:
-    """Train one VGG arm; curves, per-epoch test accuracy with cumulative FLOPs, the insertion record.
+    """Train one VGG arm; curves, per-epoch test accuracy with cumulative FLOPs, the insertion record, and (v4)
+    ``test_correct``: the final net's per-image test correctness (``archlab.testnoise.correct_bits``) for C14's split
+    of its spread into test-set and seed parts.
 
     ``total_flops`` is the meter at the final evaluation, not the last logged loss window, which misses the
     steps after it when ``log_every`` does not divide the number of steps.
@@ -155,21 +161,23 @@ def _cnn_growth(c: dict) -> dict:
     last = evals[-1] if evals else {}
     return growth_result(model, log, params_start=params_start, train_metrics=evaluate(model, train, device=device),
                          test_metrics=(last.get("test_loss", float("nan")), last.get("test_acc", float("nan"))),
-                         total_flops=last.get("flops", 0), evals=evals)
+                         total_flops=last.get("flops", 0), evals=evals) | {
+        "test_correct": correct_bits(model, test, device=device)}
 
 
 def run(cfg: InsertionConfig, store=None) -> dict:
     """Train (or load) every run; ``study -> DataFrame`` (one row per run, results in column ``result``).
 
     The spirals studies train each arm's seeds in one batched step (``run_growth_seeds``); the image studies run
-    one net at a time.
+    one net at a time. Both go to the image executor: on the cpu profile one single-thread task per core, so two
+    spirals arms (100 seeds each) train side by side.
     """
     out, p = {}, cfg.plan()
     for study, configs in grids(cfg).items():
         if study in SPIRALS:
             # The spirals nets train on the CPU (run_growth_seeds), so their Ray tasks reserve no share of a GPU.
             out[study] = run_sweep(run_growth_seeds, configs, store=store, desc=f"{STEM}:{study}", group_by="seed",
-                                   executor=p["executor"], gpus_per_run=0)
+                                   executor=p["image_executor"], gpus_per_run=0)
         else:
             out[study] = run_sweep(run_cnn_growth if study == "cnn" else run_growth, configs, store=store,
                                    desc=f"{STEM}:{study}", executor=p["image_executor"])
