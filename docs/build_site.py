@@ -15,7 +15,6 @@ not pages become code spans, so every link of the site resolves.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -23,16 +22,19 @@ import shutil
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
+import pandas as pd
+
+from archlab.claims import VERDICTS, read_claims as _read_claims, summary_counts
+from archlab.notebook import effect_text, short, verdict_label
+from archlab.plots import FOREST_CAPTION
 from archlab.provenance import git_commit  # the manifests' own rule: results/ never makes the code dirty
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 OVERVIEW = "00_overview"
 FOREST = "figures/claims_forest.png"
-CLAIM_COLUMNS = ["paper", "id", "claim", "measured", "verdict", "profile"]
 
 
 # ----------------------------------------------------------------------------- provenance
@@ -89,7 +91,7 @@ def stage_notebook(src: Path, dst: Path) -> dict:
     first = "".join(cells[0].get("source", "")) if cells and cells[0].get("cell_type") == "markdown" else ""
     if first.lstrip().startswith("# "):  # the header goes right under the title line, above the introduction
         title, _, rest = first.lstrip().partition("\n")
-        cells[0] = {**cells[0], "source": title + "\n"}
+        cells[0] = {**cells[0], "source": page_title(src.stem, title) + "\n"}
         cells[1:1] = [header] + ([{"cell_type": "markdown", "id": "archlab-intro", "metadata": {},
                                    "source": rest.lstrip("\n")}] if rest.strip() else [])
     else:
@@ -99,9 +101,37 @@ def stage_notebook(src: Path, dst: Path) -> dict:
             text = "".join(c.get("source", "")).replace("](../docs/papers/", "](../papers/")
             c["source"] = stage_markdown(text, dst.parent, dst.parent.parent)
     nb["cells"] = cells
+    pm = nb.get("metadata", {}).get("papermill", {})
+    for key in ("input_path", "output_path"):  # where it was built is no one's business: the file names suffice
+        if pm.get(key):
+            pm[key] = Path(pm[key]).name
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_text(json.dumps(nb, indent=1, ensure_ascii=False))
     return p
+
+
+def page_title(stem: str, title: str) -> str:
+    """``# 01 — <title>`` for every notebook (the navigation names them one way): the notebook's number, then its title
+    without its own prefix ("Paper 1 —", "02 —", "archlab —")."""
+    text = re.sub(r"^(paper\s*\d+|notebook\s*\d+|\d+|archlab)\s*[—:–-]\s*", "", title.lstrip("# ").strip(), flags=re.I)
+    number = stem.split("_", 1)[0]
+    return f"# {number} — {text[:1].upper() + text[1:]}" if number.isdigit() and text else title
+
+
+def note_number(md: Path) -> tuple:
+    """Sort key of a methods note: the paper (or notebook) number in its title, then its file name."""
+    first = md.read_text().lstrip().partition("\n")[0]
+    m = re.search(r"(?:paper|notebook)\s*(\d+)", first, flags=re.I)
+    return (int(m.group(1)) if m else 99, md.name)
+
+
+def toc(template: str, notebooks: list[str], notes: list[str]) -> str:
+    """docs/_toc.yml with its globs replaced by the staged pages in order: notebooks by number, methods notes by the
+    number of their paper (a glob would sort them by file name)."""
+    def entries(indent: str, paths: list[str]) -> str:
+        return "\n".join(f"{indent}- file: {p}" for p in paths)
+    out = re.sub(r"^(\s*)- glob: notebooks/\*$", lambda m: entries(m.group(1), notebooks), template, flags=re.M)
+    return re.sub(r"^(\s*)- glob: papers/\*$", lambda m: entries(m.group(1), notes), out, flags=re.M)
 
 
 _LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
@@ -120,13 +150,13 @@ def stage_markdown(text: str, here: Path, stage: Path) -> str:
     return _LINK.sub(repl, text)
 
 
-def read_claims(path: Path) -> list[dict]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
+def read_claims(path: Path) -> pd.DataFrame:
+    return _read_claims(path)
 
 
 def landing_page(results: Path, stage: Path, stems: dict) -> str:
-    """index.md: the verdict counts per paper, the forest plot (or a note) and every claim with its verdict."""
+    """index.md: the verdict counts per paper (exact checks apart), the forest plot with its key, and every claim with
+    its kind, effect and verdict."""
     lines = ["# archlab: every claim and its verdict", ""]
     ov = results / OVERVIEW
     claims_csv = ov / "claims_summary.csv"
@@ -139,37 +169,57 @@ def landing_page(results: Path, stage: Path, stems: dict) -> str:
     if not claims_csv.exists():
         lines += [":::{warning}", f"No verdict table: `{claims_csv.name}` is missing from the results folder. "
                   "Run `make reproduce` first.", ":::", ""]
+        return "\n".join(lines)
+    claims = read_claims(claims_csv)
+    lines += counts_markdown(claims, stems)
+    forest = ov / FOREST
+    lines += ["## Effect sizes", ""]
+    if forest.exists():
+        shutil.copy2(forest, stage / "claims_forest.png")
+        lines += ["```{figure} claims_forest.png", ":name: claims-forest", ":alt: forest plot of every claim's effect",
+                  "", FOREST_CAPTION, "```", ""]
     else:
-        rows = read_claims(claims_csv)
-        verdicts = sorted({r.get("verdict", "") for r in rows})
-        counts = Counter((r.get("paper", ""), r.get("verdict", "")) for r in rows)
-        lines += ["## Verdicts per paper", "", "| paper | notebook | " + " | ".join(verdicts) + " |",
-                  "|---|---|" + "---|" * len(verdicts)]
-        for paper in sorted({r.get("paper", "") for r in rows}, key=lambda s: (len(s), s)):
-            stem = next((s for s in stems if s.split("_", 1)[0].lstrip("0") == paper), None)
-            link = f"[{stem}](notebooks/{stem}.ipynb)" if stem else "(not executed)"
-            lines.append(f"| {paper} | {link} | " + " | ".join(str(counts[(paper, v)]) for v in verdicts) + " |")
-        lines.append("")
-        trimmed = stage / "claims_summary.csv"
-        with trimmed.open("w", newline="") as f:
-            w = csv.writer(f)
-            cols = [c for c in CLAIM_COLUMNS if c in rows[0]] if rows else CLAIM_COLUMNS
-            w.writerow(cols)
-            for r in rows:
-                w.writerow([r.get(c, "") for c in cols])
-        forest = ov / FOREST
-        lines += ["## Effect sizes", ""]
-        if forest.exists():
-            shutil.copy2(forest, stage / "claims_forest.png")
-            lines += ["```{figure} claims_forest.png", ":name: claims-forest", ":alt: forest plot of every claim's effect",
-                      "", "Every claim's measured effect with its interval, by paper.", "```", ""]
-        else:
-            lines += [":::{note}", f"No forest plot yet (`results/{OVERVIEW}/{FOREST}` is missing from this results "
-                      "folder).", ":::", ""]
-        lines += ["## Every claim", "", f"The criteria are in `results/{OVERVIEW}/claims_summary.csv`; the `profile` "
-                  "column says at which scale each verdict was reached (`smoke` verdicts only exercise the plumbing).",
-                  "", "```{csv-table}", ":file: claims_summary.csv", ":header-rows: 1", ":class: archlab-claims", "```", ""]
+        lines += [":::{note}", f"No forest plot yet (`results/{OVERVIEW}/{FOREST}` is missing from this results "
+                  "folder).", ":::", ""]
+    scale = write_claims_table(claims, stage / "claims_summary.csv")
+    lines += ["## Every claim", "", f"Each claim's criterion, regime and note are in `results/{OVERVIEW}/claims_summary.csv` "
+              f"and in its notebook's verdict table. {scale} (`smoke` verdicts only exercise the plumbing.) An exact "
+              "check passes or fails; it is not a reproduced finding.", "", "```{csv-table}", ":file: claims_summary.csv", ":header-rows: 1", ":class: archlab-claims",
+              ":widths: auto", "```", ""]
     return "\n".join(lines)
+
+
+def counts_markdown(claims: pd.DataFrame, stems: dict) -> list[str]:
+    """Verdicts per paper as the README counts them (``claims.summary_counts``): statistical claims by verdict (columns
+    that are zero for every paper left out), exact checks apart in one column; narrow enough for the page column."""
+    counts = summary_counts(claims)
+    exact = [c for c in counts.columns if c.startswith("exact ")]
+    cols = [c for c in counts.columns if c not in exact and (counts[c].sum() > 0 or c in VERDICTS[:3])]
+    out = ["## Verdicts per paper", "", "Statistical claims (directional and equivalence) by verdict; exact checks "
+           "(identities, counts) counted apart: they pass or fail, they do not reproduce a finding.", "",
+           "| paper | " + " | ".join(cols) + " | exact checks |", "|---|" + "---|" * (len(cols) + 1)]
+    for paper, row in counts.iterrows():
+        stem = next((s for s in stems if s.split("_", 1)[0].lstrip("0") == str(paper)), None)
+        name = "**all**" if paper == "all" else (f"[{paper}](notebooks/{stem}.ipynb)" if stem else str(paper))
+        checks = ", ".join(f"{row[c]} {c.split(' ', 1)[1]}" for c in exact if row[c]) or "none"
+        out.append(f"| {name} | " + " | ".join(str(row[c]) for c in cols) + f" | {checks} |")
+    return out + [""]
+
+
+def write_claims_table(claims: pd.DataFrame, path: Path) -> str:
+    """The landing page's claims table: short columns only (the verdict must be in view without scrolling sideways);
+    the profile is a column only when the verdicts were reached at more than one. Returns a sentence naming it."""
+    records = claims.to_dict("records")
+    table = pd.DataFrame({"claim": [f"P{r['paper']} {r['id']}" for r in records], "kind": claims.kind,
+                          "what it says": [short(c, 120) for c in claims.claim],
+                          "effect [interval]": [effect_text(r) for r in records],
+                          "verdict": [verdict_label(r) for r in records]})
+    profiles = sorted({str(p) for p in claims.profile if str(p) not in ("", "nan")})
+    if len(profiles) > 1:
+        table["profile"] = claims.profile
+    table.to_csv(path, index=False)
+    return (f"Every verdict was reached at the `{profiles[0]}` profile." if len(profiles) == 1 else
+            "The `profile` column says at which scale each verdict was reached.")
 
 
 def stage(results: Path, src: Path) -> dict:
@@ -178,7 +228,7 @@ def stage(results: Path, src: Path) -> dict:
         shutil.rmtree(src)
     src.mkdir(parents=True)
     # methods notes first: the notebooks' links to them are checked against the staged files
-    papers = sorted((DOCS / "papers").glob("*.md"))
+    papers = sorted((DOCS / "papers").glob("*.md"), key=note_number)
     (src / "papers").mkdir()
     for md in papers:
         (src / "papers" / md.name).write_text(stage_markdown(md.read_text(), src / "papers", src))
@@ -203,7 +253,9 @@ def stage(results: Path, src: Path) -> dict:
             f"<p>Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from commit <code>{commit[:12]}"
             f"{commit[40:]}</code>; each page names the profile, device and commit of its outputs.</p>"), 1)
     (src / "_config.yml").write_text(config)
-    shutil.copy2(DOCS / "_toc.yml", src / "_toc.yml")
+    notes = [f"papers/{md.stem}" for md in papers] or ["papers/none"]
+    pages = [f"notebooks/{stem}" for stem in sorted(stems)] or ["notebooks/none"]
+    (src / "_toc.yml").write_text(toc((DOCS / "_toc.yml").read_text(), pages, notes))
     return stems
 
 

@@ -11,12 +11,42 @@ import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import matplotlib.scale as mscale
+import matplotlib.ticker as mticker
 import seaborn as sns
 
 
 def set_style() -> None:
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight"})
+    mscale.register_scale(PlainLogScale)
+
+
+class PlainLogFormatter(mticker.LogFormatterSciNotation):
+    """Matplotlib's log-axis labels, but a number between 0.001 and 10,000 is written plainly: an axis spanning less
+    than a decade otherwise reads "2x10^0, 2.1x10^0". Which ticks get a label is matplotlib's choice, unchanged."""
+
+    def __call__(self, x, pos=None):
+        label = super().__call__(x, pos)
+        if not label or not 1e-3 <= abs(x) < 1e4 or self._decades() >= 3:  # a wide axis keeps powers of ten
+            return label
+        return f"{x:.4g}"
+
+    def _decades(self) -> float:
+        lo, hi = sorted(abs(v) for v in self.axis.get_view_interval()) if self.axis is not None else (1, 1)
+        return math.log10(hi / lo) if lo > 0 else math.inf
+
+
+class PlainLogScale(mscale.LogScale):
+    """``ax.set_yscale("log")`` with ``PlainLogFormatter`` labels (registered as "log" by ``set_style``)."""
+
+    def __init__(self, *, base=10, subs=None, nonpositive="clip"):  # no *axis*: matplotlib 3.11's scale signature
+        super().__init__(None, base=base, subs=subs, nonpositive=nonpositive)
+
+    def set_default_locators_and_formatters(self, axis):
+        super().set_default_locators_and_formatters(axis)
+        axis.set_major_formatter(PlainLogFormatter(self.base))
+        axis.set_minor_formatter(PlainLogFormatter(self.base, labelOnlyBase=(self.subs is not None)))
 
 
 def savefig(fig, name: str, folder: Path, provenance: dict) -> Path:
@@ -62,7 +92,8 @@ def forest_plot(claims_df, width: float = 8.0):
     Units differ between claims (pp, nats, log-ratio), so rows are grouped into one panel per unit, each with its
     own x-axis labelled with the unit: rows on one axis are directly comparable, and no claim's numbers are
     rescaled by a choice the reader cannot see. A directional threshold is drawn as a black tick at ``min_effect``,
-    an equivalence margin as a shaded band; the dashed line is zero. Claims without an effect (not run, too few
+    an equivalence margin as a shaded band; the dashed line is zero (all in the figure's legend; ``FOREST_CAPTION`` says
+    it in words for a caption). Claims without an effect (not run, too few
     seeds) are listed with their verdict and no interval. Exact checks are left out (they have no interval).
     Returns the matplotlib figure.
     """
@@ -102,8 +133,29 @@ def forest_plot(claims_df, width: float = 8.0):
         ax.set_yticks(range(len(rows)), [f"P{r.paper} {r.id}" for r in rows.itertuples()], fontsize="small")
         ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.set_xlabel(unit or "(no unit)")
-    handles = [plt.Line2D([], [], color=c, marker="o", lw=2.5, label=v) for v, c in VERDICT_COLOURS.items()]
-    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize="small", frameon=False,
+    fig.legend(handles=forest_legend(), loc="upper center", ncol=4, fontsize="small", frameon=False,
                bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / fig.get_figheight()))
     return fig
+
+
+def forest_legend() -> list:
+    """The forest plot's key: dot and bar coloured by verdict (effect and its interval), the black tick (a directional
+    claim's smallest effect that matters: reproduced when the interval lies above it), the shaded band (an
+    equivalence claim's margin: reproduced when the interval lies inside it) and the dashed line (zero)."""
+    from matplotlib.patches import Patch
+
+    handles = [plt.Line2D([], [], color=c, marker="o", lw=2.5, label=v) for v, c in VERDICT_COLOURS.items()]
+    handles += [plt.Line2D([], [], color="black", marker="|", ms=12, mew=1.5, lw=0,
+                           label="smallest effect that matters"),
+                Patch(color="#56B4E9", alpha=0.25, lw=0, label="equivalence margin"),
+                plt.Line2D([], [], color="grey", ls="--", lw=0.8, label="zero")]
+    return handles
+
+
+FOREST_CAPTION = ("Each statistical claim's measured effect (dot) and its interval (bar: 95% for a directional claim, "
+                  "90% for an equivalence claim), coloured by verdict, one panel per unit. A black tick marks a "
+                  "directional claim's smallest effect that matters: reproduced when the whole interval lies above "
+                  "it, not reproduced when it lies below. A shaded band is an equivalence claim's margin: reproduced "
+                  "when the interval lies inside it, not reproduced when wholly outside. The dashed line is zero. "
+                  "Exact checks have no interval and are not drawn.")

@@ -19,6 +19,7 @@ import contextlib
 import importlib.util
 import itertools
 import json
+import logging
 import os
 import sys
 import time
@@ -228,7 +229,10 @@ def _run_ray(fn, todo, store, gpus_per_run, log, grouped, runner=None):
 
     if not ray.is_initialized():
         address = os.environ.get("RAY_ADDRESS")
-        kwargs = {"include_dashboard": False, "log_to_driver": False}
+        # Ray's INFO lines and its token-authentication notice (a local cluster enables token auth by default and
+        # says so on every start) would land in the stored notebook; warnings that matter still show.
+        kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
         if address:
             import archlab
 
@@ -262,7 +266,11 @@ def _run_ray(fn, todo, store, gpus_per_run, log, grouped, runner=None):
 
 
 class _Reporter:
-    """A tqdm bar when interactive; one line per finished run when headless (papermill, CI)."""
+    """A tqdm bar when interactive. Headless (papermill, CI) the notebook stores what is printed, so it gets a few
+    lines, not a run log: the start, a progress line at most once a minute (the terminal of ``make reproduce`` still
+    sees a long sweep move), every run that did not finish ``ok``, and a summary with the count per status."""
+
+    EVERY_S = 60.0
 
     def __init__(self, n: int, cached: int, desc: str, verbose: bool):
         from .train import interactive
@@ -270,6 +278,8 @@ class _Reporter:
         self.n, self.i, self.desc, self.verbose = n, 0, desc, verbose
         self.t0 = time.perf_counter()
         self.bar = None
+        self.statuses: dict[str, int] = {}
+        self.shown = self.t0  # when progress was last printed
         if verbose:
             print(f"[{desc}] {n} runs to do, {cached} already stored", flush=True)
             if n and interactive():
@@ -279,18 +289,23 @@ class _Reporter:
 
     def update(self, config, status, seconds, error):
         self.i += 1
+        self.statuses[status] = self.statuses.get(status, 0) + 1
         if self.bar is not None:
             self.bar.update(1)
             if status != "ok":
                 self.bar.write(f"{status}: {config} {error or ''}")
         elif self.verbose:
-            eta = (time.perf_counter() - self.t0) / self.i * (self.n - self.i)
-            extra = f" {error}" if error else ""
-            print(f"[{self.desc}] {self.i}/{self.n} {status} in {seconds or 0:.1f}s, eta {eta:.0f}s{extra}",
-                  file=sys.stdout, flush=True)
+            if status != "ok":
+                print(f"[{self.desc}] {status} in {seconds or 0:.1f}s: {config} {error or ''}", flush=True)
+            now = time.perf_counter()
+            if now - self.shown >= self.EVERY_S and self.i < self.n:
+                self.shown = now
+                eta = (now - self.t0) / self.i * (self.n - self.i)
+                print(f"[{self.desc}] {self.i}/{self.n} runs, eta {eta:.0f}s", file=sys.stdout, flush=True)
 
     def close(self):
         if self.bar is not None:
             self.bar.close()
         if self.verbose and self.n:
-            print(f"[{self.desc}] done: {self.n} runs in {time.perf_counter() - self.t0:.1f}s", flush=True)
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))
+            print(f"[{self.desc}] done: {self.n} runs in {time.perf_counter() - self.t0:.1f}s ({counts})", flush=True)

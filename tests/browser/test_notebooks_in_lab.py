@@ -5,6 +5,12 @@
    archlab widget (``.archlab-widget``, see archlab.widgets) gets one control changed and its output area
    (``.archlab-output``) must look different afterwards: screenshots before and after are compared pixel by pixel.
 
+3. After Run All every verdict of the notebook's verdict table is in view at a 1,280 px window, without scrolling
+   sideways (verdicts.py).
+4. The notebooks' links to their methods notes (../docs/papers/*.md) open the note in Lab (the server is rooted as
+   `make lab` roots it).
+5. A notebook run in Lab as a reader runs it (`make lab`: no ARCHLAB_RESULTS) leaves `git status` clean.
+
 Screenshots (the whole notebook, and each widget's output before/after) and the Run All times land in
 tests/browser/artifacts/. Times are reported, never asserted.
 """
@@ -18,19 +24,29 @@ from pathlib import Path
 import pytest
 
 import labpage as lp
-from labserver import NOTEBOOKS_DIR, RUN_ALL_TIMEOUT_S, WIDGET_DEMO
+from labserver import NOTEBOOKS_DIR, RUN_ALL_TIMEOUT_S, WIDGET_DEMO, LabServer, git_status
+from verdicts import verdicts_in_view
 
 # the widget demo first: it checks every kind of widget, whatever the paper notebooks use
 NOTEBOOKS = [WIDGET_DEMO] + sorted(p.name for p in NOTEBOOKS_DIR.glob("*.ipynb"))
 WIDGET_CALL = re.compile(r"(?<![\w.])(explorer|live)\(")
+VERDICT_CALL = re.compile(r"(write_claims|show_claims|select_claims|collect_claims)\(")
+NOTE_LINK = re.compile(r"\]\((\.\./docs/papers/[\w.-]+\.md)\)")
+# the cheapest notebook at the smoke profile that writes results: the git-status test runs it
+GIT_STATUS_NOTEBOOK = os.environ.get("ARCHLAB_GIT_STATUS_NOTEBOOK", "00_overview.ipynb")
 
 pytestmark = pytest.mark.browser
 
 
+def _calls(path: Path, pattern: re.Pattern, kind: str = "code") -> list[str]:
+    """The matches of ``pattern`` in the notebook's ``kind`` cells."""
+    nb = json.loads(path.read_text())
+    return [m.group(1) for c in nb["cells"] if c["cell_type"] == kind for m in pattern.finditer("".join(c["source"]))]
+
+
 def _expects_widget(path: Path) -> bool:
     """Whether the notebook's code calls ``explorer(`` or ``live(`` (then at least one widget must appear)."""
-    nb = json.loads(path.read_text())
-    return any(WIDGET_CALL.search("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "code")
+    return bool(_calls(path, WIDGET_CALL))
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -74,6 +90,11 @@ def test_run_all_then_every_widget_responds(lab, page, artifacts, name):
             lp.wait_images(widgets.nth(i).locator(".archlab-output"))
             blank = page.evaluate(lp.BLANK_IMAGES_JS, widgets.nth(i).locator(".archlab-output").element_handle())
             assert not blank, f"{name}: widget {i} opens with blank image(s) {blank}"
+        if _calls(lab.root / name, VERDICT_CALL):
+            page.wait_for_selector(".archlab-verdicts", timeout=60_000)
+            found = verdicts_in_view(page)
+            assert found["count"] and not found["bad"], (
+                f"{name}: verdicts not in view at a 1,280 px window: {found['bad'][:10] or 'no verdict table'}")
         # the whole notebook in view from here on: one picture of it, and widget shots without Lab's chrome over them
         lp.grow_viewport(page)
         errors = lp.dom_errors(page)
@@ -100,6 +121,49 @@ def test_run_all_then_every_widget_responds(lab, page, artifacts, name):
             assert not blank, f"{name}: widget {i} after {did} shows blank image(s) {blank} (see {out}/widget{i}_after.png)"
     finally:
         lp.shutdown(page)
+
+
+NOTE_LINKS = [(name, link) for name in sorted(p.name for p in NOTEBOOKS_DIR.glob("*.ipynb"))
+              for link in _calls(NOTEBOOKS_DIR / name, NOTE_LINK, "markdown")[:1]]
+
+
+@pytest.mark.parametrize("name,link", NOTE_LINKS)
+def test_methods_note_link_opens(lab, page, name, link):
+    """Clicking the notebook's link to its methods note opens the note in Lab (a tab whose path is the note)."""
+    target = "docs/papers/" + link.rsplit("/", 1)[1]
+    lp.open_notebook(page, lab, name)
+    try:
+        # Lab resolves the href (e.g. to /files/docs/papers/...): find the link by the note's file name
+        page.locator(f'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMarkdown a[href*="{target}"]').first.click()
+        page.wait_for_function(OPENED_PATH_JS, arg=target, timeout=60_000, polling=250)
+    finally:
+        lp.shutdown(page)
+
+
+# whether a document with this path is open in Lab's main area
+OPENED_PATH_JS = """(path) => { const app = window.jupyterapp; if (!app) return false;
+  for (const w of app.shell.widgets('main')) if (w.context && w.context.path === path) return true;
+  return false; }"""
+
+
+def test_run_in_lab_leaves_git_status_clean(browser, artifacts):
+    """A reader's `make lab` (no ARCHLAB_RESULTS) running a notebook writes nothing git would report (issue 33: it
+    overwrote the committed results/<notebook>/). Runs on a throw-away git copy of the working tree."""
+    with LabServer(repo=True) as lab:
+        context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        context.set_default_timeout(60_000)
+        page = context.new_page()
+        assert git_status(lab.served) == [], "the copy is not clean before the run"
+        try:
+            lp.open_notebook(page, lab, GIT_STATUS_NOTEBOOK)
+            st, seconds = lp.run_all(page, RUN_ALL_TIMEOUT_S)
+            assert not st["errors"] and st["pending"] == 0, f"{GIT_STATUS_NOTEBOOK}: {st['errors']}"
+        finally:
+            lp.shutdown(page)
+            context.close()
+        changed = git_status(lab.served)
+    print(f"{GIT_STATUS_NOTEBOOK}: Run All {seconds:.0f}s in the repository copy; git status: {changed[:10]}")
+    assert not changed, f"running {GIT_STATUS_NOTEBOOK} in `make lab` changed the working tree: {changed[:20]}"
 
 
 def _record_time(artifacts: Path, stem: str, seconds: float, load: tuple, cells: int) -> None:

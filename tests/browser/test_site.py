@@ -1,16 +1,23 @@
 """The built site (docs/build_site.py, ``make site``) in headless Chromium: every page loads, every image has pixels,
 every internal link (and its #fragment) resolves, and every notebook page names the profile, device and commit of its
-outputs. The site is built from ``$SITE_RESULTS`` (default results/, read only) into a temp folder and served on
-127.0.0.1. Requests off 127.0.0.1 are blocked (CI has no internet) and listed, not failed.
+outputs; every verdict is in view at a 1,280 px window (verdicts.py). The site is built from ``$SITE_RESULTS``
+(default results/, read only) into a temp folder and served on 127.0.0.1. Requests off 127.0.0.1 are blocked (CI has
+no internet) and listed, not failed.
 """
 from __future__ import annotations
 
+import os
 import re
 import urllib.parse
 import urllib.request
 from collections import deque
+from pathlib import Path
 
 import pytest
+
+from verdicts import LANDING_VERDICTS, NOTEBOOK_VERDICTS, verdicts_in_view
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.browser
 
@@ -89,3 +96,30 @@ def test_site_pages_images_and_links(site, browser, artifacts):
           f"{external[:10]}")
     assert pages >= 3, f"only {pages} page(s) reachable from index.html"
     assert not problems, "\n".join(problems[:50])
+
+
+def _claims_pages(html) -> list[str]:
+    """The notebook pages that should show verdicts: those whose results folder has a claims table."""
+    results = Path(os.environ.get("SITE_RESULTS") or ROOT / "results")
+    stems = [d.name for d in results.iterdir() if (d / "claims.csv").exists() or (d / "claims_summary.csv").exists()]
+    return sorted(f"notebooks/{s}.html" for s in stems if (html / "notebooks" / f"{s}.html").exists())
+
+
+def test_verdicts_in_view_at_1280_px(site, browser, artifacts):
+    """The landing page's claims table and every notebook page's verdict table show each verdict without scrolling
+    sideways in a 1,280 px window."""
+    base, html, _ = site
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems, seen = [], {}
+    for path, selector in [("index.html", LANDING_VERDICTS)] + [(p, NOTEBOOK_VERDICTS) for p in _claims_pages(html)]:
+        page.goto(base + path, wait_until="load")
+        found = verdicts_in_view(page, selector)
+        seen[path] = found["count"]
+        if not found["count"]:
+            problems.append(f"{path}: no verdict table ({selector})")
+            page.screenshot(path=str(artifacts / f"verdicts_{Path(path).stem}.png"), full_page=True)
+        problems += [f"{path}: {b}" for b in found["bad"]]
+    context.close()
+    print(f"verdict cells per page: {seen}")
+    assert not problems, "\n".join(problems[:40])

@@ -258,3 +258,96 @@ def test_busy_class_is_set_only_while_drawing():
     lives.append(live({"n": (1, 3)}, lambda n: seen.append(bool(lives) and "archlab-busy" in lives[0].ui._dom_classes)))
     lives[0].controls["n"].value = 2
     assert seen[-1] is True and "archlab-busy" not in lives[0].ui._dom_classes
+
+
+# ----------------------------------------------------------------------------- what a notebook shows besides widgets
+# (issue 33): the compact verdict table, paths without the build folder, log-axis labels, the forest plot's key and the
+# headless progress lines.
+
+
+def _claim_rows(n=3):
+    return [{"paper": "9", "id": f"C{i}", "kind": "exact" if i == 0 else "directional", "claim": "word " * 60,
+             "effect": float("nan") if i == 0 else 1.5 * i, "ci_low": -0.5, "ci_high": 4.0, "unit": "pp",
+             "measured": "counts 5 / 7 / 5", "seeds": "5/5", "regime_measured": "loss 0.1 < 0.5: met",
+             "note": f"note {i}", "verdict": ["reproduced", "inconclusive", "not reproduced"][i % 3]} for i in range(n)]
+
+
+def test_claims_frame_shows_compact_verdicts_and_folds_the_details():
+    from archlab.notebook import select_claims
+
+    claims = select_claims(_claim_rows())
+    view = claims[["id", "kind", "seeds", "note", "verdict"]]  # a notebook's usual slice
+    html = view._repr_html_()
+    assert type(view).__name__ == "ClaimsFrame" and list(view.columns) == ["id", "kind", "seeds", "note", "verdict"]
+    table, details = html.split('<details class="archlab-claim-details">')
+    assert table.count('class="archlab-verdict"') == 3 and "exact: passed" in table and "not reproduced" in table
+    assert "+1.5 [-0.5, 4] pp" in table and "counts 5 / 7 / 5" in table  # an exact check shows what was measured
+    assert "word word" in table and "…" in table and "note 1" not in table  # claim shortened; details folded
+    assert all(f"<b>{c}</b>" in details for c in ("kind", "seeds", "note")) and "regime_measured" not in details
+
+
+def test_show_claims_picks_ids_in_order_and_refuses_unknown_ones(tmp_path, monkeypatch):
+    from archlab import notebook
+
+    monkeypatch.setenv("ARCHLAB_RESULTS", str(tmp_path))
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    ctx = notebook.session("09_paper", profile="smoke")
+    with pytest.raises(ValueError, match="write_claims"):
+        ctx.show_claims(["C1"])
+    ctx.write_claims(_claim_rows())
+    ctx.show_claims(["C2", "C0"])
+    assert list(shown[-1]["id"]) == ["C2", "C0"]
+    with pytest.raises(ValueError, match=r"unknown claim id\(s\) \['C7'\].*'C0', 'C1', 'C2'"):
+        ctx.show_claims(["C7"])
+
+
+def test_results_paths_print_without_the_build_folder(tmp_path, monkeypatch):
+    from archlab import notebook
+
+    monkeypatch.setenv("ARCHLAB_RESULTS", str(tmp_path / "res"))
+    ctx = notebook.session("09_paper", profile="smoke")
+    fig = plt.figure()
+    path = ctx.savefig(fig, "x", close=True)
+    assert f"{ctx.dir}" == "$ARCHLAB_RESULTS/09_paper" and str(tmp_path) not in repr(path)
+    assert path.exists() and str(path).startswith(str(tmp_path))  # file operations see the real path
+
+
+def test_log_axes_label_plain_numbers_over_a_short_span():
+    from archlab import plots
+
+    plots.set_style()
+    for span, expect in (([1.95, 2.15], "2"), ([0.3, 5], "0.3")):
+        fig, ax = plt.subplots()
+        ax.plot([1, 2], span)
+        ax.set_yscale("log")
+        fig.canvas.draw()
+        labels = [t.get_text() for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels()]
+        plt.close(fig)
+        assert expect in labels and not any("times" in t or "^" in t for t in labels), labels
+
+
+def test_forest_plot_legend_explains_ticks_and_bands():
+    from archlab import plots
+
+    fig = plots.forest_plot(pd.DataFrame(_claim_rows()).assign(threshold_low=1.0, threshold_high=float("nan")))
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    plt.close(fig)
+    assert {"smallest effect that matters", "equivalence margin", "zero", "reproduced"} <= set(labels)
+    assert "black tick" in plots.FOREST_CAPTION and "shaded band" in plots.FOREST_CAPTION
+
+
+def test_headless_progress_prints_once_a_minute_failures_and_a_summary(capsys, monkeypatch):
+    from archlab import sweep
+
+    clock = iter(range(0, 10_000, 5))  # every run takes 5 s: 200 runs are 1,000 s
+    monkeypatch.setattr(sweep.time, "perf_counter", lambda: float(next(clock)))
+    monkeypatch.setenv("ARCHLAB_HEADLESS", "1")
+    log = sweep._Reporter(200, 4, "e9", verbose=True)
+    for i in range(200):
+        log.update({"seed": i}, "diverged" if i == 50 else "ok", 5.0, "nan loss" if i == 50 else None)
+    log.close()
+    lines = capsys.readouterr().out.splitlines()
+    progress = [x for x in lines if "runs, eta" in x]
+    assert lines[0] == "[e9] 200 runs to do, 4 already stored" and 14 <= len(progress) <= 17, lines
+    assert any("diverged" in x and "'seed': 50" in x for x in lines) and "(diverged 1, ok 199)" in lines[-1]
