@@ -137,8 +137,23 @@ def run_notebook(path: str | Path, parameters: dict | None = None, *, output_dir
     t0 = time.perf_counter()
     pm.execute_notebook(str(path), str(out), parameters=given, cwd=str(path.parent), kernel_name="python3",
                         progress_bar=False, log_output=True, execution_timeout=timeout)
+    _relative_paths(out)
     print(f"{stem}: executed in {time.perf_counter() - t0:.1f}s -> {out}", flush=True)
     return out
+
+
+def _relative_paths(out: Path) -> None:
+    """papermill records its input and output paths in the executed notebook: make them repository-relative, so a
+    committed notebook never names the machine it was built on."""
+    import nbformat
+
+    nb = nbformat.read(out, as_version=4)
+    meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if meta.get(key):
+            p = Path(meta[key])
+            meta[key] = str(p.relative_to(REPO_ROOT)) if p.is_relative_to(REPO_ROOT) else p.name
+    nbformat.write(nb, out)
 
 
 def _ask_package(path: Path, params: dict, name: str, empty):

@@ -48,6 +48,9 @@ def test_the_runner_checks_dry_runs_and_runs_its_notebook(tmp_path):
     assert row.id == "C1" and row.kind == "directional" and str(row.seeds) == "3" and "converged" not in str(row.note)
     assert row.verdict in ("reproduced", "inconclusive", "out of regime")  # computed by the shared rules, not fixed
     assert (tmp_path / "results" / "99_toy_paper" / "figures" / "manifest.json").exists()
+    meta = json.loads((tmp_path / "results" / "99_toy_paper" / "99_toy_paper.ipynb").read_text())["metadata"]
+    assert meta["papermill"]["input_path"] == "tests/harness/toy_papers/99_toy_paper.ipynb"  # never the build path
+    assert meta["papermill"]["output_path"] == "99_toy_paper.ipynb"
 
 
 def test_the_toy_paper_imports_only_the_harness():
