@@ -20,7 +20,7 @@ OVERHEAD = pd.DataFrame([{"backbone": "trained", "m": 2, "param_ratio": 1.9, "ma
 TRAINED_LOSS = 0.6  # nats: 0.26 of the chance loss ln(10), well inside the "trained" precondition
 UNTRAINED_LOSS = 0.8 * math.log(10)  # 0.8 of chance: a net that has barely learned the task
 SIX = "cifar10+inverted"
-STAT_CLAIMS = ("C1", "C2", "C3", "C4", "C5", "C6b", "C7", "C8", "C8b")  # every claim judged on trained runs
+STAT_CLAIMS = ("C1", "C2", "C3", "C4", "C5", "C6b", "C7", "C8", "C8b", "C10")  # every claim judged on trained runs
 
 
 def _rows(arm, dataset="cifar10", **cols):
@@ -38,7 +38,7 @@ def frame(cc_gain=0.02, spread=1e-3, loss=None, entropy=0.5, mi=0.2, frozen_mi=0
     base = [0.5 + n for n in NOISE]
     acc = lambda gain, own=0.0: [b + gain + own * s for s, b in enumerate(base)]  # noqa: E731
     routed = dict(entropy_last=entropy, mi_norm_last=mi, mi_norm_first=first_mi, mi_last=mi, mi_last_p=0.005)
-    common = lambda arm: dict(loss_share_q4=share, train_loss=tl(arm))  # noqa: E731
+    common = lambda arm: dict(loss_share_q4=share, train_loss=tl(arm), train_acc=0.9)  # noqa: E731
     rows = []
     for arm in ("sp_wide", "sp_wide_se", "sk", "ens2", "sp_deeper", "mp2_none", claims.MATCHED_CP):
         rows += _rows(arm, test_acc=acc(0.0), cka_last=0.4, **common(arm))
@@ -107,6 +107,8 @@ def test_clear_win_is_reproduced_with_effect_interval_and_regime():
     assert "routing entropy, last transition 0.500" in v["C7"]["measured"]
     assert v["C6"]["verdict"] == "reproduced" and v["C6"]["kind"] == "exact"
     assert v["C9"]["verdict"] == "not run"
+    assert v["C10"]["verdict"] == "reproduced" and "vs MP2-static" in v["C10"]["measured"]
+    assert "MP2-CC test 52.15 %, train 90.0 %" in v["C1"]["measured"]  # training accuracy beside the test one
 
 
 def test_clear_loss_is_not_reproduced():
@@ -206,3 +208,26 @@ def test_a_noisy_design_whose_interval_holds_the_threshold_is_inconclusive():
     v = verdicts(runs, make_config(profile="cpu", seeds=3))
     assert v["C1"]["verdict"] == "inconclusive" and v["C1"]["ci_low"] < 0.3 < v["C1"]["ci_high"]
     assert "seeds" in v["C1"]["note"]  # how many would likely decide it: a planning note, not part of the verdict
+
+
+def test_data_dependence_needs_a_gain_over_both_static_mixing_and_the_frozen_router():
+    """MP2-CC 2 pp above MP2-static but level with its frozen-router twin: the learned, input-dependent weights add
+    nothing over random ones, so C10 fails though C1 (against widening) holds."""
+    runs = frame(cc_gain=0.02)
+    frozen = runs["arm"].eq(claims.FROZEN)
+    cc = runs.loc[runs["arm"].eq(claims.CC) & runs["dataset"].eq("cifar10"), "test_acc"].to_numpy()
+    runs.loc[frozen, "test_acc"] = cc
+    v = verdicts(runs)
+    assert v["C10"]["verdict"] == "not reproduced" and v["C1"]["verdict"] == "reproduced"
+    assert "vs MP2-CC (frozen router) not reproduced" in v["C10"]["measured"]
+    assert claims.BY_ID["C10"].min_effect == 0.2 and "before the first run" in claims.BY_ID["C10"].min_effect_source
+
+
+def test_c5_shows_the_preregistered_comparison_beside_the_current_one():
+    """CC mixes its paths, so against never-mixed paths (the pre-registered MP2-none) its CKA is higher: that
+    comparison reads reversed, while the current one (MP2-static) reads reproduced; both are shown."""
+    runs = frame()
+    t = claims.c5_table(runs, "cifar10", list(range(SEEDS)))
+    assert list(t["verdict"]) == ["not reproduced", "reproduced"]
+    assert t["effect"].iloc[0] < 0 < t["effect"].iloc[1]
+    assert "pre-registered comparison MP2-none - MP2-CC > 0.05: not reproduced" in verdicts(runs)["C5"]["measured"]

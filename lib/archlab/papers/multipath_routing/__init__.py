@@ -19,7 +19,7 @@ TITLE = ("Tissera, Wijesinghe, Vithanage, Alex Xavier, Fernando, Rodrigo: End-to
 from .claims import CLAIMS, verdicts  # noqa: E402
 from .grid import PROFILES, Config, make_config  # noqa: E402
 from .jobs import datasets, dry_jobs, jobs  # noqa: E402
-from .run import run  # noqa: E402
+from .run import packing_summary, run  # noqa: E402
 
-__all__ = ["STEM", "PAPER", "TITLE", "PROFILES", "Config", "make_config", "run", "CLAIMS", "verdicts", "jobs",
-           "dry_jobs", "datasets"]
+__all__ = ["STEM", "PAPER", "TITLE", "PROFILES", "Config", "make_config", "run", "packing_summary", "CLAIMS", "verdicts",
+           "jobs", "dry_jobs", "datasets"]

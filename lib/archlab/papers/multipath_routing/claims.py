@@ -30,7 +30,7 @@ from .grid import CLAIM_ARMS, MultipathConfig, arms
 TRAINED_MAX = 0.5  # final training loss below half the chance cross-entropy ln(classes): 1.15 nats on 10 classes
 ENTROPY_MAX = 0.9  # reference line of the entropy figure (mean 2-source mix 68/32); reported, not a precondition
 MI_FLOOR = 0.05  # normalised MI (fraction of the routing entropy that the label explains)
-C1_GAIN, C5_GAP, TIE, C6_RATIO = 0.3, 0.05, 0.3, 1.5
+C1_GAIN, C5_GAP, TIE, C6_RATIO, DATA_GAIN = 0.3, 0.05, 0.3, 1.5, 0.2
 MATCHED_CP = "mp2_cross_prediction_conv_matched"
 FROZEN = CC + "_frozen"
 
@@ -48,6 +48,9 @@ NONINF = (f"convention: a {TIE} pp non-inferiority margin, the tie tolerance dec
 MI_WHY = (f"convention: {MI_FLOOR}, the label explains 5% of the mean routing's entropy; each part (level, over the "
           f"frozen router, growth with depth) must reach it, since a difference smaller than the floor is not "
           f"specialisation by the same measure")
+DATA_WHY = (f"convention: {DATA_GAIN} pp, declared before the first run as E1's expectation (MP2-CC at least "
+            f"{DATA_GAIN} pp above MP2-static, the gain that isolates data dependence); the same size against the "
+            "frozen router")
 _ACC = "per seed acc({a}) - acc({b}) on the test set, pp, paired by seed; 95% interval above {m:g} pp"
 TR = "issue 26: precondition 'converged' -> 'trained'"  # the loss-fall share passes by construction under cosine decay
 
@@ -121,6 +124,13 @@ CLAIMS = [
        "needs a large-scale (ImageNet) run, outside this companion; E5 reports CIFAR-100 on the gpu profile",
        unit="pp", min_effect=C1_GAIN, min_effect_source=f"as C1: {GAIN}", source="not testable here",
        revised=f"issue 26: smallest effect 0 -> {C1_GAIN} pp (C1's); never run"),
+    _c("C10", "[V] The routing's data dependence is what helps: cross-connections whose weights come from the layer's "
+       "own features beat the same multi-path net with input-independent mixing and with a frozen (random) router.",
+       "two parts, the weaker decides: " + _ACC.format(a="MP2-CC", b="MP2-static", m=DATA_GAIN) + "; and the same "
+       "against MP2-CC with its routers frozen at initialisation (same parameters and MACs)", unit="pp",
+       min_effect=DATA_GAIN, min_effect_source=DATA_WHY, requires=(TRAINED,), source=TRAINED_WHY,
+       revised="issue 30: claim added after results were seen (its runs existed, never judged); its smallest effect "
+               "was declared before the first run"),
 ]
 BY_ID = {c.id: c for c in CLAIMS}
 ARMS = CLAIM_ARMS
@@ -131,13 +141,19 @@ def _acc(c, runs, ds, seeds, a, b):
     return directional(c, va, vb, paired=True, scale=100)
 
 
+def _accs(runs, a, ds, seeds) -> str:
+    """An arm's mean test and training accuracy: the training one shows how far it fits what it learns from."""
+    return (f"{label(a)} test {_mean(runs, a, 'test_acc', ds, seeds, 100):.2f} %, train "
+            f"{_mean(runs, a, 'train_acc', ds, seeds, 100):.1f} %")
+
+
 def _m_acc(c, runs, ds, seeds):
-    extra = [f"{label(a)} {_mean(runs, a, 'test_acc', ds, seeds, 100):.2f} %" for a in ARMS[c.id]]
-    if c.id == "C2":
-        parts = {f"vs {label(b)}": _acc(c, runs, ds, seeds, CC, b) for b in ARMS["C2"][1:]}
+    extra = [_accs(runs, a, ds, seeds) for a in ARMS[c.id]]
+    if c.id in ("C2", "C10"):
+        parts = {f"vs {label(b)}": _acc(c, runs, ds, seeds, CC, b) for b in ARMS[c.id][1:]}
         return combine(parts), "; ".join(extra)
     if c.id == "C1":
-        extra += [f"{label(a)} {_mean(runs, a, 'test_acc', ds, seeds, 100):.2f} %" for a in ("mp2_static", "mp2_none")]
+        extra += [_accs(runs, a, ds, seeds) for a in ("mp2_static", "mp2_none")]
     return _acc(c, runs, ds, seeds, *ARMS[c.id]), "; ".join(extra)
 
 
@@ -151,10 +167,31 @@ def _entropy(runs, ds, seeds) -> str:
     return f"MP2-CC's routing entropy, last transition {_mean(runs, CC, 'entropy_last', ds, seeds):.3f} (1 = uniform)"
 
 
+def preregistered_c5(runs, ds, seeds):
+    """C5 as declared before the first run: MP2-none's last-stage CKA minus MP2-CC's above the same 0.05, judged by
+    the same rule; shown beside the current comparison (MP2-static), never the verdict."""
+    none, cc = (per_seed(runs, a, "cka_last", ds, seeds) for a in ("mp2_none", CC))
+    return directional(BY_ID["C5"], none, cc, paired=True)
+
+
+def c5_table(runs, ds, seeds) -> pd.DataFrame:
+    """C5's pre-registered comparison (MP2-none) beside the current one (MP2-static), each with its verdict."""
+    c = BY_ID["C5"]
+    cka = {a: per_seed(runs, a, "cka_last", ds, seeds) for a in ("mp2_none", "mp2_static", CC)}
+    rows = [("pre-registered: MP2-none - MP2-CC", preregistered_c5(runs, ds, seeds)),
+            ("current: MP2-static - MP2-CC", directional(c, cka["mp2_static"], cka[CC], paired=True))]
+    return pd.DataFrame([{"C5 comparison": k, "threshold": o.threshold, "effect": o.effect, "ci_low": o.ci_low,
+                          "ci_high": o.ci_high, "verdict": o.verdict} for k, o in rows])
+
+
 def _m_cka(c, runs, ds, seeds):
     static, cc = (per_seed(runs, a, "cka_last", ds, seeds) for a in ("mp2_static", CC))
     text = ", ".join(f"{label(a)} {_mean(runs, a, 'cka_last', ds, seeds):.3f}" for a in ("mp2_none", "mp2_static", CC))
-    return directional(c, static, cc, paired=True), f"mean last-stage CKA: {text}; {_entropy(runs, ds, seeds)}"
+    pre = preregistered_c5(runs, ds, seeds)
+    pre_text = (f"pre-registered comparison MP2-none - MP2-CC > {C5_GAP}: {pre.verdict}, {pre.effect:+.3g} "
+                f"[{pre.ci_low:.3g}, {pre.ci_high:.3g}]")
+    return (directional(c, static, cc, paired=True),
+            f"mean last-stage CKA: {text}; {pre_text}; {_entropy(runs, ds, seeds)}")
 
 
 def _m_mi(c, runs, ds, seeds, temperatures=()):

@@ -1,8 +1,9 @@
 """Paper 3's runs as benchmark / dry-run jobs: E1-E4 and E6 on the first dataset, E5 on each other one (counted
 whether or not its files are on this machine, and marked ``optional``: the notebook skips E5 when they are absent).
 
-``train_arm`` evaluates at the end only (fit's final evaluation, then its own on the test set and on the training
-set); multi-path nets add the routing analyses: one prediction pass plus one per ablated (stage, path). Ens2 trains its members one after the other, so
+``train_arm`` evaluates at the end only (two passes over the test set: loss and accuracy, then the per-example
+correctness; one over the training set); multi-path nets add the routing analyses on ``analysis_size`` test images:
+one prediction pass plus one per ablated (stage, path). Ens2 trains its members one after the other, so
 it is one phase per member (a one-member ensemble costs one member). E6's two-context set is its base set with
 half the images inverted (same size); its runs add a prediction pass (per-domain accuracy) for every arm and, in
 multi-path nets, a second ablation pass per (stage, path) (drops per domain).
@@ -58,8 +59,9 @@ def job(c: dict, optional: bool = False) -> dict:
     n_train, n_test = c["train_size"] or info["n_train"], c["test_size"] or info["n_test"]
     out = dict(model=name, kwargs=kw, shape=tuple(info["shape"]), dataset=d, batch_size=c["batch_size"],
                epochs=c["epochs"], evals=2 + round(n_train / n_test), n_train=n_train, n_test=n_test)
+    share = min(1.0, (c.get("analysis_size") or n_test) / n_test)  # analyses read a subset of the test set
     if name == "multipath_net":
-        out["evals"] += 1 + (2 if e6 else 1) * len(c["widths"]) * kw["paths"]
+        out["evals"] += max(1, round(share * (1 + (2 if e6 else 1) * len(c["widths"]) * kw["paths"])))
     elif e6:
         out["evals"] += 1
     if name == "mp_ensemble":

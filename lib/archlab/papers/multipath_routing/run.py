@@ -6,13 +6,15 @@ import math
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ...models import create_model
 from ...store import versioned
+from ...testnoise import correct_bits
 from ...sweep import run_sweep
 from ...train import TrainConfig, evaluate, fit, seed_everything
 from . import contexts as mx
-from .arms import label, model_spec
+from .arms import label, model_spec, parse
 from .baselines import Ensemble, budget
 from .grid import MultipathConfig, run_configs
 
@@ -47,33 +49,49 @@ def train_config(c: dict) -> TrainConfig:
                        augment=True, seed=c["seed"], eval_every=c["epochs"])
 
 
-@versioned(2, name="multipath_routing.train", formerly=("archlab.experiments.multipath_routing.train_arm",))
+def _build(c: dict, train):
+    """(registered name, kwargs with the data's classes and channels, the seeded model, its cost) of a run: seeded
+    before the model is built, and counted before training, the same way whether it trains alone or packed."""
+    name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"],
+                          c.get("pool_input", 1))
+    kw = {**kw, "num_classes": train.num_classes, "in_chans": train.sample_shape[0]}
+    seed_everything(c["seed"])
+    model = create_model(name, **kw)
+    return name, kw, model, budget(model, train.sample_shape)
+
+
+@versioned(3, name="multipath_routing.train", formerly=("archlab.experiments.multipath_routing.train_arm",))
 def train_arm(config: dict) -> dict:
     """Train one arm on one seed, evaluate it on the test set and on the (clean) training set, and (multi-path nets)
     run every routing analysis on the test set; on an E6 set (``<base>+inverted``) also per domain.
 
     v2: the standard columns (``test_acc``, ``train_acc``, ``train_loss``, ``flops``) and ``loss_share_q4``, the
     convergence check (the largest over an ensemble's members); ``pool_input`` and the new arm names (temperature,
-    matched width)."""
+    matched width). v3: ``test_bits``, the per-example test correctness (``archlab.testnoise``), and
+    ``n_test``, so a claim's spread splits into test-set and seed parts; the routing analyses on ``analysis_size``
+    test images (all when absent); no test pass during training (the history has no validation columns)."""
     c = config
     train, test, domain = mx.load_run_splits(c["dataset"], c["train_size"], c["test_size"])
-    name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"],
-                          c.get("pool_input", 1))
-    seed_everything(c["seed"])
-    model = create_model(name, num_classes=train.num_classes, in_chans=train.sample_shape[0], **kw)
-    cost = budget(model, train.sample_shape)
+    _, _, model, cost = _build(c, train)
     tcfg = train_config(c)
     if isinstance(model, Ensemble):
         # Independent training: each member minimises its own loss on its own shuffling; they meet only at test time.
-        hists = [fit(mem, train, test, tcfg.replace(seed=1000 * c["seed"] + k), device=c["device"])
+        hists = [fit(mem, train, None, tcfg.replace(seed=1000 * c["seed"] + k), device=c["device"])
                  for k, mem in enumerate(model.members)]
-    else:
-        hists = [fit(model, train, test, tcfg, device=c["device"])]
+    else:  # no validation set: the test set is evaluated once, after training, by ``_result``
+        hists = [fit(model, train, None, tcfg, device=c["device"])]
+    return _result(c, model, cost, hists, train, test, domain)
+
+
+def _result(c: dict, model, cost: dict, hists, train, test, domain, share: int = 1) -> dict:
+    """A trained run's stored result; ``share``: how many runs trained together (packed), each taking its share of
+    the shared time."""
     diverged = [h for h in hists if h.status != "ok"]
     shares = [last_quarter_share([e["train_loss"] for e in h.epochs]) for h in hists]
     out = {**cost, "flops": 2 * cost["macs"], "status": "diverged" if diverged else "ok", "label": label(c["arm"]),
-           "sec_per_epoch": sum(_mean_epoch_seconds(h) for h in hists), "wall_time": sum(h.wall_time for h in hists),
-           "loss_share_q4": max(shares), "history": [h.to_dict() for h in hists]}
+           "sec_per_epoch": sum(_mean_epoch_seconds(h) for h in hists) / share,
+           "wall_time": sum(h.wall_time for h in hists) / share, "packed": share, "loss_share_q4": max(shares),
+           "history": [h.to_dict() for h in hists], "n_test": len(test)}
     if diverged:
         nan = float("nan")
         return {**out, "test_acc": nan, "test_loss": nan, "train_acc": nan, "train_loss": nan,
@@ -81,15 +99,100 @@ def train_arm(config: dict) -> dict:
     model.to(c["device"])
     out["test_loss"], out["test_acc"] = evaluate(model, test, device=c["device"])
     out["train_loss"], out["train_acc"] = evaluate(model, train, device=c["device"])
-    out.update(mx.analyse_run(model, test, domain, device=c["device"], permutations=c["permutations"], seed=c["seed"]))
+    out["test_bits"] = correct_bits(model, test, device=c["device"])
+    sub, dom = analysis_subset(test, domain, c.get("analysis_size"))
+    out.update(mx.analyse_run(model, sub, dom, device=c["device"], permutations=c["permutations"], seed=c["seed"]))
     return out
+
+
+def analysis_subset(test, domain, n: int | None):
+    """The test images the routing analyses read: a fixed random ``n`` of them (every run the same; None: all).
+    Accuracy claims use the whole test set; the routing measures (MI against its null, entropy, CKA, ablation) are
+    stable on a few thousand images, and each analysis pass (one per ablated path) costs a pass over them."""
+    if n is None or n >= len(test):
+        return test, domain
+    idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:n].sort().values
+    return test.take(idx), (domain[idx] if domain is not None else None)
+
+
+def packable(arm: str) -> bool:
+    """Whether an arm's seeds may train packed: single-path nets only. Routed nets mix paths by input-dependent
+    weights (refused by ``archlab.packed``), and an ensemble trains its members on their own seeds."""
+    return parse(arm) is None and arm != "ens2"
+
+
+def packing_pays_here(c: dict, K: int) -> bool:
+    """Whether K seeds of ``c``'s arm train faster packed than one at a time on this machine, measured at one torch
+    thread (how a cpu-profile worker trains; ``archlab.packed_train.packing_pays``, cached per architecture)."""
+    from ... import data
+    from ...packed_train import packing_pays
+
+    if K < 2 or not packable(c["arm"]):
+        return False
+    info = data.dataset_info(mx.base_dataset(c["dataset"]))
+    name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"],
+                          c.get("pool_input", 1))
+    kw = {**kw, "num_classes": info["classes"], "in_chans": info["shape"][0]}
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return packing_pays(name, kw, tuple(info["shape"]), c["batch_size"], K, c["device"])
+    finally:
+        torch.set_num_threads(old)
+
+
+def train_arm_packed(configs: list[dict]) -> list[dict]:
+    """``train_arm`` for configs that differ only in ``seed``, as an execution strategy (``run_sweep(train_arm, ...,
+    group_by="seed", group_fn=train_arm_packed)``: the runs keep ``train_arm``'s keys and result keys). The seeds
+    train as one packed network (``archlab.packed_train``) when the arm can be packed and a side-by-side probe on
+    this machine measures more seeds per second that way (``packing_pays``); else one at a time."""
+    from ...packed_train import NotPackable, fit_packed, packing_pays
+
+    c = configs[0]
+    if len(configs) < 2 or not packable(c["arm"]):
+        return [train_arm(cc) for cc in configs]
+    train, test, domain = mx.load_run_splits(c["dataset"], c["train_size"], c["test_size"])
+    name, kw, _, _ = _build(c, train)
+    if not packing_pays(name, kw, train.sample_shape, min(c["batch_size"], len(train)), len(configs), c["device"]):
+        return [train_arm(cc) for cc in configs]
+    built = [_build(cc, train)[2:] for cc in configs]
+    try:
+        hists = fit_packed([m for m, _ in built], train, None, [train_config(cc) for cc in configs],
+                           device=c["device"])
+    except NotPackable:
+        return [train_arm(cc) for cc in configs]
+    return [_result(cc, m, cost, [h], train, test, domain, share=len(configs))
+            for cc, (m, cost), h in zip(configs, built, hists)]
 
 
 def run(cfg: MultipathConfig, store=None, configs: list[dict] | None = None) -> pd.DataFrame:
     """Run (or load) every planned run (or ``configs``); one row per run with its arm label. Failed runs are rows
     too (status and error), so the notebook can show them and mark their claims "not run"."""
     configs = run_configs(cfg) if configs is None else configs
-    df = run_sweep(train_arm, configs, store=store, executor=cfg.run_executor, gpus_per_run=0.25, desc="multipath")
+    # Single-path arms train their seeds packed where that pays here (``train_arm_packed``); the rest one at a time,
+    # and ungrouped, so that one-run units keep the workers evenly busy.
+    pays = {a: packing_pays_here(next(c for c in configs if c["arm"] == a), sum(c["arm"] == a for c in configs))
+            for a in dict.fromkeys(c["arm"] for c in configs if packable(c["arm"]))}
+    grouped = [c for c in configs if pays.get(c["arm"])]
+    alone = [c for c in configs if not pays.get(c["arm"])]
+    frames = [run_sweep(train_arm, alone, store=store, executor=cfg.run_executor, gpus_per_run=0.25,
+                        desc="multipath")]
+    if grouped:
+        frames.append(run_sweep(train_arm, grouped, store=store, executor=cfg.run_executor, gpus_per_run=0.25,
+                                desc="multipath, single-path arms", group_by="seed", group_fn=train_arm_packed))
+    df = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
     if len(df):
         df["label"] = df["arm"].map(label)
     return df
+
+
+def packing_summary(runs: pd.DataFrame) -> str:
+    """Which arms' seeds trained packed (``packed`` > 1: how many together) and their training seconds per run."""
+    if runs.empty or "packed" not in runs:
+        return "no run trained packed"
+    sel = runs[runs["packed"].fillna(1) > 1]
+    if sel.empty:
+        return "no run trained packed (packing did not pay here for any single-path arm, or the runs were stored)"
+    parts = [f"{label(a)} on {d}: {len(g)} runs, {int(g['packed'].max())} together, "
+             f"{g['wall_time'].mean():.1f} s training each" for (a, d), g in sel.groupby(["arm", "dataset"])]
+    return "trained packed: " + "; ".join(parts)

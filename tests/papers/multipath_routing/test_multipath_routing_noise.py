@@ -1,0 +1,84 @@
+"""Paper 3's test-set vs seed noise table, and the packed training path of its single-path arms."""
+import base64
+import importlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from archlab import testnoise
+from archlab.papers.multipath_routing import claims, grid, noise
+
+R = importlib.import_module("archlab.papers.multipath_routing.run")
+N = 400
+
+
+def _bits(acc, seed):
+    rng = np.random.default_rng(seed)
+    v = np.zeros(N, bool)
+    v[rng.choice(N, int(acc * N), replace=False)] = True
+    return base64.b64encode(np.packbits(v).tobytes()).decode()  # correct_bits' format
+
+
+def _frame(gain):
+    rows = []
+    for arm in ("sp_wide", "sp_wide_se", "sk", "ens2", "sp_deeper", claims.MATCHED_CP, "mp2_static", claims.FROZEN,
+                claims.CC):
+        for ds in ("cifar10", "cifar10+inverted"):
+            for s in range(3):
+                acc = 0.5 + (gain if arm == claims.CC else 0.0)
+                rows.append({"arm": arm, "dataset": ds, "seed": s, "status": "ok", "n_test": N,
+                             "test_bits": _bits(acc, 100 * s + len(rows))})
+    return pd.DataFrame(rows)
+
+
+def test_noise_table_has_a_row_per_judged_pair_with_the_effect_and_both_parts():
+    t = noise.table(_frame(0.1), "cifar10")
+    assert len(t) == 9  # C1, C2 x2, C3, C4, C6b, C8b, C10 x2
+    assert set(t["claim"]) >= {"C1 vs SP-wide ×1.41", "C10 vs MP2-static", "C8b vs SP-wide ×1.41"}
+    assert np.allclose(t["effect"], 10.0)  # pp
+    # independent draws of 400 images: the spread is test sampling, about sqrt(2 * 0.25 / 400) = 3.5 pp per seed
+    assert (t["sd_test"] > 2.5).all() and (t["sd_test"] < 4.5).all()
+    assert (t["sd_at_10000"] < t["sd_test"] + t["sd_seed"]).all()
+    with pytest.raises(ValueError, match="valid"):
+        noise.pairs("C7")
+
+
+def test_noise_table_is_empty_without_stored_correctness():
+    assert noise.table(_frame(0.1).drop(columns="test_bits"), "cifar10").empty
+
+
+def test_only_single_path_arms_pack():
+    assert R.packable("sp_wide") and R.packable("sp_wide_se") and R.packable("sp_deeper")
+    assert not R.packable("ens2") and not R.packable(claims.CC) and not R.packable("mp2_static")
+
+
+def _smoke_configs(arm):
+    cfg = grid.make_config(profile="smoke", seeds=2)
+    return [c for c in grid.run_configs(cfg) if c["arm"] == arm and c["dataset"] == "synthetic"]
+
+
+def test_packed_seeds_give_train_arm_results(monkeypatch):
+    """Two seeds of SP-wide trained packed (packing forced to pay) store what two separate train_arm runs store, up to
+    the summation order of a grouped convolution."""
+    import archlab.packed_train as pt
+
+    monkeypatch.setattr(pt, "packing_pays", lambda *a, **k: True)
+    configs = _smoke_configs("sp_wide")
+    together = R.train_arm_packed(configs)
+    alone = [R.train_arm(c) for c in configs]
+    for t, a in zip(together, alone):
+        assert set(t) == set(a) and t["packed"] == 2 and a["packed"] == 1
+        assert t["params"] == a["params"] and t["n_test"] == a["n_test"]
+        assert t["train_loss"] == pytest.approx(a["train_loss"], abs=0.02)
+        assert testnoise.unpack(t["test_bits"], t["n_test"]).mean() == pytest.approx(t["test_acc"])
+
+
+def test_packing_summary_names_the_arms_trained_together():
+    runs = pd.DataFrame([{"arm": "sp_wide_se", "dataset": "cifar10", "seed": s, "packed": 6, "wall_time": 2.0}
+                         for s in range(6)] + [{"arm": claims.CC, "dataset": "cifar10", "seed": 0, "packed": 1,
+                                                "wall_time": 9.0}])
+    text = R.packing_summary(runs)
+    assert "SP-wide ×1.41 + SE on cifar10: 6 runs, 6 together" in text and "MP2-CC" not in text
+    assert R.packing_summary(runs[runs["arm"] == claims.CC]).startswith("no run trained packed")
+    assert not R.packing_pays_here({"arm": claims.CC}, 6)  # routed: never probed, never packed
