@@ -23,12 +23,19 @@ from archlab.store import run_or_load
 
 def test_profile_grids_have_the_documented_sizes():
     assert len(P.make_config(profile="paper").configs()) == 6912  # 2 datasets x 2 layouts x 1,728
-    assert len(P.make_config(profile="gpu").configs()) == 96  # 2 x 2 x (2 L x 4 F) x 3 seeds
+    assert len(P.make_config(profile="gpu").configs()) == 120  # 2 x 2 x (2 L x 4 F + 2 depth) x 3 seeds
     cpu = P.make_config(profile="cpu").configs()
-    assert len(cpu) == 48 and {c["seed"] for c in cpu} == {0, 1, 2} and {c["steps"] for c in cpu} == {600}
+    # 2 datasets x 2 layouts x (4 Table 2 architectures x 5 seeds + 2 more depths x 3 seeds)
+    assert len(cpu) == 104 and {c["seed"] for c in cpu} == set(range(5)) and {c["steps"] for c in cpu} == {384}
+    assert {c["train_size"] for c in cpu} == {1536} and {c["evals"] for c in cpu} == {2}
+    assert len({(c["L"], c["F"], c["pool"]) for c in cpu}) == 6
+    assert {c["seed"] for c in cpu if c["L"] != 4} == {0, 1, 2}
     smoke = P.make_config(profile="smoke").configs()
-    assert len(smoke) == 18 and {c["dataset"] for c in smoke} == {"digits"}
-    assert len(P.make_config(profile="smoke", seeds=[0, 1], levels={"k": [3, 5]}).configs()) == 24
+    assert len(smoke) == 30 and {c["dataset"] for c in smoke} == {"digits"} and "evals" not in smoke[0]
+    assert len(P.make_config(profile="smoke", seeds=[0, 1], levels={"k": [3, 5]}).configs()) == 40
+    # the notebook's seeds replace every block's; levels override every block, and equal grid points merge
+    assert {c["seed"] for c in P.make_config(profile="cpu", seeds=[7]).configs()} == {7}
+    assert len(P.make_config(profile="smoke", levels={"L": [2], "F": [8]}, seeds=[0]).configs()) == 6
 
 
 @pytest.mark.parametrize("dataset,K", [("mnist", 17435), ("mnist", 60000), ("cifar10", 50000)])
@@ -40,22 +47,35 @@ def test_gpu_grid_covers_every_q_bin(dataset, K):
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
-def test_cpu_grid_reaches_every_q_bin_by_training_set_size(dataset):
-    levels = PROFILES["cpu"]["levels"]
-    P_ = parameter_count(levels["L"][0], levels["F"][0], levels["k"][0], levels["pool"][0], SHAPES[dataset])
-    qs = [K * 10 / P_ for K in levels["train_size"]]
-    assert list(A.q_bin(pd.Series(qs)).astype(str)) == A.BINS  # one K per bin, in order
+def test_cpu_grid_reaches_every_q_bin_by_model_size_with_three_pairs(dataset):
+    cpu = [c for c in P.make_config(profile="cpu").configs() if c["dataset"] == dataset and c["layout"] == "parallel"]
+    bins = A.q_bin(pd.Series([c["train_size"] * 10 / parameter_count(c["L"], c["F"], c["k"], c["pool"],
+                                                                       SHAPES[dataset]) for c in cpu]))
+    assert bins.value_counts().reindex(A.BINS).min() >= 3  # every Table 2 bin, 3 pairs at least
+
+
+def test_cpu_depth_experiment_holds_one_parameter_budget():
+    depth, pool = C.depth_set("cpu")
+    assert [L for L, _ in depth] == [2, 4, 8]
+    for ds in ("mnist", "cifar10"):
+        ps = [parameter_count(L, F, 3, pool, SHAPES[ds]) for L, F in depth]
+        assert max(ps) / min(ps) < 1.3, ps
+    grid = {(c["L"], c["F"], c["pool"]) for c in P.make_config(profile="cpu").configs()}
+    assert {(L, F, pool) for L, F in depth} <= grid
 
 
 def test_step_schedule_gives_every_training_set_size_the_same_budget():
     from archlab.papers.deep_vs_shallow.grid import EVALS, MIN_EPOCH, repeats, schedule
-    c = P.make_config(profile="cpu").configs()[0]
+    c = P.make_config(profile="smoke").configs()[0]
     for K in (48, 192, 640, 1792):
         n = K * repeats(c, K)  # the samples one epoch passes over
         assert n >= MIN_EPOCH and n - K < MIN_EPOCH
         s = schedule(c, n)
-        assert 600 <= s["steps"] < 600 + n // 32 and s["steps"] == s["epochs"] * (n // 32)
-        assert s["epochs"] // s["eval_every"] >= EVALS  # the validation curve has EVALS points at least
+        assert 60 <= s["steps"] < 60 + n // 32 and s["steps"] == s["epochs"] * (n // 32)
+    c = P.make_config(profile="cpu").configs()[0]
+    s = schedule(c, 1536)  # 48 steps per epoch: 8 epochs, evaluated at epochs 4 and 8
+    assert (s["epochs"], s["steps"], s["eval_every"]) == (8, 384, 4)
+    assert schedule({k: v for k, v in c.items() if k != "evals"}, 1536)["eval_every"] == max(1, 8 // EVALS)
     assert schedule({**c, "steps": 0, "epochs": 7}, 1000)["epochs"] == 7
 
 
@@ -151,9 +171,9 @@ TRAINED_CLAIMS = ("C3", "C4", "C5", "C6", "C7", "C8")
 
 def test_claims_are_numbered_declared_and_keep_their_old_slugs():
     ids = [c.id for c in P.CLAIMS]
-    assert ids == [f"C{i}" for i in range(1, 10)]
+    assert ids == [f"C{i}" for i in range(1, 11)]
     slugs = ["parity", "truncation", "val-close", "val-close-high-q", "shallow-val", "deep-train", "shallow-gap",
-             "cifar-low-q", "speed"]
+             "cifar-low-q", "speed", "depth"]
     assert all(c.text.endswith(f"[{s}]") for c, s in zip(P.CLAIMS, slugs))
     kinds = {c.id: c.kind for c in P.CLAIMS}
     assert kinds["C1"] == kinds["C2"] == "exact" and kinds["C3"] == kinds["C4"] == "equivalence"
@@ -171,7 +191,8 @@ def test_every_directional_claim_has_a_nonzero_smallest_effect_with_its_source()
             assert c.margin and c.min_effect_source.strip(), c.id
     # the paper's own gains, from its Table 2 (mean over cells of the log-ratio or gap difference)
     gains = {c.id: c.min_effect for c in P.CLAIMS if c.kind == "directional"}
-    assert gains == {"C5": 0.0127, "C6": 0.2093, "C7": 0.3016, "C8": 0.428, "C9": pytest.approx(math.log(1 / 0.9))}
+    assert gains == {"C5": 0.0127, "C6": 0.2093, "C7": 0.3016, "C8": 0.428, "C9": pytest.approx(math.log(1 / 0.9)),
+                     "C10": 0.0127}
     assert all("Table 2" in C.BY_ID[i].min_effect_source for i in ("C5", "C6", "C7", "C8"))
     # criteria changed after results were seen say so; the exact checks never changed
     assert all(c.revised for c in P.CLAIMS if c.id not in ("C1", "C2")) and not C.BY_ID["C1"].revised
@@ -259,7 +280,49 @@ def test_speed_with_too_few_architectures_is_out_of_regime():
     # two architectures (the cpu profile's) are no replicates: a t interval on 1 df says nothing
     v = verdicts_of(A.pair_runs(fake_runs(val_factor=0.985)), steps=fake_steps(0.5, n=2), device="cpu")["C9"]
     assert v["verdict"] == "out of regime" and "2 < 5: not met" in v["regime_measured"], v
-    assert v["measured"].startswith("on cpu: time per step par/seq 0.495, 0.500")  # each architecture's own ratio
+    # each architecture's own speed-up seq/par
+    assert v["measured"].startswith("on cpu, speed-up seq/par per architecture (1+ blocks): MNIST L2 F8 p4 2.02x"), v
+
+
+def depth_runs(growth, seeds=(0, 1, 2), base_val=1.0):
+    """cpu depth-experiment runs: parallel's validation loss exp(growth * i) x sequential's at the i-th depth."""
+    rows = []
+    for ds in ("mnist", "cifar10"):
+        for i, (L, F) in enumerate(C.depth_set("cpu")[0]):
+            for seed in seeds:
+                base = dict(dataset=ds, L=L, F=F, k=3, activation="relu", pool=4, batchnorm=False, lr=1e-3,
+                            head="flatten", train_size=1536, seed=seed)
+                noise = 1 + 0.002 * seed
+                for layout, vf in (("sequential", 1.0), ("parallel", math.exp(growth * i) * noise)):
+                    rows.append({**base, "layout": layout, "status": "ok", "P": 6000, "K": 1536, "Q": 2.56,
+                                 "train_loss": 0.5, "val_loss": base_val * vf, "train_acc": 0.9, "val_acc": 0.8,
+                                 "sec_per_epoch": 1.0})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("growth,verdict", [(0.05, "reproduced"), (0.0, "not reproduced")])
+def test_depth_claim_judges_the_growth_of_the_layout_difference(growth, verdict):
+    # |log ratio| 0 at L = 2, 2 x growth at L = 8 (+-0.2% per seed): 0.1 clears C10's 0.0127, 0 lies below it
+    other_k = depth_runs(0.5).query("L == 2").assign(train_size=768)  # L = 2 at another K: not in the experiment
+    pairs = A.pair_runs(pd.concat([fake_runs(val_factor=0.985, train=(0.5, 0.6)), depth_runs(growth), other_k]))
+    d = A.depth_pairs(pairs, *C.depth_set("cpu"))
+    assert len(d) == 18 and A.depth_effect(d).to_numpy() == pytest.approx(2 * growth, abs=0.01)
+    assert list(A.depth_table(d).L) == [2, 4, 8, 2, 4, 8]
+    v = verdicts_of(pairs)["C10"]
+    assert v["verdict"] == verdict and v["regime_ok"] is True and "L=8" in v["measured"], v
+
+
+def test_depth_claim_out_of_regime_above_chance_and_not_run_without_depths():
+    table2 = fake_runs(val_factor=0.985, train=(0.5, 0.6), seeds=range(5))
+    pairs = A.pair_runs(pd.concat([table2, depth_runs(0.05, base_val=2.4)]))
+    v = verdicts_of(pairs)
+    assert v["C10"]["verdict"] == "out of regime" and "not met" in v["C10"]["regime_measured"]
+    # the depth runs (3 seeds) do not enter the Table 2 claims' replicates (5 seeds), which average what every
+    # seed ran; the depth claim takes the seeds that ran every depth
+    assert str(v["C4"]["seeds"]) == "5" and str(v["C10"]["seeds"]) == "3"
+    assert verdicts_of(A.pair_runs(fake_runs(val_factor=0.985)))["C10"]["verdict"] == "not run"
+    worst = A.worst_val(pairs)
+    assert (worst.loc[worst.L == 8, "below_chance"] == False).all() and worst.pairs.min() == 3  # noqa: E712
 
 
 def test_failed_experiment_marks_its_claims_not_run_with_the_reason():
@@ -288,7 +351,7 @@ def test_table2_puts_ours_beside_the_paper_with_identical_bins():
 
 
 def test_train_run_learns_and_reports_parity(store):
-    cfg = P.make_config(profile="smoke", levels={"L": [2], "train_size": [64]}, seeds=[0])
+    cfg = P.make_config(profile="smoke", levels={"L": [2], "F": [8], "train_size": [64]}, seeds=[0])
     results = [run_or_load(train_run, c, store=store) for c in cfg.configs()]
     # K = 64 samples, tiled 16x to a 1,024-sample epoch: 32 steps per epoch, so 60 steps take 2 epochs
     assert [(r["K"], r["epochs_run"]) for r in results] == [(64, 2), (64, 2)]
@@ -310,7 +373,7 @@ def test_batched_grid_equals_one_at_a_time_and_falls_back_where_vmap_cannot_trai
     # under batch norm (the conv bias before it has a zero true gradient, so AdamW steps it on rounding noise,
     # scaled down by its eps); rtol 1e-6 leaves orders of magnitude of margin on any machine. (In float32 the
     # batch-norm runs differ by up to 5e-3, so no tolerance there would be machine-independent.)
-    kw = dict(profile="smoke", levels={"L": [2], "lr": [1e-3, 3e-3], "batchnorm": [False, True],
+    kw = dict(profile="smoke", levels={"L": [2], "F": [8], "lr": [1e-3, 3e-3], "batchnorm": [False, True],
                                        "train_size": [256]}, seeds=[0, 1], precision="fp64")
     cfg = P.make_config(**kw, batched="on")
     assert run_function(cfg) is train_run_batched and "batched" in cfg.execution()
@@ -340,11 +403,14 @@ def test_a_diverging_run_is_stored_as_diverged(store):
 
 
 def test_step_times_cover_both_layouts_of_every_architecture():
-    steps = S.step_times(P.make_config(profile="smoke", levels={"L": [2, 4]}), device="cpu", batch_size=16,
-                         min_run_time=0.01)  # one timing per architecture, whatever the training-set sizes
-    assert len(steps) == 4 and (steps.ms_per_step > 0).all()
+    steps = S.step_times(P.make_config(profile="smoke", levels={"L": [2, 4], "F": [8]}), device="cpu",
+                         batch_size=16, min_run_time=0.01, blocks=2)  # per architecture and round, whatever K
+    assert len(steps) == 8 and (steps.ms_per_step > 0).all() and set(steps.block) == {0, 1}
     ratios = A.step_ratios(steps)
-    assert len(ratios) == 2 and ratios.r_step.notna().all()
+    assert len(ratios) == 2 and ratios.r_step.notna().all() and (ratios.blocks == 2).all()
+    assert ((ratios.r_lo <= ratios.r_hi) & (ratios.r_lo > 0)).all()
+    with pytest.raises(ValueError, match="blocks=0"):
+        S.step_times(P.make_config(profile="smoke"), device="cpu", blocks=0)
 
 
 def test_run_names_are_stable_and_jobs_follow_the_grid():
@@ -367,10 +433,10 @@ def test_a_run_function_that_raises_leaves_a_failures_table_and_not_run_claims(s
         raise FileNotFoundError("dataset 'digits' not found (test)")
 
     monkeypatch.setattr(R, "load_splits", missing)
-    cfg = P.make_config(profile="smoke", levels={"train_size": [64]}, seeds=[0])
+    cfg = P.make_config(profile="smoke", levels={"L": [2], "F": [8], "train_size": [64]}, seeds=[0])
     runs = P.run(cfg, store=store)
     assert len(runs) == 2 and (runs.status != "ok").all()
     pairs = A.pair_runs(runs)
     assert len(A.unfinished_pairs(pairs)) == 1
     v = by_id(P.verdicts(pairs, {"tanh": 1.0}, profile="smoke", device="cpu", steps=pd.DataFrame()))
-    assert all(v[c]["verdict"] == "not run" for c in ("C1", "C3", "C4", "C5", "C6", "C7", "C8", "C9"))
+    assert all(v[c]["verdict"] == "not run" for c in ("C1", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10"))

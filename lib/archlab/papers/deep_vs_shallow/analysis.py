@@ -148,9 +148,15 @@ def ratio_summary(r: np.ndarray) -> dict:
 
 def per_seed(pairs: pd.DataFrame, values: pd.Series) -> pd.Series:
     """The mean of ``values`` (one per pair) within each seed: the replicates the outcome rules take, since the
-    configurations of one seed share nothing but their initialisation seed (NaN and inf dropped first)."""
+    configurations of one seed share nothing but their initialisation seed (NaN and inf dropped first).
+
+    Every replicate must average the same configurations, so only those run under the most seeds count (the cpu
+    profile runs its depth experiment's extra architectures under fewer seeds; ``depth_effect`` judges them)."""
     v = pd.to_numeric(values, errors="coerce").replace([np.inf, -np.inf], np.nan)
-    return v.groupby(pairs.seed).mean().dropna()
+    arch = [f for f in FACTORS if f != "layout" and f in pairs]
+    n = pairs.groupby(arch, dropna=False).seed.transform("nunique") if arch and len(pairs) else pairs.seed
+    keep = (n == n.max()) if len(pairs) else n.astype(bool)
+    return v[keep].groupby(pairs.seed[keep]).mean().dropna()
 
 
 def regime_values(pairs: pd.DataFrame, judged: pd.DataFrame | None = None) -> dict:
@@ -175,6 +181,57 @@ def _both(rows: pd.DataFrame, metric: str) -> list | None:
     return v or None
 
 
+def depth_pairs(pairs: pd.DataFrame, depth, pool) -> pd.DataFrame:
+    """The finished pairs of the depth experiment: the (L, F) architectures of ``depth`` (one parameter budget) at
+    pooling ``pool``, with lr_val = log(val par / val seq) (negative: parallel lower) and its absolute value."""
+    if pairs.empty or "ok" not in pairs or not depth:
+        return pairs.iloc[:0].assign(lr_val=[], abs_lr_val=[])
+    keep = np.zeros(len(pairs), bool)
+    for L, F in depth:
+        keep |= ((pairs.L == L) & (pairs.F == F)).to_numpy()
+    d = pairs[keep & (pairs.pool == pool).to_numpy() & pairs.ok.to_numpy()]
+    # only the training-set sizes every depth ran (the smoke grid also runs L = 2 at other K)
+    k = d.train_size.astype(str)
+    common = set.intersection(*(set(g) for _, g in k.groupby(d.L))) if len(d) else set()
+    d = d[k.isin(common)]
+    lr_val = np.log(d.val_loss_par / d.val_loss_seq)
+    return d.assign(lr_val=lr_val, abs_lr_val=np.abs(lr_val))
+
+
+def depth_effect(d: pd.DataFrame) -> pd.Series:
+    """Per seed: the mean over datasets of |log(val par / val seq)| at the deepest L minus at the shallowest L of
+    ``depth_pairs`` (positive: the layouts differ more in the deeper stack, as the truncation argument predicts)."""
+    if d.empty or d.L.nunique() < 2:
+        return pd.Series(dtype=float)
+    w = d.pivot_table(index=["seed", "dataset"], columns="L", values="abs_lr_val")
+    return (w[d.L.max()] - w[d.L.min()]).groupby(level="seed").mean().dropna()
+
+
+def depth_table(d: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and depth of ``depth_pairs``: F, P, Q, pairs, and the mean (sd over seeds) of log(val par/seq)
+    and of its absolute value, with the mean validation losses of both layouts."""
+    if d.empty:
+        return pd.DataFrame(columns=["dataset", "L", "F", "P", "Q", "pairs", "val_seq", "val_par", "lr_val",
+                                     "lr_val_sd", "abs_lr_val"])
+    return d.groupby(["dataset", "L"]).agg(
+        F=("F", "first"), P=("P_seq", "first"), Q=("Q", "first"), pairs=("seed", "size"),
+        val_seq=("val_loss_seq", "mean"), val_par=("val_loss_par", "mean"), lr_val=("lr_val", "mean"),
+        lr_val_sd=("lr_val", "std"), abs_lr_val=("abs_lr_val", "mean")).reset_index()
+
+
+def worst_val(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset, Q bin and architecture: the complete pairs and the worst (highest) validation loss of either
+    layout, against chance (ln 10): the "better than chance" precondition, cell by cell."""
+    ok = pairs[pairs.ok] if len(pairs) and "ok" in pairs else pairs.iloc[:0]
+    if ok.empty:
+        return pd.DataFrame(columns=["dataset", "q_bin", "L", "F", "pool", "Q", "pairs", "worst_val", "below_chance"])
+    t = ok.assign(worst=ok[["val_loss_seq", "val_loss_par"]].max(axis=1)).groupby(
+        ["dataset", "q_bin", "L", "F", "pool"], observed=True).agg(
+        Q=("Q", "first"), pairs=("seed", "size"), worst_val=("worst", "max")).reset_index()
+    t["below_chance"] = t.worst_val < CHANCE
+    return t.assign(order=t.dataset.map(dataset_order)).sort_values(["order", "Q"]).drop(columns="order")
+
+
 def truncation_check(scales=np.logspace(-3, 0, 13), fit_below: float = 0.1) -> tuple[pd.DataFrame, dict]:
     """Seq/par relative deviation against branch scale for tanh and relu bodies, and the fitted log-log slopes
     over the small-scale end (``scale <= fit_below``), where the first-order expansion should hold."""
@@ -185,10 +242,15 @@ def truncation_check(scales=np.logspace(-3, 0, 13), fit_below: float = 0.1) -> t
 
 
 def step_ratios(steps: pd.DataFrame) -> pd.DataFrame:
-    """``step_times`` output with both layouts side by side and r_step = par/seq per architecture."""
-    keys = [c for c in steps if c not in ("layout", "ms_per_step")]
-    wide = steps.pivot_table(index=keys, columns="layout", values="ms_per_step").reset_index()
-    wide = wide.rename(columns={"sequential": "ms_seq", "parallel": "ms_par"})
+    """``step_times`` output with both layouts side by side per architecture: each layout's median ms over the
+    interleaved blocks, r_step = par/seq of those, and the lowest and highest per-block ratio (r_lo, r_hi)."""
+    keys = [c for c in steps if c not in ("layout", "ms_per_step", "block")]
+    steps = steps if "block" in steps else steps.assign(block=0)
+    per_block = steps.pivot_table(index=keys + ["block"], columns="layout", values="ms_per_step").reset_index()
+    per_block["r"] = per_block.parallel / per_block.sequential
+    spread = per_block.groupby(keys).r.agg(r_lo="min", r_hi="max", blocks="size").reset_index()
+    wide = steps.pivot_table(index=keys, columns="layout", values="ms_per_step", aggfunc="median").reset_index()
+    wide = wide.rename(columns={"sequential": "ms_seq", "parallel": "ms_par"}).merge(spread, on=keys)
     wide["r_step"] = wide.ms_par / wide.ms_seq
     wide["dataset"] = wide.dataset.map(lambda d: NAMES.get(d, d))
     return wide

@@ -24,10 +24,13 @@ import pandas as pd
 from ...claims import Claim
 from ...outcomes import Regime, combine, directional, equivalence, exact, judge, not_run, ratio_margin
 from . import PAPER
-from .analysis import CHANCE, LOW_Q, bin_means, paper_bins, per_seed, regime_values, step_ratios
+from .analysis import (CHANCE, LOW_Q, bin_means, depth_effect, depth_pairs, paper_bins, per_seed, regime_values,
+                       step_ratios)
+from .grid import PROFILES
 
 NOTE = "docs/papers/deep_vs_shallow.md"
 LOG = f"see the revision log ({NOTE})"
+ISSUE29 = "issue 29: cpu grid moves Q by the model at K = 1,536; a replicate averages the configurations every seed ran"
 COMPLETE = Regime("pairs complete", "share of configurations with both layouts finished", ">=", 0.9)
 TRAINED_MAX = CHANCE / 2  # half the chance cross-entropy: 1.15 nats
 TRAINED = Regime("trained", "final training loss of the Q < 1 runs, both layouts (chance 2.303)", "<",
@@ -75,7 +78,7 @@ CLAIMS = [
        min_effect_source="chosen: the narrowest band symmetric in log that holds the paper's own cells for Q >= 1 "
        "(0.92 to 1.10, Table 2)", source=REGIME_SOURCE,
        revised="6b87159, after the first cpu results: median ratio in [0.8, 1.25] -> 90% interval of the per-seed "
-       f"mean log-ratio, regimes added; issue 26: low-Q fitted -> trained, better than chance added; {LOG}"),
+       f"mean log-ratio, regimes added; issue 26: low-Q fitted -> trained, better than chance added; {ISSUE29}; {LOG}"),
     _c(4, "val-close-high-q", "[P, Table 2] For Q >= 3 the validation ratio par/seq lies between 0.98 and 1.10.",
        "per dataset, per seed mean over the Q >= 3 configurations of log(val par / val seq); 90% interval inside "
        "log(0.98)..log(1.10) (reproduced), wholly outside (not reproduced); the weaker dataset decides",
@@ -83,7 +86,8 @@ CLAIMS = [
        min_effect_source="the paper's Table 2: Q >= 3 ratios 0.976-1.100 (MNIST) and 0.996-1.021 (CIFAR-10)",
        source=REGIME_SOURCE,
        revised="6b87159, after the first cpu results: every Q >= 3 cell in [0.85, 1.15] -> 90% interval inside the "
-       f"paper's 0.98-1.10, regimes added; issue 26: low-Q fitted -> trained, better than chance added; {LOG}"),
+       f"paper's 0.98-1.10, regimes added; issue 26: low-Q fitted -> trained, better than chance added; {ISSUE29}; "
+       f"{LOG}"),
     _c(5, "shallow-val", "[P] Slight advance of the shallow (parallel) layout in validation loss.",
        "pooled over datasets, per seed mean over configurations of log(val seq / val par); 95% interval above "
        f"{VAL_GAIN} (reproduced) or below it (not reproduced)", unit="log-ratio", min_effect=VAL_GAIN,
@@ -91,7 +95,7 @@ CLAIMS = [
        "(ratio par/seq 0.987; the paper calls it 'slight')", requires=REGIMES, source=REGIME_SOURCE,
        revised="6b87159, after the first cpu results: geometric mean < 1 with Wilcoxon p < 0.05 -> 95% interval "
        f"above 0, regimes added; issue 26: threshold 0 -> {VAL_GAIN} (Table 2), low-Q fitted -> trained, better "
-       f"than chance added; {LOG}"),
+       f"than chance added; {ISSUE29}; {LOG}"),
     _c(6, "deep-train", "[P] The deep (sequential) layout performs marginally better on the training set.",
        "pooled over datasets, per seed mean over configurations of log(train par / train seq); 95% interval above "
        f"{TRAIN_GAIN} (reproduced) or below it (not reproduced)", unit="log-ratio", min_effect=TRAIN_GAIN,
@@ -99,7 +103,7 @@ CLAIMS = [
        f"{TRAIN_GAIN} (ratio 1.23)", requires=REGIMES, source=REGIME_SOURCE,
        revised="6b87159, after the first cpu results: ratio > 1 in most Table 2 cells -> 95% interval above 0, "
        f"regimes added; issue 26: threshold 0 -> {TRAIN_GAIN} (Table 2), low-Q fitted -> trained, better than "
-       f"chance added; {LOG}"),
+       f"chance added; {ISSUE29}; {LOG}"),
     _c(7, "shallow-gap", "[P hypothesis, Table 2] The shallow layout tolerates noise better: a smaller "
        "validation-training gap where the models can over-fit (Q < 3).",
        "pooled over datasets, per seed mean over the Q < 3 configurations of gap seq - gap par (gap = val - train "
@@ -108,7 +112,8 @@ CLAIMS = [
        f"- gap par = {GAP_GAIN} nats", requires=REGIMES, source=REGIME_SOURCE,
        revised="6b87159, after the first cpu results: smaller gap in most of all cells -> 95% interval above 0 over "
        f"the Q < 3 runs, over-fitting precondition added; issue 26: threshold 0 -> {GAP_GAIN} nats (Table 2), the "
-       f"over-fitting precondition dropped (the claim's own measure), trained and better than chance; {LOG}"),
+       f"over-fitting precondition dropped (the claim's own measure), trained and better than chance; {ISSUE29}; "
+       f"{LOG}"),
     _c(8, "cifar-low-q", "[P, Table 2] The largest difference is on CIFAR-10 at Q < 1, in favour of parallel on "
        "validation (paper: val ratio 0.65).",
        "two parts, the weaker decides: (a) per seed mean over the CIFAR-10 Q < 1 configurations of log(val seq / "
@@ -118,18 +123,31 @@ CLAIMS = [
        "Table 2)", requires=REGIMES, source=f"{REGIME_SOURCE}; part (b) compares every cell, so every run is judged",
        revised="6b87159, after the first cpu results: bin-mean ratio < 1 -> part (a) a 95% interval above 0, "
        f"CIFAR-10 over-fitting precondition added; issue 26: threshold 0 -> {CIFAR_GAIN} (Table 2), the over-fitting "
-       f"precondition dropped (the claim's own measure), trained and better than chance; {LOG}"),
+       f"precondition dropped (the claim's own measure), trained and better than chance; {ISSUE29}; {LOG}"),
     _c(9, "speed", "[P, abstract] Replacing the deep stack by the shallow layer could speed up training "
        "(judged on the device the notebook ran on, named in the row).",
        "per architecture log(ms per training step seq / par), each model timed alone (torch.utils.benchmark, "
-       "batch 256), the architectures as replicates; 95% interval above log(1/0.9) (reproduced) or below it (not "
-       f"reproduced); needs at least {MIN_ARCHS} architectures", unit="log-ratio", min_effect=SPEED_MIN,
+       "batch 256 on a GPU, 64 on a CPU; median of 3 interleaved rounds), the architectures as replicates; 95% "
+       f"interval above log(1/0.9) (reproduced) or below it (not reproduced); needs at least {MIN_ARCHS} "
+       "architectures", unit="log-ratio", min_effect=SPEED_MIN,
        min_effect_source="chosen: a speed-up under 10% would not change how one trains; the paper states no size",
        requires=(ARCHS,), source=f"regime chosen: an interval over architectures needs {MIN_ARCHS} of them at least "
        "(t with 4 df: 2.78 against the normal 1.96; with 2 architectures, 12.7); each timing is one median, so a "
        "single architecture has no interval of its own",
        revised="6b87159, after the first cpu results: GPU-only median ratio < 0.9 -> 95% interval above log(1/0.9) "
-       f"on any device; issue 26: at least {MIN_ARCHS} architectures (2 are no replicates); {LOG}"),
+       f"on any device; issue 26: at least {MIN_ARCHS} architectures (2 are no replicates); issue 29: each timed in "
+       f"interleaved blocks, the layout's median over blocks; {LOG}"),
+    _c(10, "depth", "[D, from the paper's expansion] The deeper the stack, the more the two layouts differ: the "
+       "terms the truncation drops grow as L^2 eps^2, so at one parameter budget the parallel layout's validation "
+       "advantage (or deficit) grows with the depth L.",
+       "depth experiment (L = 2 / 4 / 8 at one parameter budget): per seed, mean over datasets of |log(val par / "
+       "val seq)| at the deepest L minus at the shallowest; 95% interval above "
+       f"{VAL_GAIN} (reproduced) or below it (not reproduced)", unit="log-ratio", min_effect=VAL_GAIN,
+       min_effect_source=f"chosen: the paper's mean difference between the layouts on validation (Table 2, {VAL_GAIN}"
+       "): a growth with depth smaller than the paper's whole average difference would not matter. The noise in "
+       "|log ratio| adds the same upward bias at both depths, so their difference does not carry it",
+       requires=REGIMES, source=f"{REGIME_SOURCE}; judged runs: the depth experiment's",
+       revised="issue 29: new claim, with the redesigned cpu grid (no earlier verdict)"),
 ]
 BY_ID = {c.id: c for c in CLAIMS}
 
@@ -152,7 +170,29 @@ def verdicts(pairs: pd.DataFrame, slopes: dict, profile: str, device: str, steps
         outcome, measured = rule(c, ok)
         rows.append(judge(c, outcome, regimes, measured=measured, profile=profile))
     rows.append(_speed(BY_ID["C9"], steps, device, profile))
+    rows.append(_depth(BY_ID["C10"], pairs, profile))
     return rows
+
+
+def depth_set(profile: str) -> tuple:
+    """The depth experiment of ``profile``: its (L, F) architectures and the pooling they share (none: ((), None))."""
+    p = PROFILES.get(profile, {})
+    return tuple(p.get("depth") or ()), (p["levels"]["pool"][0] if p else None)
+
+
+def _depth(c: Claim, pairs: pd.DataFrame, profile) -> dict:
+    depth, pool = depth_set(profile)
+    d = depth_pairs(pairs, depth, pool)
+    none = {r.name: None for r in c.requires}
+    if d.empty or d.L.nunique() < 2:
+        why = f"profile {profile} has no depth experiment" if not depth else "no finished pair at two depths"
+        return judge(c, not_run(why, kind=c.kind), none, profile=profile)
+    regimes = regime_values(pairs, d)
+    regimes = {r.name: regimes[r.name] for r in c.requires}
+    each = d.groupby(["dataset", "L"]).abs_lr_val.mean()
+    text = "mean |log(val par/seq)| " + "; ".join(
+        f"{ds} " + ", ".join(f"L={L}: {v:.3f}" for (_, L), v in g.items()) for ds, g in each.groupby(level=0))
+    return judge(c, directional(c, depth_effect(d).to_numpy(), 0.0), regimes, measured=text, profile=profile)
 
 
 def _statuses(pairs: pd.DataFrame) -> str:
@@ -241,8 +281,10 @@ def _speed(c: Claim, steps: pd.DataFrame, device: str, profile) -> dict:
         return judge(c, not_run(f"no step timings on {device}"), {"architectures timed": None}, profile=profile)
     w = step_ratios(steps)
     r = np.log(w.ms_seq / w.ms_par).to_numpy(float)
-    each = ", ".join(f"{x:.3f}" for x in w.r_step)  # every architecture's own ratio, whatever the verdict
-    text = f"on {device}: time per step par/seq {each} over {len(w)} architecture(s)"
+    # every architecture's own speed-up seq/par (median over blocks, range of per-block ratios), whatever the verdict
+    each = ", ".join(f"{a.dataset} L{a.L} F{a.F} p{a.pool} {1 / a.r_step:.2f}x [{1 / a.r_hi:.2f}, {1 / a.r_lo:.2f}]"
+                     for a in w.itertuples())
+    text = f"on {device}, speed-up seq/par per architecture ({int(w.blocks.min())}+ blocks): {each}"
     return judge(c, directional(c, r, 0.0), {"architectures timed": len(w)}, measured=text, profile=profile)
 
 

@@ -1,12 +1,12 @@
 """Paper 2's profiles, the notebook config and its run configs (one per grid point, training-set size and seed).
 
 The paper bins its runs by the determination ratio Q = K*M/P (K training samples, M = 10 outputs, P parameters;
-docs/papers/deep_vs_shallow.md). A profile reaches a Q bin either by the size of the model (the ``gpu`` and
-``paper`` profiles: full data, P from 15k to 1.7M) or by the number of training samples (``cpu`` and ``smoke``:
-small models, K from 128 to 4,096), so every profile covers the same four bins of the paper's Table 2. What a
-reduced profile never shrinks is the training the claims are about: each cpu run takes a fixed number of AdamW
-steps (hundreds of epochs at the smallest K, so the low-Q runs over-fit as the paper's do), and each claim checks
-the regime it needs (training converged, over-fitting present) before it is judged.
+docs/papers/deep_vs_shallow.md). The ``gpu``, ``paper`` and ``cpu`` profiles reach the Q bins as the paper does, by
+the size of the model (``cpu``: K = 1,536 samples, P from 1,002 to 19,978; ``gpu``/``paper``: full data); ``smoke``
+moves K on 8x8 digits (plumbing only). A profile's grid is the union of its ``blocks`` (each merged onto its base
+``levels``, with its own seeds where it names them), so a depth experiment at one parameter budget can sit beside
+the Table 2 architectures. What a reduced profile never shrinks is the training the claims are about: each claim
+checks the regime it needs (pairs complete, the Q < 1 runs trained, every judged run better than chance).
 
 The paper's own factor levels were not available, so the ``paper`` profile is a reconstruction [R] that gives
 exactly 6,912 models; any level can be replaced from the notebook's ``levels`` parameter. Training settings are
@@ -37,27 +37,40 @@ EVALS = 6  # evaluations of the test set per run (and always after the last epoc
 # the same sample stream as that many epochs, without paying the per-epoch overhead hundreds of times at small K.
 MIN_EPOCH = 1024
 
-# Projected, not measured end to end (the lead times the final run): one cpu run of 800 steps measured 20.5 s on
-# one thread at load 1.0 (CIFAR-10 K = 48, data loading included); at 600 steps ~16 s, so 48 runs ~ 12-13
-# core-minutes, over 2 cores (~1.3-1.5x from the second thread on these small convolutions) ~ 8-9.5 min, plus
-# ~20 s of notebook (measured on smoke: imports, truncation check, step timings, figures).
-CPU_EXPECTED = "~8-9.5 min on 2 idle CPU cores (projected from one measured run, see grid.py)"
+# cpu, projected (not timed end to end): per-step times of every architecture measured interleaved in one process
+# against the old cpu architecture (L = 4, F = 4, pool 8, whose 48 runs of 600 steps took ~340 s of the notebook's
+# 381 s on 2 cores): the grid costs 41.6 "old architecture x seed" units per step (Table 2 blocks 6.2 x 5 seeds,
+# depth blocks 3.5 x 3), so 384 steps at ~0.040 s per unit-step on 2 cores (2 evaluations instead of ~11) ~ 640 s,
+# plus ~70 s of notebook (step timings, figures).
+CPU_EXPECTED = "~12 min on 2 idle CPU cores (projected from per-step timings against the old grid, see grid.py)"
 SMOKE_EXPECTED = "28 s measured on 2 CPU cores at load 1-4 (notebook included)"
-_CPU_LEVELS = dict(dataset=["mnist", "cifar10"], layout=list(LAYOUTS), L=[4], F=[4], k=[3], activation=["relu"],
-                   pool=[8], batchnorm=[False], lr=[1e-3], head=["flatten"], train_size=[48, 192, 640, 1792])
+# cpu: one training-set size (K = 1,536, enough to generalise) and Q moved by the model, as in the paper. Blocks are
+# merged onto the base levels, each expanded on its own (the grid is their union, not a product):
+# - Table 2: L = 4 at F = 4 / 8 / 16 (pool 4) and F = 4 at pool 8: Q ~ 5.9 / 2.4 / 0.89 / 15.3 on MNIST and
+#   4.7 / 1.95 / 0.77 / 11.3 on CIFAR-10, one architecture per Table 2 bin on each dataset;
+# - depth at a fixed budget (pool 4): L = 2, F = 10 / L = 4, F = 8 / L = 8, F = 6, P within 13% of each other
+#   (MNIST 6,830 / 6,346 / 5,650; CIFAR-10 8,510 / 7,690 / 6,658), all in the Q bin [1, 3).
+_CPU_BASE = dict(dataset=["mnist", "cifar10"], layout=list(LAYOUTS), L=[4], F=[8], k=[3], activation=["relu"],
+                 pool=[4], batchnorm=[False], lr=[1e-3], head=["flatten"], train_size=[1536])
+# The Table 2 blocks take 5 seeds (C3's equivalence is decided by seeds), the depth block 3.
+_CPU_BLOCKS = [dict(F=[4, 8, 16]), dict(F=[4], pool=[8]), dict(L=[2], F=[10], seeds=[0, 1, 2]),
+               dict(L=[8], F=[6], seeds=[0, 1, 2])]
+_CPU_DEPTH = ((2, 10), (4, 8), (8, 6))  # (L, F) of the depth experiment, at the base pool (claims C10)
 PROFILES = {
     # 18 runs on scikit-learn's 8x8 digits (L = 2, 60 steps each, ~1 s per run). Plumbing only: the same code as the cpu profile
     # (K levels that put the pairs in three Q bins, 3 seeds), but digits losses are not evidence about the paper.
     "smoke": dict(levels=dict(dataset=["digits"], layout=list(LAYOUTS), L=[2], F=[8], k=[3], activation=["relu"],
                               pool=[2], batchnorm=[False], lr=[1e-3], head=["flatten"], train_size=[64, 256, 1024]),
-                  steps=60, epochs=0, batch_size=32, test_size={}, seeds=(0, 1, 2),
+                  blocks=[{}, dict(L=[4], F=[6], train_size=[256]), dict(L=[8], F=[4], train_size=[256])],
+                  depth=((2, 8), (4, 6), (8, 4)), steps=60, epochs=0, batch_size=32, test_size={}, seeds=(0, 1, 2),
                   expected=SMOKE_EXPECTED),
-    # 48 runs: L = 4, F = 4, k = 3, pool 8 (P 1,002 on MNIST, 1,354 on CIFAR-10) at K = 48 / 192 / 640 / 1,792,
-    # i.e. Q ~ 0.48 / 1.9 / 6.4 / 17.9 (MNIST) and 0.35 / 1.4 / 4.7 / 13.2 (CIFAR-10): every bin of Table 2, 3 seeds.
-    # 600 AdamW steps at batch 32 each (400 passes over K = 48, 11 over K = 1,792), 2,000 test images.
-    "cpu": dict(levels=_CPU_LEVELS, steps=600, epochs=0, batch_size=32, test_size={"mnist": 2000, "cifar10": 2000},
-                seeds=(0, 1, 2), expected=CPU_EXPECTED),
-    # 96 runs at full data: L in {2, 4} x F in {16, 32, 64, 128}, k = 3, pool 4 puts CIFAR-10 (K = 50,000) at
+    # 104 runs: 6 architectures x 2 datasets x 2 layouts, 5 seeds (3 for the depth block); 384 AdamW steps at batch
+    # 32 (8 passes over K = 1,536), 2,000 test images evaluated twice. Probe (400 steps, seed 0): L = 4, F = 16
+    # (Q < 1) trains to 0.96 / 0.89 nats (seq / par) on CIFAR-10 with validation 1.82 / 1.77 (a 0.9-nat gap), and
+    # to 0.019 / 0.017 on MNIST with validation 0.19 / 0.16 (96% accuracy).
+    "cpu": dict(levels=_CPU_BASE, blocks=_CPU_BLOCKS, depth=_CPU_DEPTH, steps=384, epochs=0, batch_size=32, evals=2,
+                test_size={"mnist": 2000, "cifar10": 2000}, seeds=(0, 1, 2, 3, 4), expected=CPU_EXPECTED),
+    # 96 + 24 runs at full data: L in {2, 4} x F in {16, 32, 64, 128}, k = 3, pool 4 puts CIFAR-10 (K = 50,000) at
     # Q ~ 33 / 13 / 4.3 / 1.3 (L = 2) and 25 / 8.6 / 2.6 / 0.74 (L = 4), MNIST (17,435 in the offline copy, 60,000
     # online) in every bin too; 3 seeds, 10 epochs at batch 256 (the paper: 100 [S]), the full test sets. ~45 PFLOP
     # in all (44.7 summed over jobs("gpu"), forward x3; the F = 128 CIFAR-10 runs dominate), ~7-15 min on one H200
@@ -66,6 +79,9 @@ PROFILES = {
     "gpu": dict(levels=dict(dataset=["mnist", "cifar10"], layout=list(LAYOUTS), L=[2, 4], F=[16, 32, 64, 128], k=[3],
                             activation=["relu"], pool=[4], batchnorm=[False], lr=[1e-3], head=["flatten"],
                             train_size=[None]),
+                # depth at the budget of L = 4, F = 32 (P 53,002 MNIST, 58,378 CIFAR-10): L = 2, F = 42 and L = 8,
+                # F = 24 (P within 3% of it)
+                blocks=[{}, dict(L=[2], F=[42]), dict(L=[8], F=[24])], depth=((2, 42), (4, 32), (8, 24)),
                 steps=0, epochs=10, batch_size=256, test_size={}, seeds=(0, 1, 2),
                 expected="~7-13 min on one H200 (projected from FLOPs, not measured)"),
     # 6,912 runs = 2 datasets x 2 layouts x 1,728 configurations; the levels of L, F, k, activation, pool,
@@ -125,7 +141,8 @@ class DeepShallowConfig(Config):
             parse_shard(self.shard or None)
         except ValueError as e:
             raise ConfigError(f"shard = {self.shard!r} is not valid: use 'i/n' with 0 <= i < n ({e})") from None
-        check_levels(self.grid_levels())
+        for block in self.plan()["blocks"]:
+            check_levels({k: v for k, v in block.items() if k != "seeds"})
 
     @property
     def resolved_profile(self) -> str:
@@ -136,21 +153,30 @@ class DeepShallowConfig(Config):
         return tuple(self.seeds) or tuple(PROFILES[self.resolved_profile]["seeds"])
 
     def plan(self) -> dict:
-        """The profile's settings with this config's overrides applied (``levels`` merged, ``steps``/``epochs``)."""
+        """The profile's settings with this config's overrides applied (``steps``/``epochs``; ``levels`` merged onto
+        the base levels and onto every block). ``blocks`` is the list of level dicts the grid is the union of."""
         p = dict(PROFILES[self.resolved_profile])
-        p["levels"] = {**p["levels"], **{k: list(v) for k, v in self.levels.items()}}
+        mine = {k: list(v) for k, v in self.levels.items()}
+        # a block's own seeds give way to the notebook's ``seeds`` parameter
+        seeds = {"seeds": list(self.seeds)} if self.seeds else {}
+        p["blocks"] = [{**p["levels"], **b, **mine, **seeds} for b in p.get("blocks") or [{}]]
+        p["levels"] = union_levels([{k: v for k, v in b.items() if k != "seeds"} for b in p["blocks"]])
         if self.steps or self.epochs:
             p["steps"], p["epochs"] = self.steps, self.epochs
         p["seeds"] = self.resolved_seeds
         return p
 
     def grid_levels(self) -> dict:
+        """Every level each factor takes somewhere in the grid (the union over blocks)."""
         return self.plan()["levels"]
 
     def describe(self) -> str:
         """The grid in words: levels, training length, data sizes, run count and expected time."""
         grid = self.plan()
         levels = "\n".join(f"  {k}: {v}" for k, v in grid["levels"].items())
+        if len(grid["blocks"]) > 1:  # the grid is a union: name each block's (L, F, pool)
+            archs = "; ".join(f"L {b['L']} x F {b['F']} x pool {b['pool']}" for b in grid["blocks"])
+            levels += f"\n  blocks (their union): {archs}"
         length = f"{grid['steps']} steps" if grid["steps"] else f"{grid['epochs']} epochs"
         return (f"profile {self.resolved_profile}: {len(self.configs())} runs, {length} per run at batch "
                 f"{grid['batch_size']}, seeds {list(grid['seeds'])}, test size {grid['test_size'] or 'full'}; "
@@ -176,12 +202,25 @@ class DeepShallowConfig(Config):
         grid = self.plan()
         device = str(torch.device(device or default_device(self.resolved_profile)).type)
         extra = {"precision": self.precision} if self.precision != "auto" else {}
-        out = []
-        for c in expand_grid({**grid["levels"], "seed": list(grid["seeds"])}):
+        if grid.get("evals"):  # only where a profile sets it, so the other profiles' run keys stay as they were
+            extra["evals"] = grid["evals"]
+        out, seen = [], set()
+        blocks = [{**{k: v for k, v in b.items() if k != "seeds"}, "seed": list(b.get("seeds", grid["seeds"]))}
+                  for b in grid["blocks"]]
+        for c in (c for b in blocks for c in expand_grid(b)):
+            key = tuple(c.items())  # blocks may share a grid point (the depth and Q blocks share L = 4, F = 8)
+            if key in seen:
+                continue
+            seen.add(key)
             out.append({**c, "steps": grid["steps"], "epochs": grid["epochs"], "batch_size": grid["batch_size"],
                         "weight_decay": WEIGHT_DECAY, "test_size": grid["test_size"].get(c["dataset"]),
                         "device": device, **extra})
         return out
+
+
+def union_levels(blocks: list[dict]) -> dict:
+    """Each factor's levels over all ``blocks``, in first-seen order."""
+    return {f: list(dict.fromkeys(v for b in blocks for v in b[f])) for f in blocks[0]}
 
 
 def check_levels(levels: dict) -> None:
@@ -226,11 +265,13 @@ def schedule(c: dict, n_train: int) -> dict:
     dropped), total ``steps`` and ``eval_every`` (epochs between test-set evaluations, ``EVALS`` in all).
 
     A step-based config (``steps`` > 0) takes the fewest whole epochs with at least ``steps`` steps, so every K
-    gets the same optimisation budget; an epoch-based one its ``epochs``."""
+    gets the same optimisation budget; an epoch-based one its ``epochs``. A config's ``evals`` (where its profile
+    sets one) replaces ``EVALS``: the cpu profile evaluates twice, since each evaluation of 2,000 test images costs
+    about a twentieth of its training."""
     per_epoch = max(1, n_train // min(c["batch_size"], n_train))
     epochs = math.ceil(c["steps"] / per_epoch) if c["steps"] else c["epochs"]
     return dict(epochs=epochs, steps_per_epoch=per_epoch, steps=epochs * per_epoch,
-                eval_every=max(1, epochs // EVALS))
+                eval_every=max(1, epochs // c.get("evals", EVALS)))
 
 
 def repeats(c: dict, n_train: int) -> int:

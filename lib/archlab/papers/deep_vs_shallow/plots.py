@@ -247,3 +247,30 @@ def learning_curve_pair(runs: pd.DataFrame, **selection):
     fig.suptitle(", ".join(f"{k}={v}" for k, v in selection.items()) + " (first level of other factors)",
                  fontsize="medium")
     return fig
+
+
+def depth_figure(d: pd.DataFrame):
+    """The depth experiment (``analysis.depth_pairs``): log(val par / val seq) against L at one parameter budget,
+    one point per seed, the mean joined, per dataset (below 0: parallel lower); the truncation argument predicts
+    the distance from 0 grows with L."""
+    ds = _datasets(d) if len(d) else []
+    fig, axes = plt.subplots(1, max(1, len(ds)), figsize=(4.4 * max(1, len(ds)), 3.6), squeeze=False,
+                             layout="constrained")
+    for ax, name in zip(axes[0], ds):
+        g = d[d.dataset == name]
+        ax.axhline(0, color="k", lw=1)
+        ax.scatter(g.L, g.lr_val, color="C1", alpha=0.6, label="one seed")
+        m = g.groupby("L").agg(lr=("lr_val", "mean"), P=("P_seq", "first"), F=("F", "first")).reset_index()
+        ax.plot(m.L, m.lr, "k-o", label="mean over seeds")
+        for r in m.itertuples():
+            ax.annotate(f"F={r.F}, P={r.P:,.0f}", (r.L, r.lr), fontsize="x-small", xytext=(4, 6),
+                        textcoords="offset points")
+        ax.set(xscale="log", xticks=sorted(m.L), xlabel="depth L (one parameter budget)",
+               ylabel="log(val par / val seq)", title=f"{name}: {len(g)} pairs")
+        ax.xaxis.set_major_formatter(PLAIN)
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        ax.legend(fontsize="x-small")
+    if not ds:
+        axes[0, 0].text(0.5, 0.5, "no depth experiment in this profile", ha="center", transform=axes[0, 0].transAxes)
+    fig.suptitle("Layout difference against depth at a fixed parameter budget", fontsize="medium")
+    return fig
