@@ -112,10 +112,11 @@ class MultipathConfig(Config):
 
     @property
     def run_executor(self) -> str:
-        """Small nets leave an H100 mostly idle, so gpu/paper run four at a time through Ray (gpus_per_run=0.25)."""
+        """Small nets leave an H100 mostly idle, so gpu/paper run four at a time through Ray (gpus_per_run=0.25); on
+        the cpu profile one single-thread run per core (two threads give these nets about 1.4x, not 2x)."""
         if self.executor != "auto":
             return self.executor
-        return auto_executor(self.resolved_profile)
+        return auto_executor(self.resolved_profile, one_core_runs=True)
 
     def plan(self) -> dict:
         """The profile's settings with this config's overrides applied (CIFAR-100 dropped when ``dataset`` is
