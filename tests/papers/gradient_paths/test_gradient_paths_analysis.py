@@ -1,5 +1,6 @@
 """Paper 1: gradient diagnostics, the experiment config and grids, the run functions, the labelled run frames and
 their regime measures, and the jobs."""
+import importlib
 import json
 import math
 
@@ -81,7 +82,7 @@ def test_every_real_profile_keeps_the_regime_the_claims_need(profile):
     assert {1, 3, 6} <= set(p["stacking"]) and "schedule" not in p  # one-cycle, as the note says
     # flip + crop everywhere but E2/E3 on the cpu profile (200 images fitted without it; see grid's docstring)
     assert grid.experiment_plan(p, "e456")["augment"] and p["augment"] == (profile != "cpu")
-    assert p["seeds"] >= 3 and p["seeds_small"] >= 4 and set(p["rhos"]) >= {0.25, 0.5, 0.75}
+    assert p["seeds"] >= 6 and p["side_seeds"] == 2 and set(p["rhos"]) >= {0.25, 0.5, 0.75}
     assert p["batched"] == (profile != "cpu")  # batching pays on a GPU only (0.87x on the CPU)
     configs = grid.training_configs(p)
     assert len({json.dumps(c, sort_keys=True) for c in configs}) == len(configs)
@@ -89,7 +90,8 @@ def test_every_real_profile_keeps_the_regime_the_claims_need(profile):
 
 def test_seeds_override_every_experiment():
     p = grid.make_config(profile="cpu", seeds=5).plan()
-    assert p["seed_list"] == p["small_seed_list"] == tuple(range(5))
+    assert p["seed_list"] == tuple(range(5)) and p["side_seed_list"] == (0, 1)
+    assert grid.make_config(profile="cpu", seeds=1).plan()["side_seed_list"] == (0,)
 
 
 def test_the_cpu_profile_sizes_e2_e3_and_e456_apart_and_the_notebook_overrides_win():
@@ -114,6 +116,8 @@ def test_cost_points_put_csp_at_about_minus_twenty_percent_and_the_rest_at_resne
     assert abs(csp / ref - (1 - p["csp_saving"])) <= 0.1 * (1 - p["csp_saving"])
     for m in grid.MATCHED:
         assert abs(grid.model_cost(m, pts[(m, "equal FLOPs")], **kw)["flops"] / ref - 1) <= 0.10
+    elan = grid.model_cost("gp_elan", pts[("gp_elan", "elan point")], **kw)["flops"]  # Table 7: -26%
+    assert abs(elan / ref - (1 - p["elan_saving"])) <= 0.1 * (1 - p["elan_saving"])
 
 
 def test_matched_widths_reach_the_target_flops():
@@ -156,6 +160,24 @@ def test_batched_seeds_give_the_same_results_as_one_at_a_time():
     assert one[0]["train_loss"] != one[1]["train_loss"]  # two seeds really differ
 
 
+def test_packed_seeds_store_each_members_own_test_correctness():
+    """The packed path computes each run's per-example test correctness from its member's model after unpacking:
+    in fp64 the bits equal those of the same run trained alone, and their mean is the run's test accuracy."""
+    from archlab.packed_train import NotPackable, fit_packed
+    R = importlib.import_module("archlab.papers.gradient_paths.run")  # the module (P.run is its function)
+    from archlab.testnoise import unpack
+
+    p = grid.make_config(profile="smoke", epochs=2).plan()
+    cfgs = [grid.run_config(p, "gp_resnet", s, blocks=1) for s in (0, 1)]
+    for c in cfgs:
+        c["train"]["precision"] = "fp64"
+    one, both = [train_run(c) for c in cfgs], R._train_group(cfgs, fit_packed, NotPackable)
+    for a, b in zip(one, both):
+        assert a["n_test"] == b["n_test"] == p["test_size"] and b["test_bits"] == a["test_bits"]
+        assert unpack(b["test_bits"], b["n_test"]).mean() == pytest.approx(b["test_acc"])
+    assert abs(one[0]["train_loss"] - both[0]["train_loss"]) <= 1e-9
+
+
 def _hist(*losses):
     return {"epochs": [{"epoch": i + 1, "train_loss": v} for i, v in enumerate(losses)]}
 
@@ -191,10 +213,13 @@ def test_run_trains_an_experiment_once_then_loads_it(store):
     from archlab.papers import gradient_paths as P
 
     cfg = P.make_config(profile="smoke", epochs=1)
-    e2 = P.run(cfg, store, experiment="e2")
-    assert list(e2.family) == ["ResNet", "SG on block", "SG on identity"] and len(store) == 3
+    e2 = P.run(cfg, store, experiment="e2")  # E2's cell trains E3's runs too (one sweep keeps both cores busy)
+    n = len(grid.training_configs(cfg.plan())) - len(grid.e456_configs(cfg.plan()))
+    assert list(e2.family) == ["ResNet", "SG on block", "SG on identity"] and len(store) == n
     again = P.run(cfg, store, experiment="e2")
-    assert len(store) == 3 and list(again.key) == list(e2.key) and list(again.acc) == list(e2.acc)
+    assert len(store) == n and list(again.key) == list(e2.key) and list(again.acc) == list(e2.acc)
+    e3 = P.run(cfg, store, experiment="e3")
+    assert len(store) == n and len(e3) == len(grid.e3_configs(cfg.plan()))  # loaded, not retrained
     with pytest.raises(ValueError, match="choose one of"):
         P.run(cfg, store, experiment="e7")
 
@@ -207,8 +232,13 @@ def test_e456_labels_every_arm_with_its_cost_point():
     points = df.groupby("model").point.agg(set).to_dict()
     assert points["gp_resnet"] == {"base"} and points["gp_prn"] == {"base"}
     assert points["gp_csp_fusion"] == {"csp point", "equal FLOPs"} and points["gp_csp_none"] == {"csp point"}
-    assert points["gp_elan"] == points["gp_csp_elan"] == {"equal FLOPs"}
+    assert points["gp_elan"] == {"equal FLOPs", "elan point"} and points["gp_csp_elan"] == {"equal FLOPs"}
     assert sorted(df[df.model == "gp_prn"].rho.unique()) == [0.25, 0.5, 0.75]
+    # judged arms get every seed; PRN's side ratios (no claim judges them) the side seeds
+    seeds, q = df.groupby(["model", "point", "rho"], dropna=False).seed.nunique(), grid.experiment_plan(p, "e456")
+    assert q["seeds"] == 4 < p["seeds"]  # the cpu profile's E4-E6 seeds (its own override)
+    assert seeds.loc[("gp_prn", "base", 0.25)] == q["side_seeds"] < seeds.loc[("gp_prn", "base", 0.5)] == q["seeds"]
+    assert (seeds.drop("gp_prn", level="model") == q["seeds"]).all()
 
 
 def test_jobs_are_the_training_runs():
@@ -224,12 +254,14 @@ def test_jobs_are_the_training_runs():
     sizes = [j["n_train"] for j in cpu]
     assert sizes.count(grid.PROFILES["cpu"]["e456"]["train_size"]) == len(grid.e456_configs(cp))
     assert sizes.count(grid.PROFILES["cpu"]["train_size"]) == len(cpu) - len(grid.e456_configs(cp))
-    assert all(j["n_test"] == grid.PROFILES["cpu"]["test_size"] and j["evals"] == 1 for j in cpu)
+    assert all(j["evals"] == 1 for j in cpu)  # E2/E3 report 1,000 test images; E4-E6 read the full split
+    n_test = [j.get("n_test") for j in cpu]
+    assert n_test.count(None) == len(grid.e456_configs(cp)) and n_test.count(1000) == len(cpu) - n_test.count(None)
 
 
 def test_the_run_names_are_stable_and_remember_the_old_module_path():
     from archlab.store import fn_name
 
-    assert fn_name(train_run) == "gradient_paths.train" and train_run.code_version == 1
+    assert fn_name(train_run) == "gradient_paths.train" and train_run.code_version == 2
     assert train_run.formerly == ("archlab.experiments.gradient_paths.train_run",)
     assert fn_name(train_run_batched) == "gradient_paths.train_batched"

@@ -2,33 +2,34 @@
 
 Every profile keeps the regime the claims need (docs/papers/gradient_paths.md, "Profiles"): E2 at the paper's
 ResNet-56-like depth (9 BasicBlocks per stage), E3 at k = 1, 3, 6 blocks per stage (about 75 convs for VoVNet at
-k = 6), flip + crop augmentation, one-cycle SGD long enough for the reference arms to train, 3 seeds per arm and 4
-where a comparison is about a small gap (E2, E4-E6). The cpu profile shrinks the data (a CIFAR-10 subset; for
+k = 6), flip + crop augmentation, one-cycle SGD long enough for the reference arms to train; the seeds go to the
+arms a claim judges (6 for E2 and E3's largest k, 4-5 for E4-E6), 2 to the arms only a figure shows. The cpu
+profile shrinks the data (a CIFAR-10 subset; for
 E2/E3 200 images without augmentation, see below), the widths and the resolution the stages work at (a stride-2
 stem: stages at 16/8/4 pixels, 4x cheaper), never the depth, the seeds or the schedule's length in steps a claim
 needs; whether the runs reached the regime is measured and shown with every verdict (``claims``).
 
 Expected run time of the whole notebook per profile:
-- smoke: synthetic 3x32x32 (192 train), widths (8, 16, 32), 1 seed, 2 epochs, 20 runs, E1 at k <= 3: measured
+- smoke: synthetic 3x32x32 (192 train), widths (8, 16, 32), 1 seed, 2 epochs, 21 runs, E1 at k <= 3: measured
          12:01 wall at load average 8 (206 CPU-s); about 1.5-2 min on 2 idle cores, over the 60 s target (each run
          pays ~3 CPU-s of fixed cost: FLOP count, fx path analysis, two gradient diagnostics)
-- cpu:   CIFAR-10 subsets (1,000 test images), a stride-2 stem, one single-thread run per core (Ray). E2 at 9
-         blocks and E3 at k = 1, 3, 6: 200 train images, widths (4, 8, 16), no augmentation, batch 16, lr 0.05,
-         50 epochs (600 steps). E4-E6 at 2 blocks: 500 train images, widths (8, 16, 32), flip + crop, batch 32,
-         80 epochs at lr 0.05 (~1,250 steps). 86 runs. Why two sizes: probes (seed 0, one thread) put the "trained"
+- cpu:   CIFAR-10 subsets, a stride-2 stem, one single-thread worker per core (Ray), an architecture's seeds
+         trained as one packed network where the worker's probe measures it faster. E2 at 9 blocks and E3 at
+         k = 1, 3, 6: 200 train images, 1,000 test images, widths (4, 8, 16), no augmentation, batch 16, lr 0.05,
+         50 epochs (600 steps); 6 seeds (E3 at k = 1, 3: 2). E4-E6 at 2 blocks: 500 train images, the full
+         10,000-image test split, widths (8, 16, 32), flip + crop, batch 32, 80 epochs at lr 0.05 (~1,250 steps);
+         4 seeds (PRN at rho 0.25, 0.75: 2). 94 runs. Why two sizes: probes (seed 0, one thread) put the "trained"
          regime (final training loss < 1.15 nats) at about 1,000-1,250 steps for the 2-block arms (ResNet 1.09
          after 1,250 steps on 1,000 images, 23 CPU-s), but with flip + crop far beyond the budget for the deep ones
          (ResNet-56 at 4/8/16, 400 images: 1.44 after 1,250 steps in 57 CPU-s; widths 8/16/32 no faster per step).
-         Without augmentation ResNet-56 fits 200 images in 600 steps (probes, seeds 0-2: 0.46-0.81 nats, 16 CPU-s;
-         at ~640 steps flip only: 1.08, 304 images: 1.37), and the claims E2/E3 test are about fitting: E3's are
-         judged on the training loss, E2's need a trained full ResNet. So E2/E3 drop the augmentation (the gpu
-         profile keeps it) and keep the depth, the seeds and a full one-cycle schedule. Batch 16 costs 0.68x a
-         batch-32 step on one thread. Measured whole: 958 s on a fresh clone at 329fe97, 2 idle cores (E2 132 s,
-         E3 177 s, E4-E6 615 s; README). Batched seeds (vmap) measured 0.87x on this CPU, so the cpu profile trains
-         one run at a time.
-- gpu:   full CIFAR-10 (50k / 10k), widths (16, 32, 64), stride-1 stem, the same grid, 15 epochs, seeds batched
-         (vmap) 4 runs per GPU via Ray: projected ~15 min on one H100 (an estimate from the runs' FLOPs
-         against the cpu probes; not measured on a GPU)
+         Without augmentation ResNet-56 fits 200 images in 600 steps (probes, seeds 0-2: 0.46-0.81 nats, 16 CPU-s),
+         so E2/E3 drop the augmentation (the gpu profile keeps it) and their claims are judged on the training loss.
+         Estimated: ~905 s on 2 idle cores (~1,130 s one seed at a time): the packing probe
+         (``packing.savings``, under load; E2/E3 groups 1.4-2.7x, E4-E6 1.0-1.4x) scaled by the 958 s measured
+         for the 86-run profile at 329fe97 (E2 132 s, E3 177 s, E4-E6 615 s); not yet measured end to end.
+- gpu:   full CIFAR-10 (50k / 10k), widths (16, 32, 64), stride-1 stem, the same grid, 15 epochs, 6 seeds (E4-E6:
+         5), seeds batched (vmap) 4 runs per GPU via Ray: projected ~19 min on one H100 (the ~15 min projected for
+         4 seeds scaled by the run count; not measured on a GPU)
 - paper: widths (32, 64, 128), E3 up to k = 9, 30 epochs: projected ~1.5 h on one H100
 """
 from __future__ import annotations
@@ -47,27 +48,29 @@ from ...train import model_cost as _harness_cost
 from . import models  # noqa: F401  (registers the gp_* models that model_cost builds)
 
 # path_ks: E1 sweeps k = 1..path_ks blocks per stage (static, exact). sg_depth: blocks per stage of E2 (ResNet-56:
-# 9); depth: blocks per stage of E4-E6; stacking: the k of E3. seeds: E3's seeds; seeds_small: the seeds of the
-# comparisons about a small gap (E2's SG-block vs SG-identity, E4-E6). rhos: PRN's residual channel ratios (E5).
-# csp_saving: the FLOPs CSP fusion saves against the ResNet stage at its operating point (Table 6: about 20%).
-# diag_size: samples in the fixed batch of the gradient diagnostics; eval_every: epochs between test-set passes (the
-# claims read the final accuracy; on the cpu profile one pass over 2,000 test images costs 2/3 of a training epoch).
-_COMMON = dict(path_ks=8, rhos=(0.25, 0.5, 0.75), csp_saving=0.2, augment=True, stacking=(1, 3, 6), sg_depth=9,
-               depth=3, seeds=3, seeds_small=4, eval_every=5)
+# 9); depth: blocks per stage of E4-E6; stacking: the k of E3. seeds: the seeds of every arm a claim judges (E2, E3 at
+# its largest k, E4-E6); side_seeds: the seeds of arms only a figure shows (E3 below its largest k, PRN at rho 0.25
+# and 0.75). rhos: PRN's residual channel ratios (E5). csp_saving: the FLOPs CSP fusion saves against the ResNet
+# stage at its operating point (Table 6: about 20%); elan_saving: the FLOPs ELAN saves at Table 7's ELAN-{2,1}
+# (143.2G vs 194.6G: 26%). diag_size: samples in the fixed batch of the gradient diagnostics; eval_every: epochs
+# between test-set passes (the claims read the final accuracy).
+_COMMON = dict(path_ks=8, rhos=(0.25, 0.5, 0.75), csp_saving=0.2, elan_saving=0.26, augment=True, stacking=(1, 3, 6),
+               sg_depth=9, depth=3, seeds=6, side_seeds=2, eval_every=5)
 PROFILES = {
     "smoke": dict(_COMMON, dataset="synthetic", train_size=192, test_size=128, widths=(8, 16, 32), stem_stride=2,
-                  path_ks=3, sg_depth=2, depth=1, stacking=(1, 2), seeds=1, seeds_small=1, rhos=(0.5,), epochs=2,
+                  path_ks=3, sg_depth=2, depth=1, stacking=(1, 2), seeds=1, side_seeds=1, rhos=(0.5,), epochs=2,
                   batch_size=64, lr=0.05, augment=False, diag_size=32, eval_every=2,
                   schedule="cosine"),  # torch's OneCycleLR divides by zero below ~8 steps
     # cpu: E2 and E3 (ResNet-56 depth, up to 75 convs) fit 200 images without augmentation in 600 steps; with
-    # flip + crop they need several times the 2 cores' budget (grid docstring). E4-E6 (2 blocks per stage) keep
-    # flip + crop and train ~1,250 steps on their own 500 images. The test set is read once, at the end.
+    # flip + crop they need several times the 2 cores' budget (grid docstring), so their claims are judged on the
+    # training loss (1,000 test images report accuracy). E4-E6 (2 blocks per stage) keep flip + crop, train ~1,250
+    # steps on their own 500 images and are judged on the full 10,000-image test split (read once, at the end).
     "cpu": dict(_COMMON, dataset="cifar10", train_size=200, test_size=1000, widths=(4, 8, 16), stem_stride=2,
                 depth=2, epochs=50, batch_size=16, lr=0.05, augment=False, diag_size=128, eval_every=50,
-                e456=dict(train_size=500, widths=(8, 16, 32), epochs=80, batch_size=32, lr=0.05, augment=True,
-                          eval_every=80)),
+                e456=dict(train_size=500, test_size=None, widths=(8, 16, 32), epochs=80, batch_size=32, lr=0.05,
+                          augment=True, eval_every=80, seeds=4)),
     "gpu": dict(_COMMON, dataset="cifar10", train_size=None, test_size=None, widths=(16, 32, 64), stem_stride=1,
-                epochs=15, batch_size=256, lr=0.2, diag_size=256),
+                epochs=15, batch_size=256, lr=0.2, diag_size=256, e456=dict(seeds=5)),
     "paper": dict(_COMMON, dataset="cifar10", train_size=None, test_size=None, widths=(32, 64, 128), stem_stride=1,
                   stacking=(1, 3, 6, 9), epochs=30, batch_size=256, lr=0.2, diag_size=256),
 }
@@ -86,8 +89,9 @@ CSP_MODELS = ("gp_csp_fusion", "gp_csp_first", "gp_csp_last", "gp_csp_none")
 E4_MODELS = ("gp_resnet",) + CSP_MODELS
 MATCHED = ("gp_csp_fusion", "gp_elan", "gp_csp_elan")  # widened to ResNet's FLOPs for the equal-cost comparisons
 # E4-E6 cost points: the plan's widths, CSP's operating point (all four fusion variants at the widths where CSP
-# fusion saves csp_saving of ResNet's FLOPs, as Table 6 has them at one width), and ResNet's FLOPs.
-POINTS = ("base", "csp point", "equal FLOPs")
+# fusion saves csp_saving of ResNet's FLOPs, as Table 6 has them at one width), ELAN's operating point (elan_saving
+# of ResNet's FLOPs, Table 7) and ResNet's FLOPs.
+POINTS = ("base", "csp point", "elan point", "equal FLOPs")
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ class GradPathConfig(Config):
 
     profile: str = field(default="auto", metadata=choices(*CHOICES))
     dataset: str = field(default="auto", metadata=choices("auto", "cifar10", "synthetic"))
-    seeds: int = 0  # every experiment's seeds (0: the profile's, 3 for E3 and 4 for E2 and E4-E6)
+    seeds: int = 0  # the seeds of every judged arm (0: the profile's, 6; arms only a figure shows get at most 2)
     epochs: int = 0
     depth: int = 0  # blocks per stage of E4-E6
     stacking: tuple = ()  # blocks per stage swept in E3
@@ -107,8 +111,9 @@ class GradPathConfig(Config):
     batched: str = field(default="auto", metadata=choices("auto", "on", "off"))
     # Train an architecture's seeds as one packed network (archlab.packed: grouped convs, K*C-channel BatchNorm)
     # where a probe on this machine measures it faster; same run keys and results (an execution strategy, like
-    # the executor). auto: packing where it pays; off (the default for now): one run at a time.
-    packed: str = field(default="off", metadata=choices("auto", "off"))
+    # the executor). auto (default): packing where a probe says it pays (cpu: 2.1-2.8x for most of paper 1's nets at
+    # K = 8); off: one run at a time.
+    packed: str = field(default="auto", metadata=choices("auto", "off"))
 
     def validate(self):
         for name in ("seeds", "epochs", "depth"):
@@ -134,13 +139,13 @@ class GradPathConfig(Config):
             if v and v != "auto":
                 p[k] = v
                 given.add(k)
+        if self.seeds:
+            p["seeds"] = self.seeds
+            given.add("seeds")
         for name in EXPERIMENTS:  # an experiment's own overrides; a value the notebook sets wins over them too
             if name in p:
                 p[name] = {k: v for k, v in p[name].items() if k not in given}
-        if self.seeds:
-            p["seeds"] = p["seeds_small"] = self.seeds
-        p["seed_list"] = tuple(range(p["seeds"]))
-        p["small_seed_list"] = tuple(range(p["seeds_small"]))
+        p.update(seed_lists(p))
         p["device"] = default_device(self.resolved_profile).type
         # cpu: one single-thread run per core (two threads gave a run only 1.4x; see sweep.auto_executor)
         p["executor"] = self.executor if self.executor != "auto" else auto_executor(self.resolved_profile,
@@ -173,7 +178,7 @@ def run_config(p: dict, model: str, seed: int, **model_kwargs) -> dict:
 
 
 def e2_configs(p: dict) -> list[dict]:
-    return [run_config(p, m, s, blocks=p["sg_depth"]) for m in E2_MODELS for s in p["small_seed_list"]]
+    return [run_config(p, m, s, blocks=p["sg_depth"]) for m in E2_MODELS for s in p["seed_list"]]
 
 
 def resnet_blocks(k: int) -> int:
@@ -184,10 +189,11 @@ def resnet_blocks(k: int) -> int:
 def e3_configs(p: dict) -> list[dict]:
     """Matched 3x3 count: 3k convs per stage for VoVNet (both plans) and ELAN (three-conv blocks); ResNet at
     ceil(3k/2) BasicBlocks at the smallest and largest k only: at the largest it is the depth control and every
-    family's reference (at 9 blocks it is E2's ResNet)."""
+    family's reference (at 9 blocks it is E2's ResNet). Only the largest k is judged (C5, C5b), so the smaller k
+    (the figure's depth trend) get the side seeds."""
     out, ks = [], sorted(p["stacking"])
     for k in ks:
-        for s in p["seed_list"]:
+        for s in p["seed_list"] if k == ks[-1] else p["side_seed_list"]:
             out += [run_config(p, "gp_vovnet", s, blocks=k), run_config(p, "gp_vovnet_elan", s, blocks=k),
                     run_config(p, "gp_elan", s, blocks=k, convs=3)]
             if k in (ks[0], ks[-1]):
@@ -196,32 +202,43 @@ def e3_configs(p: dict) -> list[dict]:
 
 
 def cost_points(p: dict) -> dict:
-    """E4-E6's widths per (model, cost point) (see ``POINTS``): CSP's operating point and ResNet's FLOPs."""
+    """E4-E6's widths per (model, cost point) (see ``POINTS``): CSP's and ELAN's operating points (Tables 6 and 7)
+    and ResNet's FLOPs."""
     kw = {"blocks": p["depth"], **({"stem_stride": p["stem_stride"]} if p["stem_stride"] != 1 else {})}
     target = model_cost("gp_resnet", p["widths"], **kw)["flops"]
     points = {("gp_csp_fusion", "csp point"): matched_widths("gp_csp_fusion", target * (1 - p["csp_saving"]),
-                                                             p["widths"], **kw)}
+                                                             p["widths"], **kw),
+              ("gp_elan", "elan point"): matched_widths("gp_elan", target * (1 - p["elan_saving"]), p["widths"], **kw)}
     for m in MATCHED:
         points[(m, "equal FLOPs")] = matched_widths(m, target, p["widths"], **kw)
     return points
 
 
+def seed_lists(p: dict) -> dict:
+    """``seed_list`` (every arm a claim judges) and ``side_seed_list`` (arms only a figure shows, at most as many)."""
+    return {"seed_list": tuple(range(p["seeds"])), "side_seed_list": tuple(range(min(p["side_seeds"], p["seeds"])))}
+
+
 def experiment_plan(p: dict, experiment: str) -> dict:
-    """The plan one experiment trains at: ``p`` with the profile's overrides for it (cpu: E4-E6's data, widths
-    and schedule) applied."""
-    return {**p, **p.get(experiment, {})}
+    """The plan one experiment trains at: ``p`` with the profile's overrides for it (cpu: E4-E6's data, widths,
+    schedule and seeds) applied."""
+    q = {**p, **p.get(experiment, {})}
+    return {**q, **seed_lists(q)}
 
 
 def e456_configs(p: dict) -> list[dict]:
     """E4 (ResNet and the four CSP fusions at CSP's operating point, CSP fusion also at ResNet's FLOPs), E5 (PRN
-    at every rho: ResNet's parameters and FLOPs) and E6 (ELAN and CSP-ELAN at ResNet's FLOPs), one depth."""
+    at every rho: ResNet's parameters and FLOPs; only rho = 0.5 is judged, the others get the side seeds) and E6
+    (ELAN and CSP-ELAN at ResNet's FLOPs, ELAN also at its Table 7 operating point), one depth."""
     p = experiment_plan(p, "e456")
-    seeds, d, pts = p["small_seed_list"], p["depth"], cost_points(p)
+    seeds, d, pts = p["seed_list"], p["depth"], cost_points(p)
     out = [run_config(p, "gp_resnet", s, blocks=d) for s in seeds]
-    out += [run_config(p, "gp_prn", s, blocks=d, rho=r) for r in p["rhos"] for s in seeds]
+    out += [run_config(p, "gp_prn", s, blocks=d, rho=r) for r in p["rhos"]
+            for s in (seeds if r == 0.5 else p["side_seed_list"])]
     w = pts[("gp_csp_fusion", "csp point")]
     out += [run_config(p, m, s, blocks=d, widths=w) for m in CSP_MODELS for s in seeds]
     out += [run_config(p, m, s, blocks=d, widths=pts[(m, "equal FLOPs")]) for m in MATCHED for s in seeds]
+    out += [run_config(p, "gp_elan", s, blocks=d, widths=pts[("gp_elan", "elan point")]) for s in seeds]
     return out
 
 

@@ -8,6 +8,7 @@ fusion (Table 6), E5 PRN (Table 5), E6 the Table 8 summary at equal FLOPs. Profi
 """
 from __future__ import annotations
 
+import json
 import math
 
 from ...store import versioned
@@ -18,6 +19,9 @@ from .grid import EXPERIMENTS, GradPathConfig, experiment_plan
 
 DESCRIPTIONS = {"e2": "E2 stop-gradient", "e3": "E3 stacking", "e456": "E4-E6 CSP / PRN / summary"}
 GROUP_BY = "train.seed"  # what the configs of one batched group differ in
+# E2's cell also trains E3's runs (they share ResNet-56): E2 alone is three seed groups, which leave one of the cpu
+# profile's two single-thread workers idle for a third of it when each group trains as one packed network.
+TRAIN_WITH = {"e2": "e3"}
 
 
 def _prepare(config: dict, train, seed: int):
@@ -41,20 +45,26 @@ def _prepare(config: dict, train, seed: int):
                 diag_init=diagnostics(model, *batch, rho))
 
 
-def _result(prep: dict, hist, sec_per_epoch: float) -> dict:
-    """One run's stored result: accuracies, cost, static path metrics, gradient diagnostics and the history."""
-    last, paths = hist.final, prep["paths"]
-    diag_final = diagnostics(prep["model"], *prep["batch"], prep["rho"]) if hist.status == "ok" else None
+def _result(prep: dict, hist, sec_per_epoch: float, test) -> dict:
+    """One run's stored result: accuracies, cost, static path metrics, gradient diagnostics, the history, and the
+    per-example test correctness (``archlab.testnoise``; from the member's own model after a packed or batched
+    group is unpacked) that splits a paired accuracy difference into test-set and seed noise."""
+    from ...testnoise import correct_bits
+
+    last, paths, ok = hist.final, prep["paths"], hist.status == "ok"
+    diag_final = diagnostics(prep["model"], *prep["batch"], prep["rho"]) if ok else None
+    bits = correct_bits(prep["model"], test) if ok and test is not None else None
     return {"status": hist.status, "params": prep["params"], "flops": prep["flops"], "test_acc": last.get("val_acc"),
             "test_loss": last.get("val_loss"), "train_loss": last.get("train_loss"), "train_acc": last.get("train_acc"),
             "max_shortest": paths.longest_shortest, "longest_path": paths.longest, "combinations": paths.combinations,
             "sim_init": prep["diag_init"]["sim_mean"], "sim_final": diag_final["sim_mean"] if diag_final else math.nan,
             "sec_per_epoch": sec_per_epoch, "diverged_step": hist.diverged_step,
             "history": hist.to_dict(), "paths": paths.layers.drop(columns="timestamps").to_dict("list"),
-            "diag_init": prep["diag_init"], "diag_final": diag_final}
+            "diag_init": prep["diag_init"], "diag_final": diag_final,
+            "test_bits": bits, "n_test": len(test) if test is not None else 0}
 
 
-@versioned(1, name="gradient_paths.train", formerly=("archlab.experiments.gradient_paths.train_run",))
+@versioned(2, name="gradient_paths.train", formerly=("archlab.experiments.gradient_paths.train_run",))
 def train_run(config: dict) -> dict:
     """Train one registered model and return accuracies, cost, static path metrics and gradient diagnostics."""
     from ...data import load_splits
@@ -65,10 +75,10 @@ def train_run(config: dict) -> dict:
                               config.get("data_seed", 0))
     prep = _prepare(config, train, cfg.seed)
     hist = fit(prep["model"], train, test, cfg, device=config.get("device", "cpu"))
-    return _result(prep, hist, hist.wall_time / max(1, len(hist.epochs)))
+    return _result(prep, hist, hist.wall_time / max(1, len(hist.epochs)), test)
 
 
-@versioned(1, name="gradient_paths.train_batched")
+@versioned(2, name="gradient_paths.train_batched")
 def train_run_batched(configs: list[dict]) -> list[dict]:
     """``train_run`` for configs that differ only in the seed, trained in one vmapped step (``archlab.batched``);
     same result keys, ``sec_per_epoch`` is each run's share of the group's time. A group of one, or a model vmap
@@ -113,7 +123,7 @@ def _train_group(configs: list[dict], fit_group, refused: type, pays=None) -> li
         hists = fit_group([p["model"] for p in preps], train, test, cfgs, device=c.get("device", "cpu"))
     except refused:
         return [train_run(cc) for cc in configs]
-    return [_result(p, h, h.wall_time / max(1, len(h.epochs)) / len(hists)) for p, h in zip(preps, hists)]
+    return [_result(p, h, h.wall_time / max(1, len(h.epochs)) / len(hists), test) for p, h in zip(preps, hists)]
 
 
 def diagnostics(model, x, y, rho=None) -> dict:
@@ -147,7 +157,11 @@ def run(cfg: GradPathConfig, store=None, experiment: str = "e2"):
     p = cfg.plan()
     fn = run_function(p)
     packed = p.get("packed", False) and fn is train_run  # same runs and keys, seeds trained as one packed net
-    df = run_sweep(fn, EXPERIMENTS[experiment](p), store=store, executor=p["executor"],
-                   desc=DESCRIPTIONS[experiment], group_by=GROUP_BY if fn is train_run_batched or packed else None,
-                   group_fn=train_run_packed if packed else None)
+    sweep = dict(store=store, executor=p["executor"], group_by=GROUP_BY if fn is train_run_batched or packed else None,
+                 group_fn=train_run_packed if packed else None)
+    if experiment in TRAIN_WITH:  # train the partner's runs in the same sweep; the partner's cell then loads them
+        both = {json.dumps(c, sort_keys=True, default=str): c for e in (experiment, TRAIN_WITH[experiment])
+                for c in EXPERIMENTS[e](p)}
+        run_sweep(fn, list(both.values()), desc=DESCRIPTIONS[experiment] + f" (+ {TRAIN_WITH[experiment]})", **sweep)
+    df = run_sweep(fn, EXPERIMENTS[experiment](p), desc=DESCRIPTIONS[experiment], **sweep)
     return label_runs(df, experiment_plan(p, experiment))
