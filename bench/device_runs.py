@@ -33,7 +33,8 @@ def shorten(config, epochs: int = 1):
 
 
 def first_units(package, profile: str) -> list[tuple]:
-    """``(fn, unit configs, grouped)`` for the first unit of every sweep ``package.run`` makes in ``profile``."""
+    """``(fn, runner, unit configs, grouped)`` for the first unit of every sweep ``package.run`` makes in
+    ``profile``; ``runner`` is what the sweep computes the unit with (its ``group_fn`` for a group, where given)."""
     from archlab.profiles import default_device
     from archlab.sweep import group_units
     from archlab.train_runs import run_calls
@@ -43,7 +44,9 @@ def first_units(package, profile: str) -> list[tuple]:
 
     def record(fn, configs, **kw):
         unit = group_units([(str(i), c) for i, c in enumerate(configs)], kw.get("group_by"))[0] if configs else []
-        found.append((fn, [c for _, c in unit], kw.get("group_by") is not None))
+        grouped = kw.get("group_by") is not None
+        runner = kw.get("group_fn") if grouped and kw.get("group_fn") is not None else fn
+        found.append((fn, runner, [c for _, c in unit], grouped))
         raise _Recorded  # the caller's code after the sweep would need a real frame
 
     real = module.run_sweep
@@ -78,12 +81,12 @@ def short_runs(profile: str, log, scratch) -> list[dict]:
             rows.append({"paper": stem, "status": "config error", "error": f"{type(e).__name__}: {e}"})
             log(f"{stem}: configs failed: {type(e).__name__}: {e}")
             continue
-        for fn, configs, grouped in units:
+        for fn, runner, configs, grouped in units:
             configs = shorten(configs)
             if cuda:
                 torch.cuda.reset_peak_memory_stats()
             t0 = time.perf_counter()
-            status, result, error, _ = call_unit(fn, [(run_key(fn, c), c) for c in configs], grouped)
+            status, result, error, _ = call_unit(runner, [(run_key(fn, c), c) for c in configs], grouped)
             results = (result or {}).get("results", [result]) if grouped else [result]
             spe = [r.get("sec_per_epoch") for r in results if isinstance(r, dict) and r.get("sec_per_epoch")]
             row = {"paper": stem, "fn": fn.__name__, "runs": len(configs), "status": status, "error": error,
