@@ -185,7 +185,9 @@ class DeepShallowConfig(Config):
     def resolved_executor(self) -> str:
         if self.executor != "auto":
             return self.executor
-        return auto_executor(self.resolved_profile)
+        # cpu: one single-thread run per core through Ray; two torch threads on these tiny nets gain little and
+        # stall whenever another process holds the second core
+        return auto_executor(self.resolved_profile, one_core_runs=True)
 
     def resolved_batched(self) -> bool:
         """auto: batch on the gpu/paper profiles when an architecture has several runs (seeds x learning rates)."""
