@@ -93,7 +93,7 @@ def _claims_of(folder: Path, pattern: str, stem_of) -> pd.DataFrame:
 def reproduction(profile: str | None = None, new_root: Path | None = None, ref: Path | None = None) -> dict:
     """``{"profile", "note", "claims", "notebooks"}``: the new results' claims (``new_root``, default the results
     folder) against the reference claims of ``profile`` (default: the new claims' profile)."""
-    from .paths import reference_root, results_root
+    from .paths import REPO_ROOT, reference_root, results_root
     from .provenance import notebook_info
 
     new_root, ref = Path(new_root or results_root()), Path(ref or reference_root())
@@ -103,7 +103,8 @@ def reproduction(profile: str | None = None, new_root: Path | None = None, ref: 
     folder = ref / profile
     if not (folder / MANIFEST).exists():
         have = sorted(p.parent.name for p in ref.glob(f"*/{MANIFEST}"))
-        note = (f"no {profile} reference runs under {ref} (profiles with reference runs: "
+        shown = ref.relative_to(REPO_ROOT) if ref.is_relative_to(REPO_ROOT) else ref.name  # never the build path
+        note = (f"no {profile} reference runs under {shown} (profiles with reference runs: "
                 f"{', '.join(have) or 'none'}): nothing to compare this {profile} reproduction against")
         return {"profile": profile, "note": note, "claims": pd.DataFrame(columns=["notebook", *COLUMNS, "agreement"]),
                 "notebooks": pd.DataFrame()}
