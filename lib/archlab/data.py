@@ -111,6 +111,20 @@ class ArrayDataset:
 # ----------------------------------------------------------------------------- loading
 
 
+# CIFAR-10's class names, known without its files (torchvision reads them from the download's meta file).
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def class_names(name: str) -> list[str]:
+    """A dataset's class names in label order, without reading its files where they are standard (MNIST's and
+    Fashion-MNIST's from torchvision, CIFAR-10's above), so stored runs can be labelled offline; others load."""
+    from torchvision import datasets
+
+    known = {"mnist": datasets.MNIST.classes, "fashion_mnist": datasets.FashionMNIST.classes,
+             "cifar10": CIFAR10_CLASSES}
+    return list(known[name]) if name in known else list(load_dataset(name, "test").classes)
+
+
 def load_dataset(name: str, split: str = "train", *, download: bool = True, **kwargs) -> ArrayDataset:
     """Load one split of a dataset as an :class:`ArrayDataset` (see the module docstring for sources)."""
     if name not in DATASETS:

@@ -135,3 +135,10 @@ def test_random_crop_flip_moves_pixels_within_pad():
 def test_array_dataset_checks_lengths():
     with pytest.raises(ValueError):
         ArrayDataset(torch.zeros(3, 2), torch.zeros(2, dtype=torch.long), 2, (0,), (1,), "bad")
+
+
+def test_class_names_without_the_files_match_the_loaded_ones():
+    from archlab.data import class_names
+
+    assert class_names("mnist")[0] == "0 - zero" and class_names("cifar10")[-1] == "truck"
+    assert class_names("digits") == list(data.load_dataset("digits", "test").classes)
