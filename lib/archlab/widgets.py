@@ -396,7 +396,13 @@ def live(controls: dict, compute: Callable, *, default: dict | None = None, butt
     if headless():
         values = {k: _plain(default[k]) if k in default else _spec_default(s) for k, s in controls.items()}
         print(f"headless run: showing the default view {values}; open the notebook in Jupyter to change it")
-        _show(_render(compute, values))
+        from .data import DataNotFoundError
+
+        try:
+            _show(_render(compute, values))
+        except DataNotFoundError as e:  # rendering from reference runs without the data (make figures): say so
+            print(f"this live view trains on data that is not on this machine, so it is not drawn here: "
+                  f"{str(e).splitlines()[0]}")
         return View("live", values, draws=1)
     from IPython.display import display
 

@@ -351,3 +351,16 @@ def test_headless_progress_prints_once_a_minute_failures_and_a_summary(capsys, m
     progress = [x for x in lines if "runs, eta" in x]
     assert lines[0] == "[e9] 200 runs to do, 4 already stored" and 14 <= len(progress) <= 17, lines
     assert any("diverged" in x and "'seed': 50" in x for x in lines) and "(diverged 1, ok 199)" in lines[-1]
+
+
+def test_headless_live_view_without_its_data_says_so(capsys, monkeypatch):
+    from archlab.data import DataNotFoundError
+    from archlab.widgets import live
+
+    monkeypatch.setenv("ARCHLAB_HEADLESS", "1")
+
+    def needs_data(n):
+        raise DataNotFoundError("dataset 'cifar10' is not on this machine\nWays out: ...")
+
+    view = live({"n": (1, 3)}, needs_data)
+    assert view.draws == 1 and "not on this machine, so it is not drawn here" in capsys.readouterr().out
