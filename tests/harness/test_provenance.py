@@ -19,7 +19,12 @@ def _committed_manifests() -> list[str]:
 
 
 def _commits(manifest: dict):
-    """Every commit a manifest names: per figure (figure manifests) or at the top level (bench.json style)."""
+    """Every commit a manifest names: per figure (figure manifests), per notebook (the reference runs' manifest) or at
+    the top level (bench.json style)."""
+    if "notebooks" in manifest:
+        for stem, e in manifest["notebooks"].items():
+            yield stem, e.get("git_commit") or "unknown"
+        return
     entries = manifest.get("figures", {}).values() if "figures" in manifest else [manifest]
     for e in entries:
         yield e.get("file", "?"), e.get("git_commit", "unknown")
