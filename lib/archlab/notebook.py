@@ -185,6 +185,22 @@ def effect_text(r) -> str:
     return short(measured, 80) if measured and measured != "nan" else "–"
 
 
+def effect_html(r) -> str:
+    """``effect_text`` for a table cell: the estimate and its interval each stay on one line, but a narrow window may
+    put them (and the unit) on separate lines, so the longest effect never widens the table past the page."""
+    e, lo, hi = (_num(r.get(k)) for k in ("effect", "ci_low", "ci_high"))
+    if e != e:
+        return html.escape(effect_text(r))
+    one_line = '<span style="white-space:nowrap">{}</span>'
+    parts = [one_line.format(f"{e:+.3g}")]
+    if lo == lo and hi == hi:
+        parts.append(one_line.format(f"[{lo:.3g}, {hi:.3g}]"))
+    unit = r.get("unit") or ""
+    if unit == unit and unit:
+        parts.append(html.escape(str(unit)))
+    return " ".join(parts)
+
+
 def short(text, n: int = SHORT_CLAIM) -> str:
     text = " ".join(str(text).split())
     if len(text) <= n:
@@ -212,10 +228,9 @@ def _compact_table(records: list[dict]) -> str:
     esc, rows = html.escape, []
     for r in records:
         colour = VERDICT_COLOURS.get(str(r.get("verdict") or ""), "#444444")
-        nowrap = "white-space:nowrap" if _num(r.get("effect")) == _num(r.get("effect")) else ""  # a number: one line
         rows.append(f'<tr><td style="{_CELL}font-weight:bold;white-space:nowrap">{esc(r["_name"])}</td>'
                     f'<td style="{_CELL}" title="{esc(str(r.get("claim", "")))}">{esc(short(r.get("claim", "")))}</td>'
-                    f'<td style="{_CELL}{nowrap}">{esc(effect_text(r))}</td>'
+                    f'<td style="{_CELL}">{effect_html(r)}</td>'
                     f'<td class="archlab-verdict" style="{_CELL}color:{colour};font-weight:bold;white-space:nowrap">'
                     f"{esc(verdict_label(r))}</td></tr>")
     head = "".join(f'<th style="{_CELL}">{h}</th>' for h in ("claim", "what it says", "effect [interval]", "verdict"))

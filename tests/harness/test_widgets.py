@@ -281,7 +281,10 @@ def test_claims_frame_shows_compact_verdicts_and_folds_the_details():
     assert type(view).__name__ == "ClaimsFrame" and list(view.columns) == ["id", "kind", "seeds", "note", "verdict"]
     table, details = html.split('<details class="archlab-claim-details">')
     assert table.count('class="archlab-verdict"') == 3 and "exact: passed" in table and "not reproduced" in table
-    assert "+1.5 [-0.5, 4] pp" in table and "counts 5 / 7 / 5" in table  # an exact check shows what was measured
+    nowrap = '<span style="white-space:nowrap">{}</span>'
+    # the estimate and the interval each on one line, the unit free to wrap: the longest effect cannot widen the page
+    assert f"{nowrap.format('+1.5')} {nowrap.format('[-0.5, 4]')} pp" in table
+    assert "counts 5 / 7 / 5" in table  # an exact check shows what was measured
     assert "word word" in table and "…" in table and "note 1" not in table  # claim shortened; details folded
     assert all(f"<b>{c}</b>" in details for c in ("kind", "seeds", "note")) and "regime_measured" not in details
 
