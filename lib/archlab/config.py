@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
+
+from .profiles import CHOICES as PROFILE_CHOICES
 
 
 class ConfigError(ValueError):
@@ -64,6 +66,60 @@ class Config:
 
     def replace(self, **changes):
         return type(self).from_dict({**self.to_dict(), **changes})
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperConfig(Config):
+    """What every paper's notebook config has; a paper's config subclasses it, sets ``PROFILES`` (its profile
+    settings: each a dict with ``seeds``, a count or a list) and declares only its own fields.
+
+    ``seeds`` is one type in every notebook: a list of seeds, empty for the profile's."""
+
+    PROFILES: ClassVar[dict] = {}
+    ONE_CORE_RUNS: ClassVar[bool] = True  # cpu: one single-thread run per core (``archlab.sweep.auto_executor``)
+
+    profile: str = dataclasses.field(default="auto", metadata=choices(*PROFILE_CHOICES))
+    seeds: tuple[int, ...] = ()  # (): the profile's seeds
+    executor: str = dataclasses.field(default="auto", metadata=choices("auto", "local", "ray"))
+
+    def check(self) -> None:
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds):
+            raise ConfigError(f"seeds = {self.seeds!r} must be a list of integers (empty: the profile's)")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds = {self.seeds!r} holds a seed twice")
+        super().check()
+
+    @property
+    def resolved_profile(self) -> str:
+        from .profiles import resolve_profile
+
+        return resolve_profile(self.profile)
+
+    @property
+    def settings(self) -> dict:
+        """The resolved profile's settings (a copy)."""
+        return dict(self.PROFILES[self.resolved_profile])
+
+    @property
+    def resolved_seeds(self) -> tuple[int, ...]:
+        if self.seeds:
+            return tuple(self.seeds)
+        s = self.PROFILES[self.resolved_profile]["seeds"]
+        return tuple(range(s)) if isinstance(s, int) else tuple(s)
+
+    def resolved_executor(self) -> str:
+        from .profiles import auto_executor
+
+        return self.executor if self.executor != "auto" else auto_executor(self.resolved_profile,
+                                                                            one_core_runs=self.ONE_CORE_RUNS)
+
+    def resolved_device(self, device=None):
+        """``device`` if given, else the profile's default (the smoke profile always runs on the CPU)."""
+        import torch
+
+        from .profiles import default_device
+
+        return torch.device(device) if device is not None else default_device(self.resolved_profile)
 
 
 def _coerce(owner: str, name: str, value, hint):

@@ -22,7 +22,8 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["correct_vector", "correct_bits", "unpack", "accuracy", "split", "projected_sd", "table"]
+__all__ = ["correct_vector", "correct_bits", "unpack", "accuracy", "split", "bits_by_seed", "paired_split",
+           "projected_sd", "table"]
 
 
 @torch.no_grad()
@@ -84,6 +85,23 @@ def split(a, b=None, *, n: int) -> dict:
     return {"seeds": seeds, "n_test": n, "effect": float(per_seed.mean()), "sd_total": math.sqrt(total),
             "sd_test": math.sqrt(test), "sd_seed": math.sqrt(seed),
             "test_share": min(test / total, 1.0) if total > 0 else math.nan}
+
+
+def bits_by_seed(runs) -> dict:
+    """``seed -> (test_bits, n_test)`` of a run table's finished runs of one arm (``seed`` and ``result`` columns,
+    each result holding the :func:`correct_bits` of its test pass); runs without stored bits are left out."""
+    return {int(s): (r["test_bits"], int(r["n_test"])) for s, r in zip(runs["seed"], runs["result"])
+            if isinstance(r, dict) and r.get("test_bits") and r.get("n_test")}
+
+
+def paired_split(a: dict, b: dict) -> dict | None:
+    """:func:`split` of the paired differences A - B over the seeds both arms have (``a``/``b``:
+    :func:`bits_by_seed`), or None with fewer than two such seeds or test sets of different sizes."""
+    seeds = sorted(set(a) & set(b))
+    sizes = {a[s][1] for s in seeds} | {b[s][1] for s in seeds}
+    if len(seeds) < 2 or len(sizes) != 1:
+        return None
+    return split([a[s][0] for s in seeds], [b[s][0] for s in seeds], n=sizes.pop())
 
 
 def projected_sd(row: dict, n_test: int) -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from archlab import sweep
+from archlab import profiles, sweep
 from archlab.store import RunStore
 
 from sweep_fns import gpu_ids
@@ -37,8 +37,8 @@ def test_fractional_gpu_tasks_schedule_and_finish_on_a_declared_gpu(tmp_path, mo
 def test_without_ray_a_gpu_machine_runs_locally_with_a_notice(monkeypatch, capsys):
     real = importlib.util.find_spec
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(sweep.importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
-    monkeypatch.setattr(sweep, "_NOTICED", set())
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    monkeypatch.setattr(profiles, "_NOTICED", set())
     assert sweep.auto_executor("gpu") == "local" and sweep.auto_executor("paper") == "local"
     out = capsys.readouterr().out
     assert out.count("Ray is not installed") == 1  # one line, not one per call

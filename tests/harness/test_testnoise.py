@@ -64,3 +64,27 @@ def test_table_reports_points_and_projection():
     assert list(t["claim"]) == ["C1"] and t.loc[0, "n_test"] == 500
     assert t.loc[0, "sd_at_5000"] <= t.loc[0, "sd_total"] + 1e-9 or t.loc[0, "sd_seed"] == 0
     assert 5 < t.loc[0, "effect"] < 15  # points, not fractions
+
+
+def _bits(v):
+    import base64
+
+    return base64.b64encode(np.packbits(v).tobytes()).decode("ascii")
+
+
+def test_paired_split_pairs_by_seed_and_needs_two_seeds_of_one_test_set():
+    import pandas as pd
+
+    from archlab.testnoise import bits_by_seed, paired_split, split
+
+    rng = np.random.default_rng(0)
+    bits = {s: _bits(rng.random(64) < 0.7) for s in range(4)}
+    other = {s: _bits(rng.random(64) < 0.5) for s in range(4)}
+    runs = pd.DataFrame({"seed": [0, 1, 2, 3], "result": [{"test_bits": bits[s], "n_test": 64} for s in range(3)]
+                         + [{"error": "no bits"}]})
+    a = bits_by_seed(runs)
+    assert sorted(a) == [0, 1, 2]
+    b = {s: (other[s], 64) for s in (1, 2, 3)}
+    assert paired_split(a, b) == split([bits[1], bits[2]], [other[1], other[2]], n=64)
+    assert paired_split(a, {1: (other[1], 64)}) is None  # one common seed
+    assert paired_split(a, {1: (other[1], 64), 2: (other[2], 56)}) is None  # two test set sizes
