@@ -83,7 +83,8 @@ class PaperConfig(Config):
     executor: str = dataclasses.field(default="auto", metadata=choices("auto", "local", "ray"))
 
     def check(self) -> None:
-        if not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds):
+        if not isinstance(self.seeds, (list, tuple)) or not all(
+                isinstance(s, int) and not isinstance(s, bool) for s in self.seeds):
             raise ConfigError(f"seeds = {self.seeds!r} must be a list of integers (empty: the profile's)")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds = {self.seeds!r} holds a seed twice")

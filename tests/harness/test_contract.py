@@ -46,8 +46,9 @@ def test_paper_config_resolves_seeds_and_refuses_bad_ones():
     assert _Cfg.from_dict(profile="cpu", seeds=[4, 5]).resolved_seeds == (4, 5)
     with pytest.raises(ConfigError, match="twice"):
         _Cfg.from_dict(seeds=[1, 1])
-    with pytest.raises(ConfigError, match="integers"):
-        _Cfg.from_dict(seeds=[1.5])
+    for bad in ([1.5], 3, -1):
+        with pytest.raises(ConfigError, match="must be a list of integers"):
+            _Cfg.from_dict(seeds=bad)
     with pytest.raises(ConfigError, match="unknown parameter.*valid parameters"):
         _Cfg.from_dict(seed=1)
 

@@ -6,11 +6,8 @@ It claims that a two-layer MLP learns the two spirals better than chance. The te
 from .claims import CLAIMS, verdicts
 from .grid import PROFILES, Config, make_config
 from .jobs import datasets, jobs
+from .meta import PAPER, STEM, TITLE
 from .run import run
-
-STEM = "99_toy_paper"
-PAPER = "9"
-TITLE = "A toy paper: an MLP learns the two spirals"
 
 __all__ = ["STEM", "PAPER", "TITLE", "PROFILES", "Config", "make_config", "run", "CLAIMS", "verdicts", "jobs",
            "datasets"]

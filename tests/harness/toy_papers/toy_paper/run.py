@@ -1,4 +1,5 @@
 """The stored run function and the notebook's sweep."""
+from archlab.runs import Runs
 from archlab.store import versioned
 from archlab.sweep import run_sweep
 from archlab.train import run_training
@@ -12,6 +13,6 @@ def train(config: dict) -> dict:
     return run_training(config)
 
 
-def run(cfg, store=None):
+def run(cfg, store=None, device=None) -> Runs:
     df = run_sweep(train, configs(cfg), store=store, desc="toy")
-    return df.rename(columns={"val_acc": "test_acc", "val_loss": "test_loss"})
+    return Runs(cfg, spirals=df.rename(columns={"val_acc": "test_acc", "val_loss": "test_loss"}))
