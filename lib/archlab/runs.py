@@ -35,7 +35,8 @@ class Runs(dict):
             raise AttributeError(f"no experiment {name!r} in these runs; experiments: {list(self)}") from None
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{k}: {len(v) if hasattr(v, '__len__') else type(v).__name__}" for k, v in self.items())
+        sizes = ", ".join(f"{k}: {repr(v) if isinstance(v, str) else len(v) if hasattr(v, '__len__') else type(v).__name__}"
+                          for k, v in self.items())
         return f"Runs({sizes})"
 
 

@@ -11,10 +11,10 @@ from archlab.config import ConfigError
 from archlab.papers import deep_vs_shallow as P
 from archlab.papers.deep_vs_shallow import analysis as A
 from archlab.papers.deep_vs_shallow import claims as C
-from archlab.papers.deep_vs_shallow import speed as S
-from archlab.papers.deep_vs_shallow.grid import FACTORS, PROFILES, SHAPES
+from archlab.papers.deep_vs_shallow.grid import FACTORS, PROFILES, SHAPES, depth_set
 from archlab.papers.deep_vs_shallow.models import parameter_count
-from archlab.papers.deep_vs_shallow.run import run_function, train_run, train_run_batched
+from archlab.papers.deep_vs_shallow.run import run_function, step_times, train_run, train_run_batched
+from archlab.runs import Runs, failures
 from archlab.store import run_or_load
 
 
@@ -55,7 +55,7 @@ def test_cpu_grid_reaches_every_q_bin_by_model_size_with_three_pairs(dataset):
 
 
 def test_cpu_depth_experiment_holds_one_parameter_budget():
-    depth, pool = C.depth_set("cpu")
+    depth, pool = depth_set("cpu")
     assert [L for L, _ in depth] == [2, 4, 8]
     for ds in ("mnist", "cifar10"):
         ps = [parameter_count(L, F, 3, pool, SHAPES[ds]) for L, F in depth]
@@ -160,10 +160,17 @@ def by_id(rows):
     return {r["id"]: r for r in rows}
 
 
-def verdicts_of(pairs, steps=None, slopes=None, device="cuda"):
-    slopes = {"tanh": 1.0, "relu": 1.01} if slopes is None else slopes
-    return by_id(P.verdicts(pairs, slopes, profile="cpu", device=device,
-                            steps=fake_steps(0.5) if steps is None else steps))
+def runs_of(grid, steps=None, slopes=None, device="cuda", profile="cpu"):
+    """What ``run`` returns for the run table ``grid``, with the given truncation slopes and step timings."""
+    pairs = A.pair_runs(grid)
+    return Runs(P.make_config(profile=profile), grid=grid, pairs=pairs,
+                depth=A.depth_pairs(pairs, *depth_set(profile)),
+                slopes={"tanh": 1.0, "relu": 1.01} if slopes is None else slopes,
+                steps=fake_steps(0.5) if steps is None else steps, device=device)
+
+
+def verdicts_of(grid, profile="cpu", **kw):
+    return by_id(P.verdicts(runs_of(grid, profile=profile, **kw), profile))
 
 
 TRAINED_CLAIMS = ("C3", "C4", "C5", "C6", "C7", "C8")
@@ -211,13 +218,14 @@ def test_pairs_ratios_and_verdicts_follow_known_ratios():
     # parallel's validation loss 0.985 x sequential's in every pair (inside both bands, and log(1/0.985) = 0.0151
     # above C5's 0.0127), training loss 1.6 x (log 1.6 = 0.47 above C6's 0.209), so the gap difference
     # 0.015 val + 0.6 train = 0.33-0.39 nats clears C7's 0.302; every seed alike, so the intervals are tight
-    pairs = A.pair_runs(fake_runs(val_factor=0.985, train_factor=1.6, train=(0.5, 0.6), diverged=1))
+    grid = fake_runs(val_factor=0.985, train_factor=1.6, train=(0.5, 0.6), diverged=1)
+    pairs = A.pair_runs(grid)
     assert len(pairs) == 48 and int((~pairs.ok).sum()) == 1
     assert pairs.loc[pairs.ok, "r_val"].to_numpy() == pytest.approx(0.985)
     assert pairs.pair_status.str.contains("par diverged").sum() == 1
     st = A.ratio_stats(pairs).set_index(["dataset", "split"])
     assert st.loc[("all", "val"), "n"] == 47  # the diverged pair is excluded from the ratios
-    v = verdicts_of(pairs)
+    v = verdicts_of(grid)
     assert {v[c]["verdict"] for c in ("C1", "C2", "C3", "C4", "C5", "C6", "C7")} == {"reproduced"}, \
         {c: v[c]["verdict"] for c in v}
     assert v["C4"]["threshold_low"] == pytest.approx(math.log(0.98)) and v["C5"]["seeds"]
@@ -231,18 +239,16 @@ def test_one_interval_decides_both_ways_against_the_papers_gain():
     # C8: the CIFAR-10 Q < 1 pairs' parallel val loss at 0.5 x sequential's (log 2 = 0.69 above the paper's 0.428)
     # reproduces; at 0.8 x (log 1.25 = 0.22, a real advantage but under the paper's) the interval lies below it
     for factor, verdict in ((0.5, "reproduced"), (0.8, "not reproduced")):
-        pairs = A.pair_runs(fake_runs(val_factor=1.0, train=(0.5, 0.6)))
-        cell = (pairs.dataset == "CIFAR10") & (pairs.Q < 1)
-        pairs.loc[cell, "val_loss_par"] *= factor
-        pairs["r_val"] = pairs.val_loss_par / pairs.val_loss_seq
-        v = verdicts_of(pairs)["C8"]
+        grid = fake_runs(val_factor=1.0, train=(0.5, 0.6))
+        grid.loc[(grid.dataset == "cifar10") & (grid.Q < 1) & (grid.layout == "parallel"), "val_loss"] *= factor
+        v = verdicts_of(grid)["C8"]
         assert v["verdict"] == verdict and v["threshold_low"] == 0.428 and v["regime_ok"] is True, (factor, v)
 
 
 def test_verdicts_fail_when_the_ratio_is_far_from_one():
     # gap 0.8 keeps parallel's doubled validation loss (1.6-2.2 nats) below chance, so every claim is judged
-    pairs = A.pair_runs(fake_runs(val_factor=2.0, train_factor=0.8, gap=0.8))
-    v = by_id(P.verdicts(pairs, {"tanh": 2.0}, profile="gpu", device="cuda", steps=fake_steps(1.5)))
+    v = verdicts_of(fake_runs(val_factor=2.0, train_factor=0.8, gap=0.8), profile="gpu", slopes={"tanh": 2.0},
+                    steps=fake_steps(1.5))
     for cid in ("C2",) + TRAINED_CLAIMS + ("C9",):
         assert v[cid]["verdict"] == "not reproduced", (cid, v[cid])
 
@@ -253,7 +259,7 @@ def test_a_run_worse_than_chance_puts_the_claims_judging_it_out_of_regime():
     runs = fake_runs(val_factor=0.985, train_factor=1.6, train=(0.5, 0.6))
     bad = runs.index[(runs.dataset == "cifar10") & (runs.Q < 1) & (runs.layout == "sequential")][0]
     runs.loc[bad, "val_loss"] = 3.0
-    v = verdicts_of(A.pair_runs(runs))
+    v = verdicts_of(runs)
     for cid in ("C3", "C5", "C6", "C7", "C8"):
         assert v[cid]["verdict"] == "out of regime" and v[cid]["regime_ok"] is False, cid
         assert "3 >= 2.303: not met" in v[cid]["regime_measured"], v[cid]["regime_measured"]
@@ -262,7 +268,7 @@ def test_a_run_worse_than_chance_puts_the_claims_judging_it_out_of_regime():
 
 def test_claims_report_out_of_regime_when_the_low_q_runs_did_not_train():
     # training loss 1.2-1.3 nats: above half the chance cross-entropy (1.151) where the models could fit (Q < 1)
-    v = verdicts_of(A.pair_runs(fake_runs(val_factor=0.99, train_factor=1.0, train=(1.2, 1.3), gap=0.5)))
+    v = verdicts_of(fake_runs(val_factor=0.99, train_factor=1.0, train=(1.2, 1.3), gap=0.5))
     for cid in TRAINED_CLAIMS:
         assert v[cid]["verdict"] == "out of regime" and v[cid]["regime_ok"] is False, cid
         assert "final training loss" in v[cid]["regime_measured"] and "1.151: not met" in v[cid]["regime_measured"]
@@ -270,7 +276,7 @@ def test_claims_report_out_of_regime_when_the_low_q_runs_did_not_train():
 
 
 def test_claims_report_out_of_regime_when_pairs_are_missing():
-    v = verdicts_of(A.pair_runs(fake_runs(val_factor=0.985, train_factor=1.6, train=(0.5, 0.6), diverged=8)))
+    v = verdicts_of(fake_runs(val_factor=0.985, train_factor=1.6, train=(0.5, 0.6), diverged=8))
     for cid in TRAINED_CLAIMS:  # 40 of 48 pairs complete: 0.83 < 0.9
         assert v[cid]["verdict"] == "out of regime", cid
         assert "share of configurations with both layouts finished 0.833 < 0.9: not met" in v[cid]["regime_measured"]
@@ -278,7 +284,7 @@ def test_claims_report_out_of_regime_when_pairs_are_missing():
 
 def test_speed_with_too_few_architectures_is_out_of_regime():
     # two architectures (the cpu profile's) are no replicates: a t interval on 1 df says nothing
-    v = verdicts_of(A.pair_runs(fake_runs(val_factor=0.985)), steps=fake_steps(0.5, n=2), device="cpu")["C9"]
+    v = verdicts_of(fake_runs(val_factor=0.985), steps=fake_steps(0.5, n=2), device="cpu")["C9"]
     assert v["verdict"] == "out of regime" and "2 < 5: not met" in v["regime_measured"], v
     # each architecture's own speed-up seq/par
     assert v["measured"].startswith("on cpu, speed-up seq/par per architecture (1+ blocks): MNIST L2 F8 p4 2.02x"), v
@@ -288,7 +294,7 @@ def depth_runs(growth, seeds=(0, 1, 2), base_val=1.0):
     """cpu depth-experiment runs: parallel's validation loss exp(growth * i) x sequential's at the i-th depth."""
     rows = []
     for ds in ("mnist", "cifar10"):
-        for i, (L, F) in enumerate(C.depth_set("cpu")[0]):
+        for i, (L, F) in enumerate(depth_set("cpu")[0]):
             for seed in seeds:
                 base = dict(dataset=ds, L=L, F=F, k=3, activation="relu", pool=4, batchnorm=False, lr=1e-3,
                             head="flatten", train_size=1536, seed=seed)
@@ -304,24 +310,24 @@ def depth_runs(growth, seeds=(0, 1, 2), base_val=1.0):
 def test_depth_claim_judges_the_growth_of_the_layout_difference(growth, verdict):
     # |log ratio| 0 at L = 2, 2 x growth at L = 8 (+-0.2% per seed): 0.1 clears C10's 0.0127, 0 lies below it
     other_k = depth_runs(0.5).query("L == 2").assign(train_size=768)  # L = 2 at another K: not in the experiment
-    pairs = A.pair_runs(pd.concat([fake_runs(val_factor=0.985, train=(0.5, 0.6)), depth_runs(growth), other_k]))
-    d = A.depth_pairs(pairs, *C.depth_set("cpu"))
+    grid = pd.concat([fake_runs(val_factor=0.985, train=(0.5, 0.6)), depth_runs(growth), other_k])
+    d = A.depth_pairs(A.pair_runs(grid), *depth_set("cpu"))
     assert len(d) == 18 and A.depth_effect(d).to_numpy() == pytest.approx(2 * growth, abs=0.01)
     assert list(A.depth_table(d).L) == [2, 4, 8, 2, 4, 8]
-    v = verdicts_of(pairs)["C10"]
+    v = verdicts_of(grid)["C10"]
     assert v["verdict"] == verdict and v["regime_ok"] is True and "L=8" in v["measured"], v
 
 
 def test_depth_claim_out_of_regime_above_chance_and_not_run_without_depths():
     table2 = fake_runs(val_factor=0.985, train=(0.5, 0.6), seeds=range(5))
-    pairs = A.pair_runs(pd.concat([table2, depth_runs(0.05, base_val=2.4)]))
-    v = verdicts_of(pairs)
+    grid = pd.concat([table2, depth_runs(0.05, base_val=2.4)])
+    v = verdicts_of(grid)
     assert v["C10"]["verdict"] == "out of regime" and "not met" in v["C10"]["regime_measured"]
     # the depth runs (3 seeds) do not enter the Table 2 claims' replicates (5 seeds), which average what every
     # seed ran; the depth claim takes the seeds that ran every depth
     assert str(v["C4"]["seeds"]) == "5" and str(v["C10"]["seeds"]) == "3"
-    assert verdicts_of(A.pair_runs(fake_runs(val_factor=0.985)))["C10"]["verdict"] == "not run"
-    worst = A.worst_val(pairs)
+    assert verdicts_of(fake_runs(val_factor=0.985))["C10"]["verdict"] == "not run"
+    worst = A.worst_val(A.pair_runs(grid))
     assert (worst.loc[worst.L == 8, "below_chance"] == False).all() and worst.pairs.min() == 3  # noqa: E712
 
 
@@ -330,12 +336,13 @@ def test_failed_experiment_marks_its_claims_not_run_with_the_reason():
                                       "head", "train_size", "seed"]].assign(status="failed")
     pairs = A.pair_runs(runs)
     assert len(pairs) == 48 and not pairs.ok.any()
-    v = by_id(P.verdicts(pairs, {"tanh": 1.0, "relu": 1.0}, profile="cpu", device="cpu", steps=fake_steps(1.0)))
+    v = verdicts_of(runs, slopes={"tanh": 1.0, "relu": 1.0}, device="cpu", steps=fake_steps(1.0))
     for cid in TRAINED_CLAIMS:
-        assert v[cid]["verdict"] == "not run" and "failed" in v[cid]["note"], cid
+        assert v[cid]["verdict"] == "not run" and "every run of grid failed (96 runs)" in v[cid]["note"], cid
     assert v["C1"]["verdict"] == "not run" and v["C2"]["verdict"] == "reproduced"
-    empty = by_id(P.verdicts(A.pair_runs(runs.iloc[:0]), {}, profile="cpu", device="cpu", steps=pd.DataFrame()))
+    empty = verdicts_of(runs.iloc[:0], slopes={}, device="cpu", steps=pd.DataFrame())
     assert {r["verdict"] for r in empty.values()} == {"not run"}
+    assert "no step timings on cpu" in empty["C9"]["note"] and "no finished pair" in empty["C10"]["note"]
 
 
 def test_table2_puts_ours_beside_the_paper_with_identical_bins():
@@ -379,11 +386,11 @@ def test_batched_grid_equals_one_at_a_time_and_falls_back_where_vmap_cannot_trai
     assert run_function(cfg) is train_run_batched and "batched" in cfg.execution()
     assert not P.make_config(profile="smoke").resolved_batched()  # auto: only gpu/paper batch
     assert "precision" not in P.make_config(profile="smoke").configs()[0]  # the default keeps stored keys
-    batched = P.run(cfg, store=store)
+    batched = P.run(cfg, store=store).grid
     assert len(batched) == 16 and (batched.status == "ok").all()
     for (layout, bn), g in batched.groupby(["layout", "batchnorm"]):
         assert len(g) == 4
-    one = P.run(P.make_config(**kw, batched="off"), store=store)
+    one = P.run(P.make_config(**kw, batched="off"), store=store).grid
     merged = batched.merge(one, on=[*FACTORS, "seed"], suffixes=("_b", "_1"))
     assert len(merged) == 16 and (merged.P_b == merged.P_1).all()
     fallback = merged[(merged.layout == "sequential") & merged.batchnorm]
@@ -403,14 +410,14 @@ def test_a_diverging_run_is_stored_as_diverged(store):
 
 
 def test_step_times_cover_both_layouts_of_every_architecture():
-    steps = S.step_times(P.make_config(profile="smoke", levels={"L": [2, 4], "F": [8]}), device="cpu",
+    steps = step_times(P.make_config(profile="smoke", levels={"L": [2, 4], "F": [8]}), device="cpu",
                          batch_size=16, min_run_time=0.01, blocks=2)  # per architecture and round, whatever K
     assert len(steps) == 8 and (steps.ms_per_step > 0).all() and set(steps.block) == {0, 1}
     ratios = A.step_ratios(steps)
     assert len(ratios) == 2 and ratios.r_step.notna().all() and (ratios.blocks == 2).all()
     assert ((ratios.r_lo <= ratios.r_hi) & (ratios.r_lo > 0)).all()
     with pytest.raises(ValueError, match="blocks=0"):
-        S.step_times(P.make_config(profile="smoke"), device="cpu", blocks=0)
+        step_times(P.make_config(profile="smoke"), device="cpu", blocks=0)
 
 
 def test_run_names_are_stable_and_jobs_follow_the_grid():
@@ -435,8 +442,9 @@ def test_a_run_function_that_raises_leaves_a_failures_table_and_not_run_claims(s
     monkeypatch.setattr(R, "load_splits", missing)
     cfg = P.make_config(profile="smoke", levels={"L": [2], "F": [8], "train_size": [64]}, seeds=[0])
     runs = P.run(cfg, store=store)
-    assert len(runs) == 2 and (runs.status != "ok").all()
-    pairs = A.pair_runs(runs)
-    assert len(A.unfinished_pairs(pairs)) == 1
-    v = by_id(P.verdicts(pairs, {"tanh": 1.0}, profile="smoke", device="cpu", steps=pd.DataFrame()))
-    assert all(v[c]["verdict"] == "not run" for c in ("C1", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10"))
+    assert set(runs) == {"grid", "pairs", "depth", "truncation", "slopes", "steps", "device"} and runs.cfg is cfg
+    assert len(runs.grid) == 2 and (runs.grid.status != "ok").all() and len(runs.pairs) == 1
+    assert len(failures({"grid": runs.grid}, [*FACTORS, "seed"])) == 2
+    v = by_id(P.verdicts(runs, "smoke"))
+    assert all(v[c]["verdict"] == "not run" for c in ("C1", "C3", "C4", "C5", "C6", "C7", "C8", "C10"))
+    assert "dataset 'digits' not found (test)" in v["C3"]["note"] and v["C2"]["verdict"] == "reproduced"

@@ -16,6 +16,7 @@ from archlab.papers.gradient_paths import analysis, grid
 from archlab.papers.gradient_paths.gradients import block_gradient_similarity, mean_offdiag, weight_grad_norms
 from archlab.papers.gradient_paths.paths import analyse_registered
 from archlab.papers.gradient_paths.run import train_run, train_run_batched
+from archlab.runs import failures, last_quarter_fall, why_not_judged
 
 W = (4, 8, 16)
 
@@ -89,9 +90,22 @@ def test_every_real_profile_keeps_the_regime_the_claims_need(profile):
 
 
 def test_seeds_override_every_experiment():
-    p = grid.make_config(profile="cpu", seeds=5).plan()
+    p = grid.make_config(profile="cpu", seeds=[0, 1, 2, 3, 4]).plan()
     assert p["seed_list"] == tuple(range(5)) and p["side_seed_list"] == (0, 1)
-    assert grid.make_config(profile="cpu", seeds=1).plan()["side_seed_list"] == (0,)
+    assert grid.experiment_plan(p, "e456")["seed_list"] == tuple(range(5))  # over E4-E6's own 4 seeds too
+    assert grid.make_config(profile="cpu", seeds=[0]).plan()["side_seed_list"] == (0,)
+    q = grid.make_config(profile="cpu", seeds=[7, 3, 9]).plan()  # a list is taken as given; side arms its first two
+    assert q["seed_list"] == (7, 3, 9) and q["side_seed_list"] == (7, 3)
+
+
+def test_the_profiles_seeds_are_the_counts_they_always_were():
+    """``seeds = []`` (the notebook's default) keeps every run key: seeds 0..n-1 of each profile's count."""
+    for profile, judged, e456 in (("smoke", 1, 1), ("cpu", 6, 4), ("gpu", 6, 5), ("paper", 6, 6)):
+        cfg = grid.make_config(profile=profile)
+        p = cfg.plan()
+        assert cfg.seeds == () and cfg.resolved_seeds == p["seed_list"] == tuple(range(judged)), profile
+        assert grid.experiment_plan(p, "e456")["seed_list"] == tuple(range(e456)), profile
+        assert p["side_seed_list"] == tuple(range(min(2, judged))), profile
 
 
 def test_the_cpu_profile_sizes_e2_e3_and_e456_apart_and_the_notebook_overrides_win():
@@ -186,6 +200,14 @@ def test_plateau_is_the_relative_fall_over_the_last_quarter():
     assert analysis.plateau(_hist(2.0, 1.0, 1.0, 0.9, 0.8, 0.8, 0.8, 0.72)) == pytest.approx(0.1)  # 0.8 -> 0.72
     assert analysis.plateau(_hist(2.0, 1.0)) == pytest.approx(0.5)
     assert math.isnan(analysis.plateau(_hist(2.0, float("nan")))) and math.isnan(analysis.plateau(None))
+    assert math.isnan(analysis.plateau(_hist(2.0, None)))  # an epoch without a training loss
+
+
+def test_plateau_is_the_harness_convergence_measure():
+    """One definition (``archlab.runs.last_quarter_fall``): the reference epoch is (3n)//4 - 1, so at the cpu's 50
+    epochs it is epoch 37 (index 36), where the former round(n/4) rule read epoch 38."""
+    losses = [2.0] * 36 + [1.0] + [0.5] * 13
+    assert analysis.plateau(_hist(*losses)) == pytest.approx(0.5) == last_quarter_fall(losses)
 
 
 def test_labelled_frames_score_diverged_at_chance_and_failed_as_missing():
@@ -203,25 +225,24 @@ def test_a_frame_of_failed_runs_keeps_every_column_and_is_reported():
                             "key": str(i)} for i, c in enumerate(configs)])
     df = analysis.label_runs(failed, p)
     assert set(analysis.COLS) <= set(df.columns) and df.acc.isna().all() and df.plateau.isna().all()
-    assert len(analysis.failures({"E2": df})) == len(configs)
-    assert "every run of E2 failed" in analysis.experiment_problem(df, "E2")
-    assert analysis.experiment_problem(df.iloc[:0], "E2").startswith("experiment E2 has no runs")
+    assert len(failures({"E2": df}, analysis.FAILURE_KEYS)) == len(configs)
+    assert "every run of E2 failed" in why_not_judged(df, "E2")
+    assert why_not_judged(df.iloc[:0], "E2").startswith("experiment E2 has no runs")
     assert analysis.e2_summary(df).empty
 
 
-def test_run_trains_an_experiment_once_then_loads_it(store):
+def test_run_trains_every_experiment_once_then_loads_it(store):
     from archlab.papers import gradient_paths as P
 
-    cfg = P.make_config(profile="smoke", epochs=1)
-    e2 = P.run(cfg, store, experiment="e2")  # E2's cell trains E3's runs too (one sweep keeps both cores busy)
-    n = len(grid.training_configs(cfg.plan())) - len(grid.e456_configs(cfg.plan()))
-    assert list(e2.family) == ["ResNet", "SG on block", "SG on identity"] and len(store) == n
-    again = P.run(cfg, store, experiment="e2")
-    assert len(store) == n and list(again.key) == list(e2.key) and list(again.acc) == list(e2.acc)
-    e3 = P.run(cfg, store, experiment="e3")
-    assert len(store) == n and len(e3) == len(grid.e3_configs(cfg.plan()))  # loaded, not retrained
-    with pytest.raises(ValueError, match="choose one of"):
-        P.run(cfg, store, experiment="e7")
+    cfg = P.make_config(profile="smoke", epochs=1, stacking=[1])
+    runs = P.run(cfg, store)
+    assert list(runs) == ["fig7", "toy", "slopes", "stack", "shifts", "e2", "e3", "e456"] and runs.cfg is cfg
+    n = len(grid.training_configs(cfg.plan()))  # a run E2 and E3 share is trained once
+    assert list(runs.e2.family) == ["ResNet", "SG on block", "SG on identity"] and len(store) == n
+    assert len(runs.e3) == len(grid.e3_configs(cfg.plan())) and len(runs.e456) == len(grid.e456_configs(cfg.plan()))
+    again = P.run(cfg, store, device="cpu")  # the profile's device: the same run keys, so loaded, not retrained
+    assert len(store) == n and all(list(again[e].key) == list(runs[e].key) for e in ("e2", "e3", "e456"))
+    assert list(again.e2.acc) == list(runs.e2.acc)
 
 
 def test_e456_labels_every_arm_with_its_cost_point():

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from archlab.papers.gradient_paths import analysis, claims, grid, static
+from archlab.papers.gradient_paths import analysis, claims, grid, judging, static
+from archlab.runs import Runs, failures
 
 NOISE = np.array([0.003, -0.002, 0.001, -0.002])  # fixed per-seed accuracy noise (fractions): sd ~0.25 pp
 SEEDS = range(4)
@@ -17,11 +18,10 @@ FLOPS = {"gp_resnet": 100, "gp_prn": 100}
 
 @pytest.fixture(scope="module")
 def e1():
-    fig7 = static.fig7_table()
+    """E1's tables as ``run`` names them (small: three toy depths, k = 1..3)."""
     toy, slopes = static.table1_slopes(layers=(5, 9, 17))
-    stack = static.stacking_table((8, 16, 32), ks=range(1, 4), families=static.SHIFT_MODELS)
-    shifts = static.shift_table((8, 16, 32), range(1, 3))
-    return fig7, slopes, shifts, stack
+    return dict(fig7=static.fig7_table(), toy=toy, slopes=slopes, shifts=static.shift_table((8, 16, 32), range(1, 3)),
+                stack=static.stacking_table((8, 16, 32), ks=range(1, 4), families=static.SHIFT_MODELS))
 
 
 def _arm(model, acc=0.5, loss=1.0, plateau=0.02, sims=(0.5, 0.6), flops=100, params=100, status="ok", roll=0,
@@ -69,10 +69,14 @@ def _e456(csp=0.6, elan=0.65, prn=0.61, elan_point=0.6, status="ok"):
     return _frame(*arms)
 
 
+def _rows(e1, e2=None, e3=None, e456=None, profile="test"):
+    runs = Runs(None, **e1, e2=_e2() if e2 is None else e2, e3=_e3() if e3 is None else e3,
+                e456=_e456() if e456 is None else e456)
+    return judging.verdicts(runs, profile)
+
+
 def _verdicts(e1, e2=None, e3=None, e456=None):
-    rows = claims.verdicts(*e1, _e2() if e2 is None else e2, _e3() if e3 is None else e3,
-                           _e456() if e456 is None else e456, profile="test")
-    return {r["id"]: r for r in rows}
+    return {r["id"]: r for r in _rows(e1, e2, e3, e456)}
 
 
 def test_every_claim_is_declared_once_with_its_kind_and_regime():
@@ -253,7 +257,7 @@ def test_an_experiment_whose_every_run_failed_gives_not_run_and_the_others_go_on
     assert empty["C4"]["verdict"] == "not run" and "no runs" in empty["C4"]["note"]
 
 
-def test_the_notebook_survives_a_run_function_that_raises(store, e1, monkeypatch):
+def test_the_notebook_survives_a_run_function_that_raises(store, monkeypatch):
     """Every run of E4-E6 raises (as a missing dataset would): the frames keep their rows, the figures skip, the
     failures are listed and E4-E6's claims say "not run" with the error, while E2 and E3 are judged."""
     import importlib
@@ -272,11 +276,13 @@ def test_the_notebook_survives_a_run_function_that_raises(store, e1, monkeypatch
         return real(config, train, seed)
 
     monkeypatch.setattr(run, "_prepare", broken)
-    e2, e3, e456 = (P.run(cfg, store, experiment=x) for x in ("e2", "e3", "e456"))
-    assert (e456.status == "environment").all() and len(analysis.failures({"E4-E6": e456})) == len(e456)
+    runs = P.run(cfg, store)
+    e456 = runs.e456
+    assert (e456.status == "environment").all()
+    assert len(failures({"E4-E6": e456}, analysis.FAILURE_KEYS)) == len(e456)
     assert plots.pareto(e456) is None and plots.prn_sweep(e456) is None and plots.similarity(e456) is None
     assert analysis.e456_summary(e456).empty
-    v = {r["id"]: r for r in P.verdicts(*e1, e2, e3, e456, profile="smoke")}
+    v = {r["id"]: r for r in P.verdicts(runs, "smoke")}
     assert v["C8"]["verdict"] == "not run" and "simulated" in v["C8"]["note"]
     assert v["C4"]["verdict"] not in ("not run",) and v["C1"]["verdict"] == "reproduced"
 
@@ -287,12 +293,12 @@ def test_the_cpu_profile_judges_e2_on_the_fit_and_keeps_accuracy_as_a_figure(e1)
     e2 = _e2(0.6, 0.6, 0.6)
     e2.loc[e2.model == "gp_resnet_sg_block", "loss"] *= 1.5
     e2.loc[e2.model == "gp_resnet_sg_identity", "loss"] *= 3
-    cpu = {r["id"]: r for r in claims.verdicts(*e1, e2, _e3(), _e456(), profile="cpu")}
+    cpu = {r["id"]: r for r in _rows(e1, e2, profile="cpu")}
     assert cpu["C4"]["verdict"] == cpu["C4b"]["verdict"] == "reproduced" and cpu["C4"]["unit"] == "log-ratio"
     assert cpu["C4"]["effect"] == pytest.approx(math.log(1.5 / 0.8), abs=0.01) and "log(1.1)" in cpu["C4"]["criterion"]
     assert _verdicts(e1, e2=e2)["C4"]["verdict"] == "not reproduced"  # equal accuracies, judged on accuracy
     e2.loc[e2.model == "gp_resnet_sg_block", "loss"] *= 0.8 / 1.5  # SG-block fits as well as the full net: C4 fails
-    assert claims.verdicts(*e1, e2, _e3(), _e456(), profile="cpu")[3]["verdict"] == "not reproduced"
+    assert _rows(e1, e2, profile="cpu")[3]["verdict"] == "not reproduced"
 
 
 def test_csp_flop_saving_is_a_design_fact_in_the_text_not_a_counted_check(e1):
@@ -313,12 +319,12 @@ def test_noise_table_splits_every_accuracy_claims_pairs_from_the_stored_bits():
     n = 2000
     p = np.where(df.model.eq("gp_resnet") & df.point.eq("base"), 0.6, 0.7)
     df["result"] = [{"test_bits": _pack(rng.random(n) < q), "n_test": n} for q in p]
-    t = V.noise_table(None, df, profile="cpu")
+    t = V.noise_table(Runs(None, e456=df), "cpu")
     parts = [f"{c}: {part}" for c in V.TEST_CLAIMS for part in V.ACC_PAIRS[c]]
     assert list(t.claim) == parts
     row = t.set_index("claim").loc["C7: PRN > ResNet"]
     assert row.effect == pytest.approx(10, abs=2) and row.sd_test == pytest.approx(100 * np.sqrt(0.45 / n), rel=0.15)
-    assert V.noise_table(None, _e456(), profile="cpu") is None  # runs without stored bits: no table
+    assert V.noise_table(Runs(None, e456=_e456()), "cpu") is None  # runs without stored bits: no table
 
 
 def _pack(v):

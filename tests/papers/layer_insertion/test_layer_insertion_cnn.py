@@ -62,8 +62,8 @@ def test_cnn_study_smoke_end_to_end(store):
     from archlab.papers import layer_insertion as P
     from archlab.papers.layer_insertion import analysis, analysis_cnn
 
-    frames = P.run(P.make_config(profile="smoke", studies=["cnn"]), store=store)
-    df = frames["cnn"]
+    runs = P.run(P.make_config(profile="smoke", studies=["cnn"]), store=store)
+    df = runs.cnn
     assert (df["status"] == "ok").all() and sorted(df["method"].unique()) == ["large", "min", "sensli", "small"]
     for r in df[df["method"].isin(["sensli", "min"])].itertuples():
         ins = r.result["insertions"][0]
@@ -77,9 +77,9 @@ def test_cnn_study_smoke_end_to_end(store):
     n = 3 * 256 // 32 // 4  # log windows (4 steps) before the insertion after 3 epochs of 8 steps
     assert li_["curve"]["loss"][:n] == small["curve"]["loss"][:n], "same init and data until insertion"
     assert li_["total_flops"] > small["total_flops"]
-    rows = {v["id"]: v for v in P.verdicts(frames, "smoke")}
-    assert rows["C1"]["verdict"] == "not run" and "not run in this profile" in rows["C1"]["note"]
+    rows = {v["id"]: v for v in P.verdicts(runs, "smoke")}
+    assert rows["C1"]["verdict"] == "not run" and "study fnn has no runs in this profile" in rows["C1"]["note"]
     assert rows["C14"]["regime_ok"] is not None, "6 epochs give the convergence check enough evaluations"
-    runs = analysis.runs_frame(frames)
-    assert set(analysis_cnn.cnn_table(runs)["position"]) <= {0, 1, 2}
-    assert (analysis_cnn.cnn_cost_table(runs)["target_rule"] == analysis_cnn.BIG_LEVEL).all()
+    frame = analysis.runs_frame(runs)
+    assert set(analysis_cnn.cnn_table(frame)["position"]) <= {0, 1, 2}
+    assert (analysis_cnn.cnn_cost_table(frame)["target_rule"] == analysis_cnn.BIG_LEVEL).all()

@@ -40,9 +40,9 @@ def test_notebook_survives_a_failed_experiment(tmp_path, monkeypatch):
         if "parameters" in cell["metadata"].get("tags", []):
             ns.update(profile="smoke", studies=["fnn", "cnn"])
     failed, claims = ns["failed"], ns["claims"].set_index("id")
-    assert set(failed["study"]) == {"cnn"} and len(failed) == len(ns["frames"]["cnn"]) > 0
+    assert set(failed["study"]) == {"cnn"} and len(failed) == len(ns["runs"]["cnn"]) > 0
     for cid in ("C14", "C15"):
-        assert claims.loc[cid, "verdict"] == "not run" and "every run of 'cnn' failed" in claims.loc[cid, "note"]
+        assert claims.loc[cid, "verdict"] == "not run" and "every run of cnn failed" in claims.loc[cid, "note"]
         assert "not found" in claims.loc[cid, "note"]
     assert claims.loc["C1", "verdict"] != "not run" and claims.loc["C16", "verdict"] == "not run"
     assert (tmp_path / "04_layer_insertion" / "claims.csv").is_file()

@@ -32,15 +32,28 @@ def test_profiles_keep_the_papers_regime(profile):
     from archlab.papers.layer_insertion.grid import CNN_ARMS
 
     p = make_config(profile=profile).plan()
-    assert (p["epochs"], p["insert_at"], p["seeds"]) == (1850, (450,), p["seeds"]) and p["seeds"] >= 100
+    assert (p["epochs"], p["insert_at"], p["seeds"]) == (1850, (450,), tuple(range(len(p["seeds"]))))
+    assert len(p["seeds"]) >= 100
     assert p["minibatch"]["epochs"] == 1850 and p["minibatch"]["insert_at"] == (450,) and p["minibatch"]["seeds"] >= 10
-    assert len(p["when"]) >= 5 and min(p["when"]) == 150 and max(p["when"]) == 850 and p["when_seeds"] >= 10
+    assert len(p["when"]) >= 5 and min(p["when"]) == 150 and max(p["when"]) == 850 and len(p["when_seeds"]) >= 10
     assert p["mnist"]["seeds"] >= 10 and p["cifar10"]["seeds"] >= 10
     cnn = p["cnn"]
     assert tuple(cnn["methods"]) == CNN_ARMS and cnn["insert_at"] == (cnn["epochs"] // 2,)
     assert cnn.get("judged", True) is (profile != "cpu")
     if profile != "cpu":
         assert cnn["epochs"] >= 30 and cnn["seeds"] >= 4 and cnn["train_size"] is None and cnn["test_size"] is None
+
+
+def test_seeds_are_a_list_for_the_spirals_studies_and_the_profile_counts_by_default():
+    """``seeds`` (a list, empty: the profile's 0..n-1, as the old count gave) picks the spirals studies' seeds, the
+    when study's included; minibatch and the image studies keep their profile's."""
+    from archlab.papers.layer_insertion import make_config
+    from archlab.papers.layer_insertion.grid import grids
+
+    assert make_config(profile="smoke").plan()["seeds"] == (0, 1)
+    g = grids(make_config(profile="smoke", seeds=[5, 7]))
+    assert {c["seed"] for s in ("fnn", "resnet", "validity", "when") for c in g[s]} == {5, 7}
+    assert {c["seed"] for s in ("minibatch", "mnist", "cnn") for c in g[s]} == {0, 1}
 
 
 def test_run_growth_shares_the_trajectory_until_insertion():
@@ -71,9 +84,10 @@ def test_spirals_studies_run_batched_and_stored_per_seed(store):
     from archlab.papers.layer_insertion.grid import spiral_configs
     from archlab.papers.layer_insertion.run import run_growth_seeds
 
-    frames = P.run(P.make_config(profile="smoke", studies=["fnn", "minibatch"]), store=store)
-    assert all((f["status"] == "ok").all() and f["seed"].nunique() == 2 for f in frames.values())
-    assert len(store.runs(run_growth_seeds)) == sum(len(f) for f in frames.values())
+    runs = P.run(P.make_config(profile="smoke", studies=["fnn", "minibatch"]), store=store)
+    assert list(runs) == ["fnn", "minibatch"] and runs.cfg.studies == ("fnn", "minibatch")
+    assert all((f["status"] == "ok").all() and f["seed"].nunique() == 2 for f in runs.values())
+    assert len(store.runs(run_growth_seeds)) == sum(len(f) for f in runs.values())
     config = spiral_configs("fnn", P.make_config(profile="smoke").plan())[0]
     with pytest.raises(ValueError, match="spirals studies"):
         run_growth_seeds([{**config, "study": "mnist"}])

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from archlab.papers.leaderboard import CLAIMS, verdicts
+from archlab.runs import Runs
+from archlab.papers.leaderboard import CLAIMS
+from archlab.papers.leaderboard import verdicts as judged
 from archlab.papers.leaderboard.analysis import COLUMNS, leaderboard, ranked
 from archlab.papers.leaderboard.claims import DESIGNS, FITTED, MIN_GAIN, per_budget
 from archlab.papers.leaderboard.evidence import FIT_RATIO, fit_table
@@ -29,6 +31,10 @@ def _runs(acc: dict, seeds=5, budget=50_000, fall=0.02, noise=0.002, status="ok"
                              params_start=budget if name == "sensli" else np.nan, position=np.nan))
         rows.append({**rows[-1], "role": "probe", "seed": 0, "epochs": 40, "train_acc": probe_acc, "test_acc": 0.99})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def verdicts(table, profile):
+    return judged(Runs(None, table=table), profile)
 
 
 def _verdict(table, cid):

@@ -12,7 +12,8 @@ from archlab.papers.leaderboard.models import BASELINE, ENTRIES
 @pytest.mark.parametrize("params,match", [
     (dict(entries=["resnet", "resnet50"]), "resnet50.*valid entries"),
     (dict(budgets=[123_456]), r"123456.*valid budgets: \[50000\]"),
-    (dict(seeds=1), "at least 2 seeds"),
+    (dict(seeds=[3]), "at least 2 seeds"),
+    (dict(seeds=2), "must be a list of integers"),
     (dict(epochs=1), "at least 2 epochs"),
     (dict(executor="slurm"), "choose one of"),
     (dict(profile="huge"), "choose one of"),

@@ -12,13 +12,14 @@ from archlab import testnoise
 from archlab.papers.leaderboard import analysis, explore, make_config, plots, run, verdicts
 from archlab.papers.leaderboard.budgets import match
 from archlab.papers.leaderboard.models import Growable, build
+from archlab.runs import Runs, failures
 
 matplotlib.use("Agg")
 R = importlib.import_module("archlab.papers.leaderboard.run")  # the module (the package exports its run function)
 
 
 def _config(name: str, budget: int, epochs: int = 2, seed: int = 0) -> dict:
-    cfg = make_config(profile="smoke", entries=[name], budgets=[budget], epochs=epochs, seeds=2)
+    cfg = make_config(profile="smoke", entries=[name], budgets=[budget], epochs=epochs, seeds=[0, 1])
     return next(c for c in cfg.configs("cpu") if c["train"]["seed"] == seed)
 
 
@@ -68,11 +69,6 @@ def test_a_spare_gets_no_update_before_its_insertion_and_the_insertion_keeps_the
     assert not torch.equal(spare[2], grow.spares[1].conv.weight)  # now trained by the same optimizer
 
 
-def test_last_quarter_fall():
-    assert R.last_quarter_fall([4.0, 3.0, 2.0, 1.0]) == pytest.approx((2.0 - 1.0) / 2.0)
-    assert math.isnan(R.last_quarter_fall([1.0])) and math.isnan(R.last_quarter_fall([1.0, float("nan")]))
-
-
 def test_the_notebook_survives_an_experiment_whose_runs_all_fail(store, monkeypatch):
     real = R.build
 
@@ -83,13 +79,14 @@ def test_the_notebook_survives_an_experiment_whose_runs_all_fail(store, monkeypa
 
     monkeypatch.setattr(R, "build", broken)
     cfg = make_config(profile="smoke", entries=["resnet", "elan"], budgets=[12_000], epochs=2)
-    table = analysis.run_table(run(cfg, store))
-    failed = analysis.failures(table)
+    runs = run(cfg, store)
+    table = runs.table
+    failed = failures({"leaderboard": table}, analysis.KEYS)
     assert set(failed.entry) == {"elan"} and (failed.status == "failed").all()
     assert "broken" in failed.error.iloc[0]
     lb = analysis.leaderboard(table)
     assert list(lb.entry) == ["resnet"]
-    rows = {r["id"]: r for r in verdicts(table, "smoke")}
+    rows = {r["id"]: r for r in verdicts(runs, "smoke")}
     assert rows["C1"]["verdict"] == "not run" and "ELAN" in rows["C1"]["note"]
     for cost in analysis.COST_AXES:
         plots.accuracy_vs(lb, cost)
@@ -100,9 +97,9 @@ def test_the_notebook_survives_an_experiment_whose_runs_all_fail(store, monkeypa
 
 def test_analysis_of_no_runs_at_all():
     table = analysis.run_table(pd.DataFrame())
-    assert table.empty and analysis.leaderboard(table).empty and analysis.failures(table).empty
+    assert table.empty and analysis.leaderboard(table).empty and failures({"leaderboard": table}, analysis.KEYS).empty
     plots.accuracy_vs(analysis.leaderboard(table), "params")
-    assert [r["verdict"] for r in verdicts(table, "cpu")] == ["not run"] * 5
+    assert [r["verdict"] for r in verdicts(Runs(None, table=table), "cpu")] == ["not run"] * 5
 
 
 def test_the_live_view_matches_on_the_spot():

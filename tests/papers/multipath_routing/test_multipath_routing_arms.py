@@ -97,14 +97,24 @@ def test_profiles_plan_the_arms_every_claim_needs_with_paired_seeds():
         for cid, arms in ARMS.items():
             ds = first + "+inverted" if cid.startswith("C8") else first
             for arm in arms:
-                assert {s for a, d, s in keys if a == arm and d == ds} == set(range(g["seeds"])), (profile, cid, arm)
-        assert g["seeds"] >= (4 if profile != "smoke" else 2)
+                assert {s for a, d, s in keys if a == arm and d == ds} == set(g["seeds"]), (profile, cid, arm)
+        assert g["seeds"] == tuple(range(len(g["seeds"]))) and len(g["seeds"]) >= (4 if profile != "smoke" else 2)
         assert len({c["epochs"] for c in configs}) == 1  # every arm trains the same schedule
     cpu = make_config(profile="cpu")
     configs = grid.run_configs(cpu)
     assert len(configs) == 74 and cpu.plan()["epochs"] == 50 and cpu.plan()["train_size"] == 500
     assert {c["test_size"] for c in configs} == {None}  # the full test split: accuracy claims are judged on it
     assert grid.routed(["mp2_cross_connections", "mp2_none", "mp2_cross_connections"]) == ["mp2_cross_connections"]
+
+
+def test_the_notebooks_seeds_replace_the_profiles_for_every_arm():
+    """Empty: the profile's, 0-5 for the arms a claim compares and 0-1 for the others (the run keys of the cpu
+    reference runs); a list: exactly those seeds for every arm."""
+    cpu = grid.run_configs(make_config(profile="cpu"))
+    assert {c["seed"] for c in cpu if c["arm"] == "sp_deeper"} == set(range(6))
+    assert {c["seed"] for c in cpu if c["arm"] not in grid.JUDGED} == {0, 1}  # the temperature ablation
+    chosen = grid.run_configs(make_config(profile="cpu", seeds=[3, 7]))
+    assert {c["seed"] for c in chosen} == {3, 7} and len(chosen) == 2 * len({(c["arm"], c["dataset"]) for c in cpu})
 
 
 def test_jobs_count_every_run_and_mark_cifar100_optional():

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from archlab.papers.multipath_routing import analysis, claims, make_config
+from archlab.runs import Runs, failures
 from archlab.papers.multipath_routing import plots as mp
 
 matplotlib.use("Agg")
@@ -58,7 +59,7 @@ def frame(cc_gain=0.02, spread=1e-3, loss=None, entropy=0.5, mi=0.2, frozen_mi=0
 
 
 def verdicts(runs, cfg=CFG):
-    return {r["id"]: r for r in claims.verdicts(cfg, runs, OVERHEAD)}
+    return {r["id"]: r for r in claims.verdicts(Runs(cfg, arms=runs, overhead=OVERHEAD), cfg.resolved_profile)}
 
 
 def test_every_directional_claim_declares_a_nonzero_smallest_effect_with_its_source():
@@ -173,7 +174,7 @@ def test_a_failed_experiment_marks_its_claims_not_run_and_the_others_stand():
     assert v["C1"]["verdict"] == "reproduced"
     tables = analysis.context_tables(runs, SIX)
     assert list(tables["accuracy"]["runs ok"]) == ["0/4", "0/4"] and tables["mi"].empty and tables["ablation"].empty
-    assert len(analysis.failed_runs(runs)) == 2 * SEEDS
+    assert len(failures({"runs": runs}, ["arm", "dataset", "seed"])) == 2 * SEEDS
     summary = analysis.summary(runs)
     assert set(summary.loc[summary["dataset"] == SIX, "test acc %"]) == {"n/a"}
     mp.fig_contexts(runs, SIX).savefig("/dev/null", format="png")
@@ -186,8 +187,7 @@ def test_a_frame_of_only_failed_runs_gives_not_run_everywhere_and_tables_without
                          for s in range(SEEDS)])
     v = verdicts(runs)
     assert {v[c]["verdict"] for c in v if c != "C6"} == {"not run"}
-    assert "every MP2-CC run failed on cifar10 (environment: DataNotFoundError" in v["C1"]["note"]
-    assert analysis.problem(runs, ["sp_deeper"], "cifar10") == "SP-deeper not run on cifar10"
+    assert "every run of MP2-CC on cifar10 failed (4 runs): DataNotFoundError" in v["C1"]["note"]
     assert analysis.summary(runs)["test acc %"].eq("n/a").all()
     assert analysis.temperature_table(runs, "cifar10", ["mp2_cross_connections"])["runs ok"].eq(0).all()
     assert analysis.mi_by_depth(runs).empty and analysis.ablation_gini(runs, "cifar10", ["mp2_none"]).empty
@@ -198,6 +198,19 @@ def test_a_frame_of_only_failed_runs_gives_not_run_everywhere_and_tables_without
     assert not mp.has_routing(runs, "cifar10", "mp2_cross_connections", 5)
 
 
+def test_an_arm_without_a_run_that_finished_ok_leaves_its_claims_not_run():
+    """Absent, or only diverged (a diverged run stores no accuracy here): "not run" with the reason."""
+    runs = frame()
+    v = verdicts(runs[runs["arm"] != "sp_deeper"])
+    assert v["C4"]["verdict"] == "not run" and v["C4"]["note"] == "arm SP-deeper on cifar10 has no runs in this profile"
+    v = verdicts(runs.assign(status=runs["status"].mask(runs["arm"].eq("sp_deeper"), "diverged")))
+    assert v["C4"]["verdict"] == "not run"
+    assert "no run of SP-deeper on cifar10 finished ok (diverged)" in v["C4"]["note"]
+    assert v["C1"]["verdict"] == "reproduced"
+    no_count = claims.verdicts(Runs(CFG, arms=runs), "cpu")  # no overhead table: only the cost claim is not run
+    assert [r["id"] for r in no_count if r["verdict"] == "not run"] == ["C6", "C9"]
+
+
 def test_a_noisy_design_whose_interval_holds_the_threshold_is_inconclusive():
     """Three seeds, the claimed 0.3 pp under 2 pp of noise: the interval contains 0.3, so neither verdict."""
     rng = np.random.default_rng(0)
@@ -205,7 +218,7 @@ def test_a_noisy_design_whose_interval_holds_the_threshold_is_inconclusive():
     runs = runs[runs["seed"] < 3].copy()
     cc = runs["arm"].eq(claims.CC) & runs["dataset"].eq("cifar10")
     runs.loc[cc, "test_acc"] += 0.003 + rng.normal(0, 0.02, cc.sum())
-    v = verdicts(runs, make_config(profile="cpu", seeds=3))
+    v = verdicts(runs, make_config(profile="cpu", seeds=[0, 1, 2]))
     assert v["C1"]["verdict"] == "inconclusive" and v["C1"]["ci_low"] < 0.3 < v["C1"]["ci_high"]
     assert "seeds" in v["C1"]["note"]  # how many would likely decide it: a planning note, not part of the verdict
 

@@ -1,5 +1,7 @@
 """Paper 3, E6 (claims C8, C8b): the two-context data builder, MI(domain; routing) against its null, E6 end to end,
 and the notebook's path when every run of E6 raises."""
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from archlab.data import ArrayDataset, load_dataset
 from archlab.models import create_model
 from archlab.papers.multipath_routing import contexts as mx
 from archlab.papers.multipath_routing import routing as ra
+from archlab.runs import Runs, failures
 
 
 @pytest.fixture(autouse=True)
@@ -100,14 +103,15 @@ def test_analyse_run_adds_domain_statistics_for_multipath_and_accuracy_for_every
 
 def _smoke_e6(tmp_path, monkeypatch=None):
     """E6's smoke runs on a quarter of smoke's data, plus MP2-CC and SP-wide on the first set (C1's arms)."""
-    from archlab.papers.multipath_routing import make_config, run
+    from archlab.papers.multipath_routing import make_config
     from archlab.papers.multipath_routing.grid import run_configs
+    from archlab.papers.multipath_routing.run import sweep
     from archlab.store import RunStore
 
     cfg = make_config(profile="smoke")
     configs = [{**c, "train_size": 128, "test_size": 128} for c in run_configs(cfg)
                if c["arm"] in ("sp_wide", "mp2_cross_connections")]
-    return cfg, run(cfg, RunStore(tmp_path / "runs.sqlite"), configs=configs)
+    return cfg, sweep(cfg, configs, RunStore(tmp_path / "runs.sqlite"))
 
 
 def test_e6_runs_tables_figure_and_verdicts(tmp_path):
@@ -128,7 +132,7 @@ def test_e6_runs_tables_figure_and_verdicts(tmp_path):
     fig = mp.fig_contexts(runs, "synthetic+inverted")
     fig.savefig(tmp_path / "contexts.png")
     assert (tmp_path / "contexts.png").stat().st_size > 1000
-    rows = {r["id"]: r for r in verdicts(cfg, runs, None)}
+    rows = {r["id"]: r for r in verdicts(Runs(cfg, arms=runs), "smoke")}
     assert set(rows) == {c.id for c in CLAIMS}
     assert rows["C8b"]["seeds"] == "2/2" and "original" in rows["C8b"]["measured"]
     assert rows["C8"]["regime_measured"] and rows["C4"]["verdict"] == "not run"  # SP-deeper was not in this sweep
@@ -147,14 +151,14 @@ def test_a_run_function_that_raises_leaves_its_claims_not_run(tmp_path, monkeypa
             raise RuntimeError(f"cannot build {name}")
         return real(name, *args)
 
-    monkeypatch.setattr(mx, "load_run_splits", broken)
+    monkeypatch.setattr(importlib.import_module("archlab.papers.multipath_routing.run"), "load_run_splits", broken)
     cfg, runs = _smoke_e6(tmp_path)
     six = runs["dataset"] == "synthetic+inverted"
     assert set(runs.loc[six, "status"]) == {"failed"} and set(runs.loc[~six, "status"]) == {"ok"}
-    assert len(analysis.failed_runs(runs)) == six.sum()
+    assert len(failures({"runs": runs}, ["arm", "dataset", "seed"])) == six.sum()
     assert analysis.context_tables(runs, "synthetic+inverted")["mi"].empty
     mp.fig_contexts(runs, "synthetic+inverted").savefig(tmp_path / "c.png")
-    rows = {r["id"]: r for r in verdicts(cfg, runs, None)}
+    rows = {r["id"]: r for r in verdicts(Runs(cfg, arms=runs), "smoke")}
     for cid in ("C8", "C8b"):
         assert rows[cid]["verdict"] == "not run" and "cannot build synthetic+inverted" in rows[cid]["note"]
     assert rows["C1"]["seeds"] == "2/2" and rows["C1"]["verdict"] != "not run"

@@ -217,7 +217,8 @@ def test_bad_router_or_path_count_refused(kwargs, match):
                                          ({"paths": [4]}, "must include 2"),
                                          ({"temperatures": [0.5, 0]}, r"\[0\] invalid; each must be a number > 0"),
                                          ({"temperatures": [1]}, "!= 1"),
-                                         ({"seeds": -1}, "must be >= 0"),
+                                         ({"seeds": -1}, "must be a list of integers"),
+                                         ({"epochs": -1}, "must be >= 0"),
                                          ({"permutations": 20}, "100 label shuffles")])
 def test_notebook_config_refuses_bad_input(params, match):
     from archlab.config import ConfigError

@@ -261,11 +261,6 @@ def pairs_table(pairs: pd.DataFrame) -> pd.DataFrame:
     return pairs.drop(columns=["q_bin"]).assign(q_bin=pairs.q_bin.astype(str))
 
 
-def unfinished_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
-    """The configurations where a layout diverged, failed or is missing, with what happened."""
-    return pairs.loc[~pairs.ok, ["dataset", "L", "F", "k", "activation", "pool", "batchnorm", "lr", "pair_status"]]
-
-
 def default_init_deviation(curves: pd.DataFrame) -> dict:
     """``truncation_check``'s relative deviation at scale 1 (PyTorch's default initialisation), per activation."""
     return curves[curves.scale == 1.0].set_index("activation").rel_deviation.round(3).to_dict()

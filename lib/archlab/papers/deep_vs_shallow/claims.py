@@ -1,5 +1,6 @@
-"""Paper 2's claims and ``verdicts``: the runs' pairs (``analysis``) -> one claims-table row per claim, judged by the
-harness's outcome rules (``archlab.outcomes``).
+"""Paper 2's claims and ``verdicts``: ``run``'s runs (pairs of layouts, truncation slopes, step timings, the depth
+experiment) -> one measure per claim -> one claims-table row per claim, through the harness's verdict loop
+(``archlab.verdicts.evaluate``) and outcome rules (``archlab.outcomes``).
 
 Effects are per seed: within one seed, the mean over that seed's configurations of a paired log-ratio of the two
 layouts (positive: as claimed), so the seeds are the replicates and the interval says how much a fresh set of
@@ -11,7 +12,7 @@ below ln 10); each is measured against chance or the design, never against the s
 claim says (over-fitting is judged on the gaps themselves). A claim whose regime is not reached is "out of regime"
 with the measured value; one without any finished pair is "not run" with the reason. Some criteria changed after
 results were seen (``Claim.revised``); the methods note's revision log lists each change with the verdicts under
-the old and the new rule. Ids C1..C9; the slugs of earlier result files are kept in brackets in each text. Rules,
+the old and the new rule. Ids C1..C10; the slugs of earlier result files are kept in brackets in each text. Rules,
 thresholds and their sources: docs/papers/deep_vs_shallow.md.
 """
 from __future__ import annotations
@@ -22,11 +23,12 @@ import numpy as np
 import pandas as pd
 
 from ...claims import Claim
-from ...outcomes import Regime, combine, directional, equivalence, exact, judge, not_run, ratio_margin
-from . import PAPER
-from .analysis import (CHANCE, LOW_Q, bin_means, depth_effect, depth_pairs, paper_bins, per_seed, regime_values,
-                       step_ratios)
-from .grid import PROFILES
+from ...outcomes import Regime, combine, directional, equivalence, exact, not_run, ratio_margin
+from ...runs import Runs, why_not_judged
+from ...verdicts import Measured, evaluate
+from .analysis import CHANCE, LOW_Q, bin_means, depth_effect, paper_bins, per_seed, regime_values, step_ratios
+from .grid import depth_set
+from .meta import PAPER
 
 NOTE = "docs/papers/deep_vs_shallow.md"
 LOG = f"see the revision log ({NOTE})"
@@ -152,68 +154,61 @@ CLAIMS = [
 BY_ID = {c.id: c for c in CLAIMS}
 
 
-def verdicts(pairs: pd.DataFrame, slopes: dict, profile: str, device: str, steps: pd.DataFrame) -> list[dict]:
-    """One claims-table row per claim in ``CLAIMS``, each computed from the runs under the rule declared there.
-
-    ``pairs`` is ``analysis.pair_runs`` (failed runs keep their rows); with no finished pair every trained claim is
-    "not run" with the runs' statuses as the reason, so a notebook whose experiment failed still writes its table."""
-    ok = pairs[pairs.ok] if "ok" in pairs else pairs.iloc[:0]
-    rows = [_parity(BY_ID["C1"], pairs, profile), _truncation(BY_ID["C2"], slopes, profile)]
-    for cid, rule in TRAINED_RULES.items():
-        c = BY_ID[cid]
-        values = regime_values(pairs, ok[JUDGED[cid](ok)] if len(ok) else ok)  # chance: the runs c judges
-        regimes = {r.name: values[r.name] for r in c.requires}
-        if ok.empty:
-            reason = "no finished pair of layouts: " + _statuses(pairs)
-            rows.append(judge(c, not_run(reason, kind=c.kind), {r.name: None for r in c.requires}, profile=profile))
-            continue
-        outcome, measured = rule(c, ok)
-        rows.append(judge(c, outcome, regimes, measured=measured, profile=profile))
-    rows.append(_speed(BY_ID["C9"], steps, device, profile))
-    rows.append(_depth(BY_ID["C10"], pairs, profile))
-    return rows
+def verdicts(runs: Runs, profile: str) -> list[dict]:
+    """One claims-table row per claim in ``CLAIMS`` from ``run``'s runs, each under the rule declared there; a claim
+    whose runs did not finish is "not run" with the reason, so a notebook whose experiment failed still writes its
+    table."""
+    return evaluate(CLAIMS, MEASURES, runs, profile, cannot_judge=_cannot_judge)
 
 
-def depth_set(profile: str) -> tuple:
-    """The depth experiment of ``profile``: its (L, F) architectures and the pooling they share (none: ((), None))."""
-    p = PROFILES.get(profile, {})
-    return tuple(p.get("depth") or ()), (p["levels"]["pool"][0] if p else None)
+def _cannot_judge(c: Claim, runs: Runs) -> str | None:
+    pairs = runs.pairs
+    if c.id == "C1" and _built(pairs).empty:
+        return "no configuration with both layouts built"
+    if c.id in JUDGED and not ("ok" in pairs and pairs.ok.any()):
+        return why_not_judged(runs.grid, "grid") or "no finished pair of layouts: " + ", ".join(
+            f"{k}: {v}" for k, v in pairs.pair_status.value_counts().items())
+    if c.id == "C9" and runs.steps.empty:
+        return f"no step timings on {runs.device}"
+    if c.id == "C10" and (runs.depth.empty or runs.depth.L.nunique() < 2):
+        profile = runs.cfg.resolved_profile
+        return ("no finished pair at two depths" if depth_set(profile)[0]
+                else f"profile {profile} has no depth experiment")
+    return None
 
 
-def _depth(c: Claim, pairs: pd.DataFrame, profile) -> dict:
-    depth, pool = depth_set(profile)
-    d = depth_pairs(pairs, depth, pool)
-    none = {r.name: None for r in c.requires}
-    if d.empty or d.L.nunique() < 2:
-        why = f"profile {profile} has no depth experiment" if not depth else "no finished pair at two depths"
-        return judge(c, not_run(why, kind=c.kind), none, profile=profile)
-    regimes = regime_values(pairs, d)
-    regimes = {r.name: regimes[r.name] for r in c.requires}
-    each = d.groupby(["dataset", "L"]).abs_lr_val.mean()
-    text = "mean |log(val par/seq)| " + "; ".join(
-        f"{ds} " + ", ".join(f"L={L}: {v:.3f}" for (_, L), v in g.items()) for ds, g in each.groupby(level=0))
-    return judge(c, directional(c, depth_effect(d).to_numpy(), 0.0), regimes, measured=text, profile=profile)
+def _built(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The configurations with both layouts built (both parameter counts known)."""
+    return pairs.dropna(subset=["P_seq", "P_par"]) if len(pairs) else pairs
 
 
-def _statuses(pairs: pd.DataFrame) -> str:
-    if pairs.empty or "pair_status" not in pairs:
-        return "no runs"
-    return ", ".join(f"{k}: {v}" for k, v in pairs.pair_status.value_counts().items())
+def _regimes(c: Claim, values: dict) -> dict:
+    return {r.name: values[r.name] for r in c.requires}
 
 
-def _parity(c: Claim, pairs: pd.DataFrame, profile) -> dict:
-    both = pairs.dropna(subset=["P_seq", "P_par"]) if len(pairs) else pairs
-    if both.empty:
-        return judge(c, not_run("no configuration with both layouts built", kind="exact"), profile=profile)
+def _parity(c: Claim, runs: Runs) -> Measured:
+    both = _built(runs.pairs)
     same = both.P_seq == both.P_par
     text = f"{int(same.sum())}/{len(both)} configurations equal, P {both.P_seq.min():,.0f} to {both.P_seq.max():,.0f}"
-    return judge(c, exact(c, bool(same.all()), text), profile=profile)
+    return Measured(exact(c, bool(same.all()), text))
 
 
-def _truncation(c: Claim, slopes: dict, profile) -> dict:
+def _truncation(c: Claim, runs: Runs) -> Measured:
+    slopes = runs.slopes
     text = "log-log slopes " + ", ".join(f"{a} {s:.3f}" for a, s in slopes.items())
     ok = bool(slopes) and all(0.9 <= s <= 1.1 for s in slopes.values())
-    return judge(c, exact(c, ok if slopes else None, text), profile=profile)
+    return Measured(exact(c, ok if slopes else None, text))
+
+
+def _trained(rule):
+    """The measure of a claim on the finished pairs (C3-C8): ``rule(c, ok) -> (outcome, text)``, its regimes read on
+    the runs the claim judges (``JUDGED``)."""
+    def measure(c: Claim, runs: Runs) -> Measured:
+        pairs = runs.pairs
+        ok = pairs[pairs.ok]
+        outcome, text = rule(c, ok)
+        return Measured(outcome, text, _regimes(c, regime_values(pairs, ok[JUDGED[c.id](ok)])))
+    return measure
 
 
 def _per_dataset(c: Claim, ok: pd.DataFrame, rows) -> tuple:
@@ -276,20 +271,27 @@ def _cifar_low_q(c, ok):
                     "(b) largest cell": exact(None, largest if len(mine) else None, text)}), text
 
 
-def _speed(c: Claim, steps: pd.DataFrame, device: str, profile) -> dict:
-    if steps is None or steps.empty:
-        return judge(c, not_run(f"no step timings on {device}"), {"architectures timed": None}, profile=profile)
-    w = step_ratios(steps)
+def _speed(c: Claim, runs: Runs) -> Measured:
+    w = step_ratios(runs.steps)
     r = np.log(w.ms_seq / w.ms_par).to_numpy(float)
     # every architecture's own speed-up seq/par (median over blocks, range of per-block ratios), whatever the verdict
     each = ", ".join(f"{a.dataset} L{a.L} F{a.F} p{a.pool} {1 / a.r_step:.2f}x [{1 / a.r_hi:.2f}, {1 / a.r_lo:.2f}]"
                      for a in w.itertuples())
-    text = f"on {device}, speed-up seq/par per architecture ({int(w.blocks.min())}+ blocks): {each}"
-    return judge(c, directional(c, r, 0.0), {"architectures timed": len(w)}, measured=text, profile=profile)
+    text = f"on {runs.device}, speed-up seq/par per architecture ({int(w.blocks.min())}+ blocks): {each}"
+    return Measured(directional(c, r, 0.0), text, {"architectures timed": len(w)})
+
+
+def _depth(c: Claim, runs: Runs) -> Measured:
+    d = runs.depth
+    each = d.groupby(["dataset", "L"]).abs_lr_val.mean()
+    text = "mean |log(val par/seq)| " + "; ".join(
+        f"{ds} " + ", ".join(f"L={L}: {v:.3f}" for (_, L), v in g.items()) for ds, g in each.groupby(level=0))
+    return Measured(directional(c, depth_effect(d).to_numpy(), 0.0), text, _regimes(c, regime_values(runs.pairs, d)))
 
 
 # The runs each trained claim judges (its "better than chance" precondition reads their validation losses).
 JUDGED = {"C3": _every, "C4": lambda df: df.Q >= 3, "C5": _every, "C6": _every, "C7": lambda df: df.Q < LOW_Q,
           "C8": _every}  # C8's part (b) compares every cell
-TRAINED_RULES = {"C3": _val_close, "C4": _val_close_high_q, "C5": _pooled("seq", "par", "val"),
-                 "C6": _pooled("par", "seq", "train"), "C7": _shallow_gap, "C8": _cifar_low_q}
+MEASURES = {"C1": _parity, "C2": _truncation, "C3": _trained(_val_close), "C4": _trained(_val_close_high_q),
+            "C5": _trained(_pooled("seq", "par", "val")), "C6": _trained(_pooled("par", "seq", "train")),
+            "C7": _trained(_shallow_gap), "C8": _trained(_cifar_low_q), "C9": _speed, "C10": _depth}

@@ -18,13 +18,11 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-import torch
-
-from ...config import Config, ConfigError, choices
+from ...config import ConfigError, PaperConfig, choices
 from ...data import FILE_SETS, dataset_info
-from ...profiles import CHOICES, default_device, resolve_profile
-from ...sweep import auto_executor, expand_grid, parse_shard
+from ...sweep import expand_grid, parse_shard
 from .models import ACTIVATIONS, HEADS, LAYOUTS, check_args
 
 # One sample's shape per dataset, so configs are checked before any data is loaded.
@@ -98,15 +96,14 @@ WEIGHT_DECAY = 1e-4  # [S] AdamW weight decay of the sister paper
 
 
 @dataclass(frozen=True)
-class DeepShallowConfig(Config):
-    """The notebook's parameters. ``levels`` overrides factor levels of the profile's grid."""
+class DeepShallowConfig(PaperConfig):
+    """The notebook's parameters beside ``PaperConfig``'s (profile, seeds, executor). ``levels`` overrides factor levels
+    of the profile's grid; the notebook's ``seeds`` replace every block's own."""
 
-    profile: str = field(default="auto", metadata=choices(*CHOICES))
+    PROFILES: ClassVar[dict] = PROFILES
     steps: int = 0  # AdamW steps per run (0: the profile's); a step-based run takes whole epochs, at least this many
     epochs: int = 0  # epochs per run instead of steps (0: the profile's)
     levels: dict = field(default_factory=dict)
-    seeds: tuple[int, ...] = ()  # (): the profile's seeds
-    executor: str = field(default="auto", metadata=choices("auto", "local", "ray"))
     gpus_per_run: float = 0.25
     shard: str = ""
     # Train the configs that differ only in seed and learning rate in one vmapped step (archlab.batched). auto: on
@@ -131,10 +128,6 @@ class DeepShallowConfig(Config):
                 raise ConfigError(f"{name} = {getattr(self, name)} must be >= 0 (0: the profile's default)")
         if self.steps and self.epochs:
             raise ConfigError(f"steps = {self.steps} and epochs = {self.epochs}: give one of them (the other 0)")
-        if not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds):
-            raise ConfigError(f"seeds = {self.seeds!r} must be a list of integers (empty: the profile's)")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError(f"seeds = {self.seeds!r} holds a seed twice")
         if not 0 < self.gpus_per_run <= 1:
             raise ConfigError(f"gpus_per_run = {self.gpus_per_run} must be in (0, 1]")
         try:
@@ -144,18 +137,10 @@ class DeepShallowConfig(Config):
         for block in self.plan()["blocks"]:
             check_levels({k: v for k, v in block.items() if k != "seeds"})
 
-    @property
-    def resolved_profile(self) -> str:
-        return resolve_profile(self.profile)
-
-    @property
-    def resolved_seeds(self) -> tuple[int, ...]:
-        return tuple(self.seeds) or tuple(PROFILES[self.resolved_profile]["seeds"])
-
     def plan(self) -> dict:
         """The profile's settings with this config's overrides applied (``steps``/``epochs``; ``levels`` merged onto
         the base levels and onto every block). ``blocks`` is the list of level dicts the grid is the union of."""
-        p = dict(PROFILES[self.resolved_profile])
+        p = self.settings
         mine = {k: list(v) for k, v in self.levels.items()}
         # a block's own seeds give way to the notebook's ``seeds`` parameter
         seeds = {"seeds": list(self.seeds)} if self.seeds else {}
@@ -182,13 +167,6 @@ class DeepShallowConfig(Config):
                 f"{grid['batch_size']}, seeds {list(grid['seeds'])}, test size {grid['test_size'] or 'full'}; "
                 f"expected {grid['expected']}\n{levels}")
 
-    def resolved_executor(self) -> str:
-        if self.executor != "auto":
-            return self.executor
-        # cpu: one single-thread run per core through Ray; two torch threads on these tiny nets gain little and
-        # stall whenever another process holds the second core
-        return auto_executor(self.resolved_profile, one_core_runs=True)
-
     def resolved_batched(self) -> bool:
         """auto: batch on the gpu/paper profiles when an architecture has several runs (seeds x learning rates)."""
         if self.batched != "auto":
@@ -202,7 +180,7 @@ class DeepShallowConfig(Config):
     def configs(self, device=None) -> list[dict]:
         """One run config per grid point and seed; ``device`` is part of the key (bf16 GPU != fp32 CPU runs)."""
         grid = self.plan()
-        device = str(torch.device(device or default_device(self.resolved_profile)).type)
+        device = self.resolved_device(device).type
         extra = {"precision": self.precision} if self.precision != "auto" else {}
         if grid.get("evals"):  # only where a profile sets it, so the other profiles' run keys stay as they were
             extra["evals"] = grid["evals"]
@@ -218,6 +196,12 @@ class DeepShallowConfig(Config):
                         "weight_decay": WEIGHT_DECAY, "test_size": grid["test_size"].get(c["dataset"]),
                         "device": device, **extra})
         return out
+
+
+def depth_set(profile: str) -> tuple:
+    """The depth experiment of ``profile``: its (L, F) architectures and the pooling they share (none: ((), None))."""
+    p = PROFILES.get(profile, {})
+    return tuple(p.get("depth") or ()), (p["levels"]["pool"][0] if p else None)
 
 
 def union_levels(blocks: list[dict]) -> dict:

@@ -1,18 +1,19 @@
-"""Paper 1's tables from the trained runs (E2-E6): the labelled run frames, the regime measures the claims need,
-the failures, per-experiment summaries, and the paper's own numbers for display beside ours.
+"""Paper 1's tables from the trained runs (E2-E6): the labelled run frames, per-experiment summaries, and the
+paper's own numbers for display beside ours.
 
 Every table is computed from the stored runs. A diverged run keeps its row and scores chance (accuracy 0.1,
 training loss ln 10); a failed run keeps its row with its status and error and scores NaN, so it is left out of
-every statistic and counted. The paper's numbers (docs/papers/gradient_paths.md) are COCO detection APs, shown as
-the paper's and never mixed into our CIFAR-10 accuracies. E1's exact tables are in ``static``.
+every statistic and counted (``archlab.runs.failures`` lists it by ``FAILURE_KEYS``). The paper's numbers
+(docs/papers/gradient_paths.md) are COCO detection APs, shown as the paper's and never mixed into our CIFAR-10
+accuracies. E1's exact tables are in ``static``.
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
+from ...runs import last_quarter_fall
 from .grid import FAMILIES, cost_points, resnet_blocks
 
 CHANCE = 0.1  # CIFAR-10 and synthetic both have 10 classes
@@ -22,6 +23,7 @@ RESULT_COLS = ["test_acc", "test_loss", "train_acc", "train_loss", "params", "fl
 COLS = ["family", "blocks", "widths", "point", "rho", "seed", "status", "acc", "test_acc", "train_loss", "train_acc",
         "plateau", "params", "flops", "max_shortest", "longest_path", "combinations", "sim_init", "sim_final",
         "seconds"]  # the saved run tables' columns
+FAILURE_KEYS = ["family", "blocks", "widths", "seed"]  # what names a run in the list of those that did not finish
 
 # The paper's numbers [P], COCO val: (FLOPs G, AP^box, AP^mask) (docs/papers/gradient_paths.md, "Numbers").
 PAPER_TABLES = {
@@ -38,17 +40,10 @@ PAPER_TABLES = {
 
 
 def plateau(history: dict | None) -> float:
-    """Relative fall of the training loss over the last quarter of epochs, (L[3/4] - L[end]) / L[3/4].
-
-    Small means more of the same schedule would change little: the run trained to its plateau. NaN for a run
-    without two finite epochs (failed or diverged)."""
-    losses = [e.get("train_loss") for e in (history or {}).get("epochs", [])]
-    losses = [v for v in losses if v is not None and np.isfinite(v)]
-    if len(losses) < 2 or len(losses) != len((history or {}).get("epochs", [])):
-        return math.nan
-    q = max(1, round(len(losses) / 4))
-    ref = losses[-1 - q]
-    return (ref - losses[-1]) / ref if ref > 0 else math.nan
+    """The run's convergence measure, ``archlab.runs.last_quarter_fall`` of its epoch training losses: small means
+    more of the same schedule would change little. NaN for a run without two finite epochs (failed or diverged)."""
+    epochs = (history or {}).get("epochs", [])
+    return last_quarter_fall([math.nan if e.get("train_loss") is None else e["train_loss"] for e in epochs])
 
 
 def scored_accuracy(df):
@@ -101,32 +96,6 @@ def select(df: pd.DataFrame, model: str, **eq) -> pd.DataFrame:
     for k, v in eq.items():
         sel &= df[k] == v
     return df[sel]
-
-
-def per_seed(df: pd.DataFrame, column: str, seeds) -> np.ndarray:
-    """``column`` of one arm (``select``) by seed, in the order of ``seeds`` (NaN where a seed has no run), so two
-    arms line up for a paired comparison."""
-    s = df.set_index("seed")[column].astype(float)
-    s = s[~s.index.duplicated()]
-    return s.reindex(list(seeds)).to_numpy()
-
-
-def failures(frames: dict) -> pd.DataFrame:
-    """Every run that did not finish: experiment, family, blocks, widths, seed, status and error."""
-    cols = ["experiment", "family", "blocks", "widths", "seed", "status", "error"]
-    rows = [f[~f.status.isin(["ok"])].assign(experiment=name) for name, f in frames.items() if len(f)]
-    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
-    return out.reindex(columns=cols)
-
-
-def experiment_problem(df: pd.DataFrame | None, name: str) -> str | None:
-    """Why an experiment cannot be judged ("not run", "every run failed: ..."), or None when it has results."""
-    if df is None or not len(df):
-        return f"experiment {name} has no runs in this profile"
-    if not df.status.isin(["ok", "diverged"]).any():
-        errors = df.error.dropna().astype(str) if "error" in df else pd.Series(dtype=str)
-        return f"every run of {name} failed ({len(df)} runs): " + (errors.iloc[0][:200] if len(errors) else "no error")
-    return None
 
 
 def _summary(df: pd.DataFrame, keys: list) -> pd.DataFrame:

@@ -1,6 +1,6 @@
-"""Paper 1's claims, declared (``CLAIMS``; ``claims_for(profile)`` as a profile judges them), and ``verdicts``
-(re-exported from ``judging``): E1's exact tables and the E2-E6 run frames -> one claims-table row per claim, through
-the harness's outcome rules (``archlab.outcomes``).
+"""Paper 1's claims, declared (``CLAIMS``; ``claims_for(profile)`` as a profile judges them); ``judging`` measures
+them on E1's exact tables and the E2-E6 run frames, one claims-table row per claim, through the harness's verdict
+loop (``archlab.verdicts``) and outcome rules (``archlab.outcomes``).
 
 C1-C3 are exact checks of the path accounting. Every trained claim is directional (C5b, C6, C8b and C9 as
 non-inferiority: a negative smallest effect), paired by seed (the arms of one seed share the data order and
@@ -22,10 +22,9 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-
 from ...claims import Claim
 from ...outcomes import Regime
-from . import PAPER
+from .meta import PAPER
 
 TRAINED_MAX = 0.5 * math.log(10)  # half the chance cross-entropy of 10 classes: 1.15 nats
 NOTE = "docs/papers/gradient_paths.md"
@@ -216,5 +215,3 @@ def claims_for(profile: str | None) -> list[Claim]:
         return list(CLAIMS)
     return [_loss_variant(c) if c.id in E2_LOSS else c for c in CLAIMS]
 
-
-from .judging import verdicts  # noqa: E402  (re-exported: the verdict code reads the declarations above)

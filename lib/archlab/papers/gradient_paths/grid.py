@@ -38,14 +38,13 @@ import itertools
 import json
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from scipy import optimize
 
-from ...config import Config, ConfigError, choices
-from ...profiles import CHOICES, default_device, resolve_profile
-from ...sweep import auto_executor
+from ...config import ConfigError, PaperConfig, choices
 from ...train import model_cost as _harness_cost
-from . import models  # noqa: F401  (registers the gp_* models that model_cost builds)
+from .models import FIXED_BODIES  # noqa: F401  (importing models registers the gp_* models model_cost builds)
 
 # path_ks: E1 sweeps k = 1..path_ks blocks per stage (static, exact). sg_depth: blocks per stage of E2 (ResNet-56:
 # 9); depth: blocks per stage of E4-E6; stacking: the k of E3. seeds: the seeds of every arm a claim judges (E2, E3 at
@@ -95,17 +94,18 @@ POINTS = ("base", "csp point", "elan point", "equal FLOPs")
 
 
 @dataclass(frozen=True)
-class GradPathConfig(Config):
-    """Notebook parameters; zero / empty values mean "the profile's default" (see ``PROFILES``)."""
+class GradPathConfig(PaperConfig):
+    """Notebook parameters; zero / empty values mean "the profile's default" (see ``PROFILES``). ``seeds`` (from
+    ``PaperConfig``): the seeds of every judged arm (empty: the profile's, 0-5; arms only a figure shows get the first
+    two of them)."""
 
-    profile: str = field(default="auto", metadata=choices(*CHOICES))
+    PROFILES: ClassVar[dict] = PROFILES
+
     dataset: str = field(default="auto", metadata=choices("auto", "cifar10", "synthetic"))
-    seeds: int = 0  # the seeds of every judged arm (0: the profile's, 6; arms only a figure shows get at most 2)
     epochs: int = 0
     depth: int = 0  # blocks per stage of E4-E6
     stacking: tuple = ()  # blocks per stage swept in E3
     widths: tuple = ()
-    executor: str = field(default="auto", metadata=choices("auto", "local", "ray"))
     # Train an architecture's seeds in one vmapped step (archlab.batched). auto: on for the gpu/paper profiles,
     # where one small model leaves the GPU idle; off on a CPU, where it measured 0.87x (slower; see grid's docstring).
     batched: str = field(default="auto", metadata=choices("auto", "on", "off"))
@@ -116,40 +116,33 @@ class GradPathConfig(Config):
     packed: str = field(default="auto", metadata=choices("auto", "off"))
 
     def validate(self):
-        for name in ("seeds", "epochs", "depth"):
+        for name in ("epochs", "depth"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} = {getattr(self, name)} must be >= 1 (or 0 for the profile's default)")
         if any(not isinstance(k, int) or k < 1 for k in self.stacking) or len(set(self.stacking)) != len(self.stacking):
             raise ConfigError(f"stacking = {self.stacking!r} must be distinct ints >= 1 (or [] for the default)")
         if self.widths and (len(self.widths) != 3 or any(not isinstance(w, int) or w < 4 or w % 2 for w in self.widths)):
             raise ConfigError(f"widths = {self.widths!r} must be three even ints >= 4 (CSP splits channels 50/50)")
-        if resolve_profile(self.profile) == "smoke" and self.dataset == "cifar10":
+        if self.resolved_profile == "smoke" and self.dataset == "cifar10":
             raise ConfigError("dataset = 'cifar10' is not valid with profile 'smoke' (embedded data only); "
                               "choose 'auto' or 'synthetic'")
 
-    @property
-    def resolved_profile(self) -> str:
-        return resolve_profile(self.profile)
-
-    def plan(self) -> dict:
-        """The profile's preset with this config's non-default values applied."""
-        p, given = dict(PROFILES[self.resolved_profile]), set()
-        for k in ("dataset", "epochs", "depth", "stacking", "widths"):
+    def plan(self, device=None) -> dict:
+        """The profile's preset with this config's non-default values applied (``device``: where the runs train,
+        default the profile's; it is part of each run's config)."""
+        p, given = self.settings, set()
+        for k in ("dataset", "epochs", "depth", "stacking", "widths", "seeds"):
             v = getattr(self, k)
             if v and v != "auto":
                 p[k] = v
                 given.add(k)
-        if self.seeds:
-            p["seeds"] = self.seeds
-            given.add("seeds")
         for name in EXPERIMENTS:  # an experiment's own overrides; a value the notebook sets wins over them too
             if name in p:
                 p[name] = {k: v for k, v in p[name].items() if k not in given}
         p.update(seed_lists(p))
-        p["device"] = default_device(self.resolved_profile).type
+        p["device"] = self.resolved_device(device).type
         # cpu: one single-thread run per core (two threads gave a run only 1.4x; see sweep.auto_executor)
-        p["executor"] = self.executor if self.executor != "auto" else auto_executor(self.resolved_profile,
-                                                                                   one_core_runs=True)
+        p["executor"] = self.resolved_executor()
         p["batched"] = self.batched == "on" or (self.batched == "auto" and self.resolved_profile in ("gpu", "paper"))
         p["packed"] = self.packed == "auto" and not p["batched"]
         return p
@@ -215,8 +208,10 @@ def cost_points(p: dict) -> dict:
 
 
 def seed_lists(p: dict) -> dict:
-    """``seed_list`` (every arm a claim judges) and ``side_seed_list`` (arms only a figure shows, at most as many)."""
-    return {"seed_list": tuple(range(p["seeds"])), "side_seed_list": tuple(range(min(p["side_seeds"], p["seeds"])))}
+    """``seed_list`` (every arm a claim judges) and ``side_seed_list`` (arms only a figure shows: its first
+    ``side_seeds``). ``seeds``: a profile's count (seeds 0..n-1) or the notebook's list."""
+    seeds = tuple(range(p["seeds"])) if isinstance(p["seeds"], int) else tuple(p["seeds"])
+    return {"seed_list": seeds, "side_seed_list": seeds[:p["side_seeds"]]}
 
 
 def experiment_plan(p: dict, experiment: str) -> dict:

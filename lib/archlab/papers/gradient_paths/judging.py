@@ -1,5 +1,6 @@
-"""Paper 1's verdicts: E1's exact tables and the E2-E6 run frames -> one claims-table row per claim (``verdicts``),
-through the harness's outcome rules (``archlab.outcomes``); and, for every claim judged on test accuracy, the split
+"""Paper 1's verdicts: E1's exact tables and the E2-E6 run frames (``run``'s ``Runs``) -> one claims-table row per
+claim (``verdicts``), one measure per claim (``MEASURES``) through the harness's verdict loop (``archlab.verdicts``)
+and outcome rules (``archlab.outcomes``); and, for every claim judged on test accuracy, the split
 of each paired difference's spread into test-set and seed parts (``noise_table``, ``archlab.testnoise``).
 
 The claims, their thresholds and preconditions are declared in ``claims``; the compared arms of every accuracy
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...outcomes import combine, directional, exact, judge, not_run
-from .analysis import experiment_problem, per_seed, select
+from ...outcomes import combine, directional, exact
+from ...runs import by_seed, why_not_judged
+from ...verdicts import Measured, evaluate
+from .analysis import select
 from .claims import EXPERIMENT, GAP, claims_for
 from .grid import CSP_MODELS, E2_MODELS, FAMILIES
 
@@ -43,22 +46,32 @@ def _fmt(values, scale=100.0, digits=1) -> str:
     return f"{v.mean():.{digits}f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.{digits}f}"
 
 
-def _static(c, fig7, slopes, shifts, stack):
-    """The exact checks C1-C3 from E1's tables."""
-    if c.id == "C1":
-        n = fig7[fig7.layer == "combinations"].set_index("net").ours.to_dict()
-        return exact(c, bool(fig7.match.all()), f"combinations ResNet {n['resnet']}, PRN {n['prn']}, DenseNet "
-                                                 f"{n['densenet']}; {int(fig7.match.sum())}/{len(fig7)} rows equal the paper's")
-    if c.id == "C2":
-        ok = bool((abs(slopes.slope - slopes.expected) < 0.1).all())
-        return exact(c, ok, "; ".join(f"{r.net} slope {r.slope:.2f}" for r in slopes.itertuples()))
+def _fig7(c, runs) -> Measured:
+    """C1: the Fig. 7 toy nets' timestamp sets and combination counts equal the paper's."""
+    fig7 = runs.fig7
+    n = fig7[fig7.layer == "combinations"].set_index("net").ours.to_dict()
+    return Measured(exact(c, bool(fig7.match.all()), f"combinations ResNet {n['resnet']}, PRN {n['prn']}, DenseNet "
+                                                      f"{n['densenet']}; {int(fig7.match.sum())}/{len(fig7)} rows "
+                                                      "equal the paper's"))
+
+
+def _table1(c, runs) -> Measured:
+    """C2: Table 1's shortest-path slopes (1 for Plain, 0 for ResNet and DenseNet)."""
+    slopes = runs.slopes
+    ok = bool((abs(slopes.slope - slopes.expected) < 0.1).all())
+    return Measured(exact(c, ok, "; ".join(f"{r.net} slope {r.slope:.2f}" for r in slopes.itertuples())))
+
+
+def _stacking(c, runs) -> Measured:
+    """C3: stacking OSA modules shifts every earlier shortest path; residual and ELAN stacking only the longest."""
+    shifts, stack = runs.shifts, runs.stack
     s = shifts.groupby("model").agg(lo=("min_shift", "min"), hi=("max_shift", "max"))
     flat = ("gp_resnet", "gp_elan", "gp_vovnet_elan")
     grows = all(np.all(np.diff(stack[stack.model == m].sort_values("blocks").longest) > 0) for m in flat)
     ok = s.loc["gp_vovnet", "lo"] >= 1 and all(s.loc[m, "lo"] == 0 == s.loc[m, "hi"] for m in flat) and grows
     text = "; ".join(f"{FAMILIES[m]} shortest-path shift per added block {s.loc[m, 'lo']}..{s.loc[m, 'hi']}"
                      for m in ("gp_vovnet", *flat))
-    return exact(c, bool(ok), text + f"; longest path rises with k: {grows}")
+    return Measured(exact(c, bool(ok), text + f"; longest path rises with k: {grows}"))
 
 
 class _Arms:
@@ -68,7 +81,7 @@ class _Arms:
         self.df, self.seeds = df, sorted(df.seed.dropna().unique())
 
     def __call__(self, column, model, **eq):
-        return per_seed(select(self.df, model, **eq), column, self.seeds)
+        return by_seed(select(self.df, model, **eq), self.seeds, column)
 
     def trained(self, *arms) -> list:
         """Mean final training loss of each (model, eq) arm: the "trained" regime's values (the worst must pass)."""
@@ -93,13 +106,14 @@ def _judged(c, x):
     return parts[next(iter(parts))] if len(parts) == 1 else combine(parts)
 
 
-def _e2(c, df):
-    x = _Arms(df)
+def _e2(c, runs) -> Measured:
+    x = _Arms(runs.e2)
     text = "; ".join(f"{FAMILIES[m]} {_fmt(x('acc', m))}% (training loss {_fmt(x('loss', m), 1, 3)})" for m in E2_MODELS)
-    return _judged(c, x), {"trained": x.trained(FULL)}, text
+    return Measured(_judged(c, x), text, {"trained": x.trained(FULL)})
 
 
-def _e3(c, df):
+def _e3(c, runs) -> Measured:
+    df = runs.e3
     x = _Arms(df)
     ks = sorted(df.k.dropna().unique())
     hi = ks[-1]
@@ -116,7 +130,7 @@ def _e3(c, df):
     text = "training loss " + "; ".join(
         f"{FAMILIES[m]} " + ", ".join(f"k={k:g}: {_fmt(loss(m, k), 1, 3)}" for k in ks if len(select(df, m, k=k)))
         for m in ("gp_vovnet", "gp_vovnet_elan", "gp_elan", "gp_resnet"))
-    return combine(parts), {"depth control": res}, text
+    return Measured(combine(parts), text, {"depth control": res})
 
 
 def _arms_text(x, pairs) -> str:
@@ -133,71 +147,55 @@ def _design_fact(df) -> str:
         f"{100 * (cost[m].params / cost['gp_resnet'].params - 1):+.0f}% params" for m, _ in CSP[:1])
 
 
-def _e456(c, df):
+def _e456(c, runs) -> Measured:
+    df = runs.e456
     x = _Arms(df)
     if c.id == "C7b":
         delta = {n: x("sim_final", m, **eq) - x("sim_init", m, **eq) for n, (m, eq) in (("ResNet", RESNET), ("PRN", PRN))}
         text = "similarity init -> end: " + "; ".join(
             f"{n} {_fmt(x('sim_init', m, **eq), 1, 3)} -> {_fmt(x('sim_final', m, **eq), 1, 3)}"
             for n, (m, eq) in (("ResNet", RESNET), ("PRN rho=0.5", PRN)))
-        return directional(c, delta["ResNet"], delta["PRN"], paired=True), {"trained": x.trained(RESNET, PRN)}, text
+        return Measured(directional(c, delta["ResNet"], delta["PRN"], paired=True), text,
+                        {"trained": x.trained(RESNET, PRN)})
     pairs = ACC_PAIRS[c.id]
     arms = list({(a[0], tuple(a[1].items())): a for pair in pairs.values() for a in pair}.values())
     text = _arms_text(x, pairs)
     if c.id == "C6":
         text += "; " + _design_fact(df)
-    return _judged(c, x), {"trained": x.trained(*arms)}, text
+    return Measured(_judged(c, x), text, {"trained": x.trained(*arms)})
 
 
-MEASURE = {"E2": _e2, "E3": _e3, "E4-E6": _e456}
+FRAME = {"E2": "e2", "E3": "e3", "E4-E6": "e456"}  # claims.EXPERIMENT's names -> ``run``'s tables
+MEASURES = {"C1": _fig7, "C2": _table1, "C3": _stacking,
+            **{cid: {"E2": _e2, "E3": _e3, "E4-E6": _e456}[e] for cid, e in EXPERIMENT.items()}}
 
 
-def verdicts(fig7, slopes, shifts, stack, e2, e3, e456, profile: str | None = None) -> list[dict]:
+def _cannot_judge(c, runs) -> str | None:
+    """Why a trained claim's experiment cannot be judged (no runs, every run failed); E1's checks always can."""
+    name = EXPERIMENT.get(c.id)
+    return why_not_judged(runs.get(FRAME[name]), name) if name else None
+
+
+def verdicts(runs, profile) -> list[dict]:
     """One claims-table row per claim (``claims.claims_for(profile)``): C1-C3 from E1's tables, the others from the
-    E2, E3 and E4-E6 run frames.
-
-    An experiment whose every run failed (or that has no runs) gives its claims "not run" with the reason; the
-    others are measured and judged with their preconditions (``archlab.outcomes.judge``)."""
-    frames = {"E2": e2, "E3": e3, "E4-E6": e456}
-    rows = []
-    for c in claims_for(profile):
-        if c.kind == "exact":
-            rows.append(judge(c, _static(c, fig7, slopes, shifts, stack), profile=profile))
-            continue
-        name = EXPERIMENT[c.id]
-        problem = experiment_problem(frames[name], name)
-        if problem:
-            rows.append(judge(c, not_run(problem, kind=c.kind), {r.name: None for r in c.requires}, profile=profile))
-            continue
-        outcome, regimes, text = MEASURE[name](c, frames[name])
-        rows.append(judge(c, outcome, regimes, measured=text, profile=profile))
-    return rows
+    E2, E3 and E4-E6 run tables of ``runs`` (``run``). A claim whose experiment has no finished run is "not run"
+    with the reason; the others are measured and judged with their preconditions (``archlab.verdicts``)."""
+    return evaluate(claims_for(profile), MEASURES, runs, profile, cannot_judge=_cannot_judge)
 
 
-def _bits(df, arm) -> dict:
-    """seed -> (correctness bits, test size) of one arm's finished runs that stored them."""
-    out = {}
-    for seed, r in zip(select(df, arm[0], **arm[1]).seed, select(df, arm[0], **arm[1]).result):
-        if isinstance(r, dict) and r.get("test_bits"):
-            out[seed] = (r["test_bits"], r["n_test"])
-    return out
-
-
-def noise_table(e2, e456, profile: str | None = None):
+def noise_table(runs, profile=None):
     """Every part of every claim judged on test accuracy in this profile: the spread of its paired per-seed
     differences split into test-set and seed parts (``archlab.testnoise.table``, pp), projected to 10,000 images."""
-    from ...testnoise import split, table
+    from ...testnoise import bits_by_seed, paired_split, table
 
     judged = [c.id for c in claims_for(profile) if c.id in ACC_PAIRS and c.unit == "pp"]
     splits = {}
     for cid in judged:
-        df = e2 if EXPERIMENT[cid] == "E2" else e456
+        df = runs.get(FRAME[EXPERIMENT[cid]])
         if df is None or not len(df) or "result" not in df:
             continue
         for part, (a, b) in ACC_PAIRS[cid].items():
-            ba, bb = _bits(df, a), _bits(df, b)
-            seeds = sorted(set(ba) & set(bb))
-            if len(seeds) >= 2 and len({ba[s][1] for s in seeds} | {bb[s][1] for s in seeds}) == 1:
-                splits[f"{cid}: {part}"] = split([ba[s][0] for s in seeds], [bb[s][0] for s in seeds],
-                                                 n=ba[seeds[0]][1])
+            row = paired_split(*(bits_by_seed(select(df, m, **eq)) for m, eq in (a, b)))
+            if row is not None:
+                splits[f"{cid}: {part}"] = row
     return table(splits) if splits else None

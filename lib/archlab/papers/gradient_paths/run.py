@@ -1,8 +1,8 @@
 """Paper 1's stored run functions (one registered model trained, with its static path metrics and gradient
-diagnostics; or an architecture's seeds trained together in one vmapped step) and ``run``: train or load one
-experiment's runs through the run store.
+diagnostics; or an architecture's seeds trained together in one vmapped step) and ``run``: E1's exact tables and
+every experiment's runs, trained or loaded through the run store.
 
-Experiments (docs/papers/gradient_paths.md): E1 exact path accounting (``analysis``, not stored: recomputed in
+Experiments (docs/papers/gradient_paths.md): E1 exact path accounting (``static``, not stored: recomputed in
 seconds), E2 stop-gradient (Table 3), E3 stacking VoVNet / VoVNet re-planned / ELAN / ResNet (Table 4), E4 CSP
 fusion (Table 6), E5 PRN (Table 5), E6 the Table 8 summary at equal FLOPs. Profiles, grids and run times: ``grid``.
 """
@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import math
 
+from ...runs import Runs
 from ...store import versioned
 from ...sweep import run_sweep
-from . import models  # noqa: F401  (registers the gp_* models)
+from .models import FIXED_BODIES  # noqa: F401  (importing models registers the gp_* models)
+from .static import fig7_table, shift_table, stacking_table, table1_slopes
 from .analysis import label_runs
 from .grid import EXPERIMENTS, GradPathConfig, experiment_plan
 
@@ -144,22 +146,30 @@ def run_function(p: dict):
     return train_run_batched if p["batched"] else train_run
 
 
-def run(cfg: GradPathConfig, store=None, experiment: str = "e2"):
-    """Train (or load) one experiment's runs (``"e2"``, ``"e3"`` or ``"e456"``) and label them; returns the sweep
-    DataFrame with ``family``, ``blocks``, ``widths``, ``point``, ``rho``, ``seed``, ``k`` and ``acc`` added.
+def run(cfg: GradPathConfig, store=None, device=None) -> Runs:
+    """Everything the notebook shows and ``verdicts`` judges, by name: E1's exact tables (``fig7``; ``toy`` and
+    ``slopes``, Table 1; ``stack`` and ``shifts``, the macro's stacking) and the labelled runs of E2, E3 and E4-E6
+    (``e2``, ``e3``, ``e456``), each trained or loaded through ``store`` on ``device`` (default: the profile's).
 
-    ``acc`` is the test accuracy, chance (0.1) for a diverged run and NaN for a failed one, so diverged
-    runs stay in every table and figure instead of silently dropping out. When every run failed (a missing
-    dataset, say) the frame still has every column, each run with its status and error (``analysis.failures``).
-    """
-    if experiment not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {experiment!r}; choose one of {list(EXPERIMENTS)}")
-    p = cfg.plan()
+    A run table has the sweep's columns plus ``family``, ``blocks``, ``widths``, ``point``, ``rho``, ``seed``, ``k``
+    and ``acc``: the test accuracy, chance (0.1) for a diverged run and NaN for a failed one, so diverged runs stay in
+    every table and figure instead of silently dropping out. When every run failed (a missing dataset, say) the table
+    still has every column, each run with its status and error (``archlab.runs.failures``)."""
+    p = cfg.plan(device)
+    ks = range(1, p["path_ks"] + 1)
+    toy, slopes = table1_slopes()
+    return Runs(cfg, fig7=fig7_table(), toy=toy, slopes=slopes, stack=stacking_table(p["widths"], ks),
+                shifts=shift_table(p["widths"], ks[:-1]),
+                **{name: _experiment(p, store, name) for name in EXPERIMENTS})
+
+
+def _experiment(p: dict, store, experiment: str):
+    """Train (or load) one experiment's runs and label them (``analysis.label_runs``)."""
     fn = run_function(p)
     packed = p.get("packed", False) and fn is train_run  # same runs and keys, seeds trained as one packed net
     sweep = dict(store=store, executor=p["executor"], group_by=GROUP_BY if fn is train_run_batched or packed else None,
                  group_fn=train_run_packed if packed else None)
-    if experiment in TRAIN_WITH:  # train the partner's runs in the same sweep; the partner's cell then loads them
+    if experiment in TRAIN_WITH:  # train the partner's runs in the same sweep; the partner's sweep then loads them
         both = {json.dumps(c, sort_keys=True, default=str): c for e in (experiment, TRAIN_WITH[experiment])
                 for c in EXPERIMENTS[e](p)}
         run_sweep(fn, list(both.values()), desc=DESCRIPTIONS[experiment] + f" (+ {TRAIN_WITH[experiment]})", **sweep)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ...data import dataset_info
 from ...stats import fmt_mean_std
+from ...testnoise import bits_by_seed, paired_split, table
 
 SPEC_PARAMS = {  # docs/papers/layer_insertion.md, from the authors' code: start / after LI / big net as coded
     "fnn": dict(small=27, grown=57, large=57), "resnet": dict(small=38, grown=59, large=80)}
@@ -33,10 +34,11 @@ def _classes(dataset: str, data_kw: str) -> int:
     return int(dataset_info(dataset, **kw)["classes"])
 
 
-def runs_frame(frames: dict) -> pd.DataFrame:
-    """All studies in one frame with the standard columns (``train_loss``, ``params``, ``flops``), a ``label`` per
-    curve family (``sensli@t`` in the when study) and the start widths as text; runs that failed have NaN results."""
-    parts = [f for f in frames.values() if len(f)]
+def runs_frame(runs: dict) -> pd.DataFrame:
+    """All studies of ``runs`` (``run``'s study -> frame) in one frame with the standard columns (``train_loss``,
+    ``params``, ``flops``), a ``label`` per curve family (``sensli@t`` in the when study) and the start widths as
+    text; runs that failed have NaN results."""
+    parts = [f for f in runs.values() if len(f)]
     if not parts:
         return pd.DataFrame(columns=["study", "method", "label", "seed", "status", *RESULT_COLUMNS])
     df = pd.concat(parts, ignore_index=True)
@@ -52,25 +54,6 @@ def runs_frame(frames: dict) -> pd.DataFrame:
     df["widths_start"] = df["widths"].map(lambda w: str(list(w)))
     df["classes"] = [_classes(d, json.dumps(kw, sort_keys=True)) for d, kw in zip(df["dataset"], df["data_kw"])]
     return df
-
-
-def failures(frames: dict) -> pd.DataFrame:
-    """Every run that did not finish: study, method, seed, status and the error (empty when all finished)."""
-    rows = [f[f["status"] != "ok"].assign(study=name) for name, f in frames.items() if len(f)]
-    cols = ["study", "method", "seed", "status", "error"]
-    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
-    return out.reindex(columns=cols)
-
-
-def study_problem(df: pd.DataFrame, study: str) -> str | None:
-    """Why a study cannot be judged ("not run", "every run failed: ..."), or None when it has finished runs."""
-    d = df[df["study"] == study]
-    if not len(d):
-        return f"study {study!r} not run in this profile or selection"
-    if not d["status"].isin(["ok", "diverged"]).any():
-        errors = d["error"].dropna().astype(str) if "error" in d else pd.Series(dtype=str)
-        return f"every run of {study!r} failed ({len(d)} runs): " + (errors.iloc[0][:200] if len(errors) else "no error")
-    return None
 
 
 def scores(d: pd.DataFrame, metric: str) -> pd.Series:
@@ -134,7 +117,11 @@ def cost_table(df: pd.DataFrame, study: str, base: str = "large") -> pd.DataFram
 def plateau_drop(result: dict, frac: float = 0.25, window: float = 0.05) -> float:
     """Relative fall of the logged training loss over the last ``frac`` of training: 1 - L(end) / L(1 - frac),
     each L the mean over ``window`` of the run's logged steps (GD losses spike; a window smooths them). NaN when the
-    run has no curve. Small means the net has stopped learning: the plateau a comparison at the end needs."""
+    run has no curve. Small means the net has stopped learning: the plateau a comparison at the end needs.
+
+    Not ``archlab.runs.last_quarter_fall``: that reads one loss per epoch, while a spirals GD run logs one loss per
+    step (1850 of them, spiking), so this reads windowed means of the step curve; the claims' thresholds were set
+    on it."""
     loss = np.asarray(result.get("curve", {}).get("loss", []), float)
     if len(loss) < 8 or not np.isfinite(loss).all():
         return math.nan
@@ -254,19 +241,21 @@ def _n_test(row) -> int:
     return min(n, int(size)) if isinstance(size, (int, float)) and size == size and size else n
 
 
+def _arm_bits(d: pd.DataFrame, method: str, n: int) -> dict:
+    """``testnoise.bits_by_seed`` of one arm: each run stores its bits as ``test_correct``, the test size is ``n``."""
+    arm = d[d["method"] == method]
+    return bits_by_seed(arm.assign(result=[{"test_bits": r.get("test_correct"), "n_test": n} for r in arm["result"]]))
+
+
 def test_noise(df: pd.DataFrame) -> pd.DataFrame:
     """``archlab.testnoise.table`` of the test-accuracy claims (C3, C14): the spread of their paired per-seed
     differences (SensLI - base) split into the test-set and the seed part, from each run's stored ``test_correct``.
     A claim whose study has fewer than 2 finished pairs with stored bits is left out."""
-    from ...testnoise import split, table
-
     splits = {}
     for cid, (study, base) in TEST_CLAIMS.items():
         d = df[(df["study"] == study) & (df["status"] == "ok")]
-        d = d.loc[d["result"].map(lambda r: isinstance(r.get("test_correct"), str)).astype(bool)]
-        li, ref = (d[d["method"] == m].set_index("seed")["result"] for m in ("sensli", base))
-        seeds = sorted(set(li.index) & set(ref.index))
-        if len(seeds) >= 2:
-            bits = lambda runs: [runs[s]["test_correct"] for s in seeds]  # noqa: E731
-            splits[cid] = split(bits(li), bits(ref), n=_n_test(d.iloc[0]))
+        n = _n_test(d.iloc[0]) if len(d) else 0
+        pair = paired_split(_arm_bits(d, "sensli", n), _arm_bits(d, base, n)) if n else None
+        if pair is not None:
+            splits[cid] = pair
     return table(splits)

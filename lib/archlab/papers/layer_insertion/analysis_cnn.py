@@ -37,7 +37,10 @@ def cnn_evals(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def last_quarter_gain(evals: list[dict]) -> float:
-    """Smoothed test accuracy at the end minus at 3/4 of the epochs, in pp: small when the run has converged."""
+    """Smoothed test accuracy at the end minus at 3/4 of the epochs, in pp: small when the run has converged.
+
+    Not ``archlab.runs.last_quarter_fall`` (the fall of the training loss): the CNN claims are about test accuracy,
+    so their convergence precondition reads the test-accuracy curve, in the claims' unit (pp)."""
     if len(evals) < 2 * SMOOTH:
         return math.nan
     epochs, _, acc = smoothed(evals)

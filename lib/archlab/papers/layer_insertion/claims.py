@@ -17,13 +17,14 @@ from dataclasses import replace
 import numpy as np
 
 from ...claims import Claim
-from ...outcomes import Regime, combine, directional, exact, judge, not_run
-from ...stats import MEDIAN_MIN_SEEDS
-from . import PAPER
-from .analysis import (COMMON_LOSS, SPEC_PARAMS, cost_table, early_table, paired, plateau_drops, runs_frame,
-                       study_problem, when_table)
+from ...outcomes import Regime, combine, directional, exact, not_run
+from ...runs import Runs, why_not_judged
+from ...stats import MEDIAN_MIN_SEEDS, finite
+from ...verdicts import Measured, evaluate
+from .analysis import COMMON_LOSS, SPEC_PARAMS, cost_table, early_table, paired, plateau_drops, runs_frame, when_table
 from .analysis_cnn import BIG_LEVEL, cnn_cost_table, cnn_gains, conv_shares
 from .grid import PROFILES
+from .meta import PAPER
 
 NOTE = "docs/papers/layer_insertion.md"
 # Smallest effects that matter. The paper's full text was not available (no reported loss gain to take), so losses
@@ -196,8 +197,7 @@ EXPECTED_PARAMS = {("fnn", "small"): SPEC_PARAMS["fnn"]["small"], ("fnn", "sensl
 
 
 def _median(v) -> float:
-    v = np.asarray(v, float)
-    v = v[np.isfinite(v)]
+    v = finite(v)
     return float(np.median(v)) if len(v) else float("nan")
 
 
@@ -273,10 +273,6 @@ def _continuity(c, df, study):
     return exact(c, max(jumps) <= JUMP_BOUND, f"max |loss jump| {max(jumps):.2g} over {len(jumps)} insertions"), ""
 
 
-MEASURES = {**{k: _vs_small for k in SPIRALS_VS_SMALL}, **{k: _cost for k in COSTS}, "C3": _error, "C6": _early,
-            "C7": _early, "C8": _when, "C14": _cnn_acc, "C15": _cnn_cost, "C16": _params, "C17": _continuity}
-
-
 def _regimes(c, df, study, extra) -> dict:
     """The measured value of every precondition ``c`` declares (None where it cannot be measured)."""
     values = {}
@@ -305,24 +301,33 @@ def unjudged_cnn(profile: str | None) -> str | None:
             "judged in the gpu profile (the authors' widths)")
 
 
-def verdicts(frames: dict, profile: str | None = None) -> list[dict]:
-    """One claims row per declared claim, computed from the stored runs (``run``'s ``study -> frame``).
+def _cannot_judge(c: Claim, df, profile: str | None) -> str | None:
+    """Why ``c`` cannot be judged on the run frame ``df``: its study (C16: and resnet) did not run or every run
+    failed, or the profile's CNN study is a plumbing check; None when it can."""
+    if STUDY[c.id] is None:
+        return None if len(df) else "no runs"
+    for s in [STUDY[c.id], *(["resnet"] if c.id == "C16" else [])]:
+        if problem := why_not_judged(df[df["study"] == s], s, "study"):
+            return problem
+    return unjudged_cnn(profile) if STUDY[c.id] == "cnn" else None
 
-    A claim whose study did not run, or whose every run failed, is "not run" with the reason; the others are
-    measured by ``MEASURES`` and judged with their preconditions (``archlab.outcomes.judge``)."""
-    df = runs_frame(frames)
-    rows = []
-    for c in CLAIMS:
+
+def _measure(rule):
+    """A claim's measure from its rule ``(claim, frame, study) -> (outcome, text[, positions-differ count])``, with
+    the measured value of every precondition the claim declares."""
+    def measure(c: Claim, df) -> Measured:
         study = STUDY[c.id]
-        problem = study_problem(df, study) if study else (None if len(df) else "no runs")
-        if study == "cnn" and problem is None:
-            problem = unjudged_cnn(profile)
-        if c.id == "C16" and problem is None:
-            problem = study_problem(df, "resnet")
-        if problem:
-            rows.append(judge(c, not_run(problem, kind=c.kind), {r.name: None for r in c.requires}, profile=profile))
-            continue
-        outcome, text, *extra = MEASURES[c.id](c, df, study)
-        rows.append(judge(c, outcome, _regimes(c, df, study, extra[0] if extra else None), measured=text,
-                          profile=profile))
-    return rows
+        outcome, text, *extra = rule(c, df, study)
+        return Measured(outcome, text, _regimes(c, df, study, extra[0] if extra else None))
+    return measure
+
+
+MEASURES = {cid: _measure(rule) for cid, rule in {
+    **{k: _vs_small for k in SPIRALS_VS_SMALL}, **{k: _cost for k in COSTS}, "C3": _error, "C6": _early,
+    "C7": _early, "C8": _when, "C14": _cnn_acc, "C15": _cnn_cost, "C16": _params, "C17": _continuity}.items()}
+
+
+def verdicts(runs: Runs, profile: str | None = None) -> list[dict]:
+    """One claims row per claim; every measure reads the one frame of all studies (``analysis.runs_frame``)."""
+    return evaluate(CLAIMS, MEASURES, runs_frame(runs), profile,
+                    cannot_judge=lambda c, df: _cannot_judge(c, df, profile))

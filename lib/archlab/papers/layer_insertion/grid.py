@@ -43,9 +43,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...config import Config, ConfigError, choices
-from ...profiles import CHOICES, default_device, resolve_profile
-from ...sweep import EXECUTORS, auto_executor
+from ...config import ConfigError, PaperConfig, choices
 
 STUDIES = ("fnn", "resnet", "validity", "when", "minibatch", "mnist", "cifar10", "cnn")
 SPIRALS = ("fnn", "resnet", "validity", "when", "minibatch")  # the two-spiral studies (batched over seeds)
@@ -101,22 +99,21 @@ IMAGE_METHODS = ("small", "sensli", "random", "large")
 
 
 @dataclass(frozen=True)
-class InsertionConfig(Config):
-    """The notebook's parameters; 0 / empty means "the profile's value"."""
+class InsertionConfig(PaperConfig):
+    """The notebook's parameters beyond ``PaperConfig``'s; 0 / empty means "the profile's value". ``seeds`` are the
+    spirals studies' (fnn, resnet, validity, when); minibatch and the image studies keep their profile's."""
 
-    profile: str = field(default="auto", metadata=choices(*CHOICES))
-    seeds: int = 0  # initialisations per method in the spirals studies
+    PROFILES = PROFILES  # ONE_CORE_RUNS stays True: every run is single-threaded (run.tiny_threads)
+
     studies: tuple[str, ...] = field(default=(), metadata=choices(*STUDIES))
     epochs: int = 0  # full-batch GD epochs (= steps) of the spirals studies
     insert_at: tuple[int, ...] = ()  # insertion epochs of fnn/resnet/validity
     when: tuple[int, ...] = ()  # insertion epochs compared in the when-to-insert study
     fixed_position: int = 0  # the position the "fixed" control of the validity study always picks
-    # auto: ray on a GPU (and for the cpu profile's image studies on 2+ cores), else local
-    executor: str = field(default="auto", metadata=choices("auto", *EXECUTORS))
 
     def validate(self):
-        if self.seeds < 0 or self.epochs < 0:
-            raise ConfigError(f"seeds = {self.seeds} and epochs = {self.epochs} must be >= 0 (0: the profile's)")
+        if self.epochs < 0:
+            raise ConfigError(f"epochs = {self.epochs} must be >= 0 (0: the profile's)")
         p = self.plan()
         for name in ("insert_at", "when"):
             times = list(p[name])
@@ -131,18 +128,15 @@ class InsertionConfig(Config):
 
     def plan(self) -> dict:
         """The profile's settings with this config's overrides; times scale with a changed ``epochs``."""
-        p = dict(PROFILES[resolve_profile(self.profile)])
-        p["profile"] = resolve_profile(self.profile)
+        p = self.settings
+        p["profile"] = self.resolved_profile
         scale = (self.epochs / p["epochs"]) if self.epochs else 1.0
         p["epochs"] = self.epochs or p["epochs"]
         p["insert_at"] = tuple(self.insert_at) or _scaled(p["insert_at"], scale, p["epochs"])
         p["when"] = tuple(self.when) or _scaled(p["when"], scale, p["epochs"])
-        if self.seeds:
-            p["seeds"] = p["when_seeds"] = self.seeds
+        p["seeds"] = self.resolved_seeds
+        p["when_seeds"] = tuple(self.seeds) or tuple(range(p["when_seeds"]))
         p["studies"] = tuple(self.studies) or STUDIES
-        p["executor"] = auto_executor(p["profile"]) if self.executor == "auto" else self.executor
-        # the image studies' runs are single-threaded (run.tiny_threads): on the cpu profile, one per core
-        p["image_executor"] = auto_executor(p["profile"], one_core_runs=True) if self.executor == "auto" else self.executor
         # E3 is a short-horizon check: the cpu profile stops it validity_after epochs after the last insertion
         after = p.get("validity_after")
         p["validity_epochs"] = min(p["epochs"], p["insert_at"][-1] + after) if after else p["epochs"]
@@ -185,14 +179,14 @@ def spiral_configs(study: str, p: dict, fixed_position: int = 0) -> list[dict]:
     if study in SPIRAL_STUDIES:
         for s in SPIRAL_STUDIES[study]:
             for method in s["methods"]:
-                for seed in range(p["seeds"]):
+                for seed in p["seeds"]:
                     out.append(spiral_config(seed, study=study, arch=s["arch"], widths=s["widths"], lr=s["lr"],
                                              factor=s["factor"], method=method, insert_at=p["insert_at"],
                                              epochs=p["validity_epochs"] if study == "validity" else p["epochs"],
                                              fixed_position=fixed_position,
                                              probe_lr=0.02 if study == "validity" and method == "sensli" else 0.0))
     elif study == "when":
-        for seed in range(p["when_seeds"]):
+        for seed in p["when_seeds"]:
             common = dict(study=study, arch="fnn", widths=(5,), factor=0.8, epochs=p["epochs"], sens_every=0)
             out.append(spiral_config(seed, **common, method="small", lr=0.2, insert_at=p["when"][:1]))
             out.append(spiral_config(seed, **common, method="large", lr=0.16, insert_at=p["when"][:1]))
@@ -226,10 +220,11 @@ def cnn_configs(m: dict, device: str) -> list[dict]:
             for method in m["methods"] for seed in range(m["seeds"])]
 
 
-def grids(cfg: InsertionConfig) -> dict[str, list[dict]]:
-    """``study -> configs`` for every study the config selects."""
+def grids(cfg: InsertionConfig, device=None) -> dict[str, list[dict]]:
+    """``study -> configs`` for every study the config selects; the image studies run on ``device`` (None: the
+    profile's; the spirals always on the CPU)."""
     p = cfg.plan()
-    device = default_device(p["profile"]).type
+    device = cfg.resolved_device(device).type
     out = {}
     for s in p["studies"]:
         if s == "cnn":

@@ -76,7 +76,7 @@ def widget_controls(plan: dict) -> tuple[dict, dict]:
     epochs = plan["epochs"]
     step = max(1, epochs // 37)
     default = min(max(step, plan["insert_at"][0] // step * step), epochs - step)
-    return ({"insert_at": (step, epochs - step, step), "lr": LIVE_LRS, "seed": list(range(max(2, plan["seeds"])))},
+    return ({"insert_at": (step, epochs - step, step), "lr": LIVE_LRS, "seed": sorted({0, 1, *plan["seeds"]})},
             {"insert_at": default, "lr": 0.2})
 
 

@@ -28,14 +28,16 @@ import torch
 
 from ...data import DeviceLoader, load_splits
 from ...models import create_model
+from ...runs import Runs
 from ...store import versioned
 from ...sweep import run_sweep
 from ...testnoise import correct_bits
 from ...train import count_params, evaluate, seed_everything
-from . import STEM, models, models_cnn  # noqa: F401  (models, models_cnn: register the growing nets)
 from .batched import train_seeds
 from .grid import BIG_DEPTHS, CNN_SELECT, GROWING, SELECT, SPIRALS, InsertionConfig, grids, start_widths
 from .loop import growth_result, train_growing
+from .meta import STEM
+from .models_cnn import GrowingVGG  # noqa: F401  (importing it registers the growing FNN, res2 and VGG)
 
 LARGE_SEED_OFFSET = 10_000  # FNN2/ResNet2 start from a fresh init, not the small net's
 BIG_SEED_OFFSET = 10_000  # the big VGG starts from a fresh init, as the MLP studies' large nets do
@@ -165,20 +167,21 @@ def _cnn_growth(c: dict) -> dict:
         "test_correct": correct_bits(model, test, device=device)}
 
 
-def run(cfg: InsertionConfig, store=None) -> dict:
-    """Train (or load) every run; ``study -> DataFrame`` (one row per run, results in column ``result``).
+def run(cfg: InsertionConfig, store=None, device=None) -> Runs:
+    """Train (or load) every run of the selected studies; ``Runs`` of ``study -> DataFrame`` (one row per run,
+    results in column ``result``), the image studies on ``device`` (None: the profile's).
 
     The spirals studies train each arm's seeds in one batched step (``run_growth_seeds``); the image studies run
-    one net at a time. Both go to the image executor: on the cpu profile one single-thread task per core, so two
+    one net at a time. Both go to the config's executor: on the cpu profile one single-thread task per core, so two
     spirals arms (100 seeds each) train side by side.
     """
-    out, p = {}, cfg.plan()
-    for study, configs in grids(cfg).items():
+    runs, executor = Runs(cfg), cfg.resolved_executor()
+    for study, configs in grids(cfg, device).items():
         if study in SPIRALS:
             # The spirals nets train on the CPU (run_growth_seeds), so their Ray tasks reserve no share of a GPU.
-            out[study] = run_sweep(run_growth_seeds, configs, store=store, desc=f"{STEM}:{study}", group_by="seed",
-                                   executor=p["image_executor"], gpus_per_run=0)
+            runs[study] = run_sweep(run_growth_seeds, configs, store=store, desc=f"{STEM}:{study}", group_by="seed",
+                                    executor=executor, gpus_per_run=0)
         else:
-            out[study] = run_sweep(run_cnn_growth if study == "cnn" else run_growth, configs, store=store,
-                                   desc=f"{STEM}:{study}", executor=p["image_executor"])
-    return out
+            runs[study] = run_sweep(run_cnn_growth if study == "cnn" else run_growth, configs, store=store,
+                                    desc=f"{STEM}:{study}", executor=executor)
+    return runs

@@ -1,8 +1,8 @@
 """Tables from the stored runs (no plotting, no verdicts): one row per run, the leaderboard (one row per entry and
-budget), the ranked table of each budget with intervals, each budget's Pareto fronts, and the failures.
+budget), the ranked table of each budget with intervals and each budget's Pareto fronts.
 
 A diverged run scores chance accuracy in the comparisons (the shared recipe failed that net, which counts against
-it); a run that failed or never ran is left out and listed in ``failures``.
+it); a run that failed or never ran is left out (the notebook lists it: ``archlab.runs.failures`` by ``KEYS``).
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .models import BASELINE, ENTRIES, PAPER_NAMES
 COLUMNS = ["entry", "label", "paper", "budget", "role", "seed", "epochs", "status", "params", "flops", "train_flops",
            "sec_per_epoch", "test_acc", "test_loss", "train_acc", "train_loss", "loss_fall_q4", "seconds", "error",
            "params_start", "position", "n_test", "test_bits"]
+KEYS = ["entry", "budget", "role", "seed"]  # what names one run of the table
 TEXT = ("entry", "label", "paper", "role", "status", "error", "test_bits")
 SEED, PROBE = "seed", "probe"  # a run's role: a compared seed, or the longer probe of ``claims.FITTED``
 CHANCE = 0.1  # CIFAR-10 (and the synthetic set): ten classes
@@ -41,12 +42,6 @@ def run_table(runs: pd.DataFrame) -> pd.DataFrame:
     df[num] = df[num].apply(pd.to_numeric, errors="coerce")
     order = dict(by=["budget", "entry", "role", "seed"], ascending=[True, True, False, True])  # seeds, then the probe
     return df.sort_values(**order).reset_index(drop=True)
-
-
-def failures(table: pd.DataFrame) -> pd.DataFrame:
-    """Runs that did not finish (failed, diverged, out of memory, missing data): entry, budget, seed, status, error."""
-    bad = table[table.status != "ok"]
-    return bad[["entry", "budget", "role", "seed", "status", "error"]].reset_index(drop=True)
 
 
 def seeds(table: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""The leaderboard's claims and ``verdicts``: stored runs -> one claims-table row each.
+"""The leaderboard's claims and ``verdicts``: ``run``'s runs -> one claims-table row each, through the harness's verdict
+loop (``archlab.verdicts.evaluate``, one measure per claim id in ``MEASURES``).
 
 One claim per paper: "at an equal parameter budget, under one shared recipe, this paper's design beats the
 residual baseline" (paper 1's ResNet on the same macro). Judged by the harness's outcome rules
@@ -16,12 +17,14 @@ from __future__ import annotations
 import pandas as pd
 
 from ...claims import Claim
-from ...outcomes import Regime, combine, directional, exact, judge, not_run
-from . import PAPER
-from .analysis import paired_gap, scored
+from ...outcomes import Regime, combine, directional, exact, judge
+from ...runs import why_not_judged
+from ...verdicts import Measured, evaluate
+from .analysis import paired_gap, seeds
 from .budgets import TOLERANCE
 from .evidence import FIT_RATIO, fitted_value
 from .grid import PROBE_FACTOR
+from .meta import PAPER
 from .models import BASELINE, ENTRIES
 
 MIN_GAIN = 0.5  # pp: the smallest gain that makes a design worth choosing over ResNet at these sizes
@@ -68,68 +71,69 @@ CLAIMS = [
 BY_ID = {c.id: c for c in CLAIMS}
 
 
-def design_outcome(claim: Claim, table: pd.DataFrame, budgets) -> tuple:
-    """(outcome, fitted value) of one design against ResNet over ``budgets``: a directional part per budget both
-    were trained at, the weakest decides; the fitted value is the lowest over those budgets (None: unmeasured)."""
-    name = DESIGNS[claim.id]
+def _budgets(table: pd.DataFrame) -> list[int]:
+    return sorted(int(b) for b in table.budget.dropna().unique())
+
+
+def _design(claim: Claim, runs) -> Measured:
+    """C1-C4, one design against ResNet: a directional part per budget both were trained at, the weakest decides;
+    the fitted value is the lowest over those budgets (None: unmeasured)."""
+    table, name = runs.table, DESIGNS[claim.id]
     parts, values = {}, []
-    for b in budgets:
+    for b in _budgets(table):
         a, r = paired_gap(table, name, b)
         if len(a):
             parts[f"{b // 1000}k"] = directional(claim, a, r, paired=True)
             values.append(fitted_value(table, (name, BASELINE), b))
-    if not parts:
-        return None, None
-    worst = None if None in values else min(values)
-    return (combine(parts) if len(parts) > 1 else next(iter(parts.values()))), worst
+    outcome = combine(parts) if len(parts) > 1 else next(iter(parts.values()))
+    return Measured(outcome, regimes={FITTED.name: None if None in values else min(values)})
 
 
-def per_budget(table: pd.DataFrame, profile: str) -> pd.DataFrame:
-    """Every design against ResNet at every budget, each judged alone (the parts the claims combine)."""
-    rows = []
-    for claim in CLAIMS[:4]:
-        name = DESIGNS[claim.id]
-        for b in sorted(int(b) for b in table.budget.dropna().unique()):
-            a, r = paired_gap(table, name, b)
-            if len(a):
-                row = judge(claim, directional(claim, a, r, paired=True),
-                            regimes={FITTED.name: fitted_value(table, (name, BASELINE), b)}, profile=profile)
-                rows.append({"claim": claim.id, "design": ENTRIES[name].label, "budget": b, **{
-                    k: row[k] for k in ("effect", "ci_low", "ci_high", "detectable", "seeds", "regime_measured",
-                                        "verdict", "note")}})
-    return pd.DataFrame(rows)
-
-
-def _absent(table: pd.DataFrame, name: str) -> str:
-    trained = set(scored(table).entry)
-    if name not in trained:
-        return f"{ENTRIES[name].label} not trained in this profile (or every run of it failed)"
-    if BASELINE not in trained:
-        return "ResNet not trained in this profile (or every run of it failed)"
-    return f"{ENTRIES[name].label} and ResNet share no budget and seed in this profile"
-
-
-def matching_row(claim: Claim, table: pd.DataFrame, profile: str) -> dict:
+def _matching(claim: Claim, runs) -> Measured:
     """C5 on the finished runs: the parameters as trained (and SensLI's starting net) against the budget."""
-    df = table[table.status == "ok"]
-    if df.empty:
-        return judge(claim, not_run("no finished runs", kind="exact"), profile=profile)
+    df = runs.table[runs.table.status == "ok"]
     ratios = list(df.params / df.budget)
     grown = df.dropna(subset=["params_start"])
     ratios += list(grown.params_start / grown.budget)
     worst = max(abs(r - 1) for r in ratios)
     detail = f"largest |params / budget - 1| = {worst:.4f} over {len(df)} finished runs"
-    return judge(claim, exact(claim, worst <= TOLERANCE, detail), profile=profile)
+    return Measured(exact(claim, worst <= TOLERANCE, detail))
 
 
-def verdicts(table: pd.DataFrame, profile: str) -> list[dict]:
-    """One claims row per claim from the run table (``analysis.run_table``)."""
-    budgets = sorted(int(b) for b in table.budget.dropna().unique())
+def _cannot_judge(claim: Claim, runs) -> str | None:
+    """Why a claim has nothing to judge: C5 no finished run; C1-C4 no budget and seed where the design and ResNet
+    both finished (named: which of the two never finished a compared run, else that they share none)."""
+    table = runs.table
+    if claim.id not in DESIGNS:
+        return None if (table.status == "ok").any() else "no finished runs"
+    name = DESIGNS[claim.id]
+    if any(len(paired_gap(table, name, b)[0]) for b in _budgets(table)):
+        return None
+    compared = seeds(table)
+    for n in (name, BASELINE):
+        if why_not_judged(compared[compared.entry == n], n):
+            return f"{ENTRIES[n].label} not trained in this profile (or every run of it failed)"
+    return f"{ENTRIES[name].label} and ResNet share no budget and seed in this profile"
+
+
+MEASURES = {**{cid: _design for cid in DESIGNS}, "C5": _matching}
+
+
+def per_budget(table: pd.DataFrame, profile: str) -> pd.DataFrame:
+    """Every design against ResNet at every budget, each judged alone (the parts the claims combine)."""
     rows = []
-    for claim in CLAIMS[:4]:
-        outcome, value = design_outcome(claim, table, budgets)
-        if outcome is None:
-            outcome = not_run(_absent(table, DESIGNS[claim.id]))
-        rows.append(judge(claim, outcome, regimes={FITTED.name: value}, profile=profile))
-    rows.append(matching_row(BY_ID["C5"], table, profile))
-    return rows
+    for cid, name in DESIGNS.items():
+        for b in _budgets(table):
+            a, r = paired_gap(table, name, b)
+            if len(a):
+                row = judge(BY_ID[cid], directional(BY_ID[cid], a, r, paired=True),
+                            regimes={FITTED.name: fitted_value(table, (name, BASELINE), b)}, profile=profile)
+                rows.append({"claim": cid, "design": ENTRIES[name].label, "budget": b, **{
+                    k: row[k] for k in ("effect", "ci_low", "ci_high", "detectable", "seeds", "regime_measured",
+                                        "verdict", "note")}})
+    return pd.DataFrame(rows)
+
+
+def verdicts(runs, profile) -> list[dict]:
+    """One claims row per claim from ``run``'s runs (its ``table``), through the harness's verdict loop."""
+    return evaluate(CLAIMS, MEASURES, runs, profile, cannot_judge=_cannot_judge)

@@ -49,14 +49,13 @@ def fitted_value(table: pd.DataFrame, names, budget: int) -> float | None:
     return float(min(ratios)) if all(np.isfinite(r) for r in ratios) else None
 
 
-def paired_bits(table: pd.DataFrame, name: str, budget: int, baseline: str = BASELINE) -> tuple[list, list, int]:
-    """The test-correctness bits of ``name`` and ``baseline`` at ``budget`` on the seeds both finished, and n_test."""
+def bits_by_seed(table: pd.DataFrame, name: str, budget: int) -> dict:
+    """``seed -> (test bits, n_test)`` of the finished compared runs of ``name`` at ``budget``
+    (``archlab.testnoise.bits_by_seed`` reads them from each run's result)."""
     df = seeds(table)
-    df = df[(df.budget == budget) & (df.status == "ok") & df.test_bits.notna()]
-    a, b = (df[df.entry == n].set_index("seed") for n in (name, baseline))
-    common = sorted(set(a.index) & set(b.index))
-    n = int(a.n_test.iloc[0]) if len(common) else 0
-    return list(a.test_bits.loc[common]), list(b.test_bits.loc[common]), n
+    df = df[(df.entry == name) & (df.budget == budget) & (df.status == "ok") & df.test_bits.notna()]
+    return testnoise.bits_by_seed(df.assign(result=[dict(test_bits=b, n_test=n) for b, n in zip(df.test_bits,
+                                                                                                 df.n_test)]))
 
 
 def noise_table(table: pd.DataFrame, designs: dict, *, full_test: int = 10_000) -> pd.DataFrame:
@@ -65,7 +64,7 @@ def noise_table(table: pd.DataFrame, designs: dict, *, full_test: int = 10_000) 
     splits = {}
     for cid, name in designs.items():
         for budget in sorted(int(b) for b in table.budget.dropna().unique()):
-            a, b, n = paired_bits(table, name, budget)
-            if len(a) >= 2:
-                splits[f"{cid} ({budget // 1000}k)"] = testnoise.split(a, b, n=n)
+            split = testnoise.paired_split(bits_by_seed(table, name, budget), bits_by_seed(table, BASELINE, budget))
+            if split is not None:
+                splits[f"{cid} ({budget // 1000}k)"] = split
     return testnoise.table(splits, full_test=full_test) if splits else pd.DataFrame()

@@ -38,13 +38,9 @@ verdict checks that the compared nets reached the stated training accuracy, see 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import torch
-
-from ...config import Config, ConfigError, choices
-from ...profiles import CHOICES, default_device, resolve_profile
-from ...sweep import EXECUTORS, auto_executor
+from ...config import ConfigError, PaperConfig
 from .budgets import match
 from .models import ENTRIES, entry
 
@@ -77,15 +73,15 @@ PROFILES["paper"] = {**PROFILES["gpu"], "seeds": 10, "epochs": 30, "expected": "
 
 
 @dataclass(frozen=True)
-class LeaderboardConfig(Config):
-    """The notebook's parameters; 0 or an empty list means "the profile's value"."""
+class LeaderboardConfig(PaperConfig):
+    """The notebook's parameters; 0 or an empty list means "the profile's value" (seeds: the profile's count of
+    seeds, 0, 1, ...)."""
 
-    profile: str = field(default="auto", metadata=choices(*CHOICES))
+    PROFILES = PROFILES  # the base's ClassVar: this paper's profiles
+
     entries: tuple[str, ...] = ()  # restrict to these entries (default: the profile's)
     budgets: tuple[int, ...] = ()  # restrict to these budgets (default: the profile's)
-    seeds: int = 0
     epochs: int = 0
-    executor: str = field(default="auto", metadata=choices("auto", *EXECUTORS))
     gpus_per_run: float = 0.25
 
     def validate(self):
@@ -93,42 +89,31 @@ class LeaderboardConfig(Config):
         if bad:
             raise ConfigError(f"entries: unknown entr{'y' if len(bad) == 1 else 'ies'} {bad}; valid entries: "
                               f"{list(ENTRIES)}")
-        allowed = sorted(self.profile_settings()["budgets"])
+        allowed = sorted(self.settings["budgets"])
         bad = [b for b in self.budgets if b not in allowed]
         if bad:
             raise ConfigError(f"budgets: {bad} not in the {self.resolved_profile} profile; valid budgets: {allowed}")
-        if self.seeds < 0 or self.epochs < 0:
-            raise ConfigError(f"seeds = {self.seeds} and epochs = {self.epochs} must be >= 0 (0: the profile's)")
-        if 0 < self.seeds < 2:
-            raise ConfigError(f"seeds = {self.seeds}: the verdicts need at least 2 seeds per entry (0: the "
-                              f"profile's {self.profile_settings()['seeds']})")
+        if self.epochs < 0:
+            raise ConfigError(f"epochs = {self.epochs} must be >= 0 (0: the profile's)")
+        if len(self.resolved_seeds) < 2:
+            raise ConfigError(f"seeds = {list(self.seeds)}: the verdicts need at least 2 seeds per entry (empty: the "
+                              f"profile's {self.settings['seeds']})")
         if 0 < self.epochs < 2:
             raise ConfigError(f"epochs = {self.epochs}: SensLI inserts halfway, so at least 2 epochs (0: the "
-                              f"profile's {self.profile_settings()['epochs']})")
+                              f"profile's {self.settings['epochs']})")
         if not 0 < self.gpus_per_run <= 1:
             raise ConfigError(f"gpus_per_run = {self.gpus_per_run} must be in (0, 1]")
 
-    @property
-    def resolved_profile(self) -> str:
-        return resolve_profile(self.profile)
-
-    def profile_settings(self) -> dict:
-        return PROFILES[self.resolved_profile]
-
     def plan(self) -> dict:
         """The profile's settings with this config's overrides applied."""
-        p = dict(self.profile_settings())
-        p["seeds"] = self.seeds or p["seeds"]
+        p = self.settings
+        p["seeds"] = self.resolved_seeds
         p["epochs"] = self.epochs or p["epochs"]
         budgets = {b: tuple(e for e in es if not self.entries or e in self.entries)
                    for b, es in p["budgets"].items() if not self.budgets or b in self.budgets}
         p["budgets"] = {b: es for b, es in budgets.items() if es}
         p["shape"] = input_shape(p)
         return p
-
-    def resolved_executor(self) -> str:
-        # cpu: one single-thread run per core through Ray (two threads give these small nets about 1.4x, not 2x)
-        return self.executor if self.executor != "auto" else auto_executor(self.resolved_profile, one_core_runs=True)
 
     def pairs(self) -> list[tuple[str, int]]:
         """(entry, budget) of every matched entry, in budget then entry order (entries a budget cannot hold, such
@@ -143,12 +128,12 @@ class LeaderboardConfig(Config):
     def configs(self, device=None) -> list[dict]:
         """One run config per matched (entry, budget) and seed; ``device`` is part of the key."""
         p = self.plan()
-        device = str(torch.device(device or default_device(self.resolved_profile)).type)
+        device = self.resolved_device(device).type
         out = []
         for name, budget in self.pairs():
             m, e = match(name, budget, p["shape"]), entry(name)
             # the seeds the verdicts compare, then the longer probe that says whether they were trained long enough
-            runs = [(seed, p["epochs"], "seed") for seed in range(p["seeds"])]
+            runs = [(seed, p["epochs"], "seed") for seed in p["seeds"]]
             for seed, epochs, role in runs + [(PROBE_SEED, PROBE_FACTOR * p["epochs"], "probe")]:
                 c = dict(entry=name, budget=budget, model=e.model, kwargs=m.kwargs, method=e.method,
                          dataset=p["dataset"], data_kw=dict(p["data_kw"]), train_size=p["train_size"],
@@ -162,7 +147,7 @@ class LeaderboardConfig(Config):
     def describe(self) -> str:
         p = self.plan()
         lines = [f"profile {self.resolved_profile}: {len(self.configs())} runs = {len(self.pairs())} entries x "
-                 f"budgets x ({p['seeds']} seeds + a {PROBE_FACTOR}x longer probe), {p['epochs']} epochs, batch {p['batch_size']}, {p['dataset']} "
+                 f"budgets x ({len(p['seeds'])} seeds + a {PROBE_FACTOR}x longer probe), {p['epochs']} epochs, batch {p['batch_size']}, {p['dataset']} "
                  f"train {p['train_size'] or 'all'} / test {p['test_size'] or 'all'}, first layer at "
                  f"{p['shape'][1]}x{p['shape'][2]}; expected {p['expected']}"]
         r = recipe(p["epochs"], p["batch_size"], 0)

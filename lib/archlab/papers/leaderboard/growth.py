@@ -1,7 +1,7 @@
 """SensLI inside the shared recipe: the growing VGG trains with ``archlab.train.fit`` like every other entry, and
 after ``insert_at`` epochs a callback runs paper 4's insertion decision and inserts one layer.
 
-The decision is paper 4's own (its package exports ``sensitivities``): the squared operator norm ("op22", the
+The decision is paper 4's own (``meta.USES`` declares the dependency): the squared operator norm ("op22", the
 authors' CNN rule) of the mean gradient of every candidate's kernel over one pass of the training data, the
 candidates being Dirac-initialised convs (exact identities) at the end of each conv stage; the largest wins. What
 differs from paper 4's own loop is only what the leaderboard shares with every entry: the recipe's optimizer and
@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import torch
 
-from ... import papers
 from ...data import DeviceLoader
+from ..layer_insertion.sensitivity import sensitivities
 from .budgets import sensitivity_flops, step_flops
 from .models import Growable
 
 NORM = "op22"  # paper 4's decision norm for convolutions
-
-
-def sensitivities(net, batches) -> torch.Tensor:
-    """Paper 4's per-position sensitivities of ``net`` over ``batches`` (its public function, via the registry)."""
-    return papers.PAPERS["layer_insertion"].sensitivities(net, batches, norm=NORM)
 
 
 class Inserter:
@@ -41,7 +36,7 @@ class Inserter:
         device = next(net.parameters()).device
         loader = DeviceLoader(self.train, self.batch_size, train=True, device=device, augment=True,
                               seed=self.seed + 1, dtype=next(net.parameters()).dtype)
-        s = sensitivities(net, ((self.pool(x), y) for x, y in loader))
+        s = sensitivities(net, ((self.pool(x), y) for x, y in loader), norm=NORM)
         position = int(torch.argmax(s))
         images = len(loader) * loader.batch_size
         self.record = dict(insert_epoch=epoch, position=position, sensitivities=s.tolist(), widths_before=net.widths,

@@ -21,12 +21,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...data import DeviceLoader, load_splits
+from ...runs import Runs, last_quarter_fall
 from ...store import versioned
 from ...sweep import run_sweep
 from ...train import TrainConfig, count_params, fit, seed_everything
-from . import STEM
+from .analysis import run_table
 from .budgets import forward_flops, model_step_flops, module_flops, step_flops
 from .growth import Inserter
+from .meta import STEM
 from .models import Growable, build
 
 ENSEMBLE_SEED = 1000  # member k of seed s trains on seed 1000 * s + k (paper 3's convention)
@@ -45,17 +47,6 @@ def run_device(c: dict) -> torch.device:
 def load_data(c: dict):
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in c.get("data_kw", {}).items()}
     return load_splits(c["dataset"], c["train_size"], c["test_size"], 0, **kw)
-
-
-def last_quarter_fall(losses) -> float:
-    """Relative fall (L[q] - L[E]) / L[q] of the epoch-mean training loss over the last quarter of the epochs (q at
-    3/4 of the schedule): a net still learning there would gain from more epochs, so comparing it would measure
-    training speed, not the architecture. NaN with fewer than 2 epochs or a non-finite loss."""
-    v = [float(x) for x in losses]
-    if len(v) < 2 or not all(math.isfinite(x) for x in v):
-        return math.nan
-    q = min(len(v) - 2, (3 * len(v)) // 4 - 1)
-    return (v[q] - v[-1]) / v[q]
 
 
 def _curve(hists: list) -> list[dict]:
@@ -153,8 +144,10 @@ def forward_flops_of(c: dict, net: nn.Module, extra: dict, shape) -> int:
     return forward_flops(c["model"], c["kwargs"], shape)
 
 
-def run(cfg, store=None, device=None):
-    """Every run of the profile through the run store (finished runs load, failures are recorded), as the sweep
-    DataFrame: the config's columns beside each run's result columns."""
-    return run_sweep(train_entry, cfg.configs(device), store=store, executor=cfg.resolved_executor(),
-                     gpus_per_run=cfg.gpus_per_run, desc=STEM)
+def run(cfg, store=None, device=None) -> Runs:
+    """Every run of the profile through the run store (finished runs load, failures are recorded): ``runs`` the
+    sweep (each run's config beside its result, whose ``history`` the loss curves draw) and ``table`` one row per
+    run with the standard columns (``analysis.run_table``), which the tables and the verdicts read."""
+    sweep = run_sweep(train_entry, cfg.configs(device), store=store, executor=cfg.resolved_executor(),
+                      gpus_per_run=cfg.gpus_per_run, desc=STEM)
+    return Runs(cfg, runs=sweep, table=run_table(sweep))

@@ -5,21 +5,18 @@ static, cross-connections, two readings of cross-prediction), against widening, 
 baselines matched in parameters and MACs; whether the routing specialises (MI against a permutation null, CKA,
 path ablation); and one net serving two contexts (CIFAR-10 and its colour inversion).
 
-Modules: ``models`` (the multi-path net and its routers), ``baselines`` (single-path, SE, SK and ensemble baselines,
-the budget counts and the width search that matches them), ``routing`` (the routing analyses), ``contexts`` (E6's
-two-context data and per-domain analyses), ``grid`` (profiles, config, arms, run configs), ``run`` (the stored run
-function), ``analysis`` (tables), ``claims`` (claims and verdicts), ``plots`` (figures), ``jobs`` (benchmark jobs).
+Modules: ``meta`` (STEM, PAPER, TITLE), ``models`` (the multi-path net and its routers), ``baselines`` (single-path,
+SE, SK and ensemble baselines, the budget counts and the width search that matches them), ``routing`` (the routing
+analyses), ``contexts`` (E6's two-context data and per-domain analyses), ``grid`` (profiles, config, arms, run
+configs), ``run`` (the stored run function, and ``run``: every experiment as one ``archlab.runs.Runs``), ``analysis``
+(tables), ``noise`` (test-set vs seed noise), ``claims`` (claims, their measures and ``verdicts``), ``plots``
+(figures), ``interactive`` (the live view), ``jobs`` (benchmark jobs).
 """
-STEM = "03_multipath_routing"
-PAPER = "3"  # the claims table groups by paper number
-TITLE = ("Tissera, Wijesinghe, Vithanage, Alex Xavier, Fernando, Rodrigo: End-to-End Data-Dependent Routing in "
-         "Multi-Path Neural Networks (Neural Computing and Applications 35(17), 2023; arXiv 2107.02450)")
-
-# The modules below read STEM and PAPER from here, so they are imported after them.
-from .claims import CLAIMS, verdicts  # noqa: E402
-from .grid import PROFILES, Config, make_config  # noqa: E402
-from .jobs import datasets, dry_jobs, jobs  # noqa: E402
-from .run import packing_summary, run  # noqa: E402
+from .meta import PAPER, STEM, TITLE
+from .claims import CLAIMS, verdicts
+from .grid import PROFILES, Config, make_config
+from .jobs import datasets, dry_jobs, jobs
+from .run import packing_summary, run
 
 __all__ = ["STEM", "PAPER", "TITLE", "PROFILES", "Config", "make_config", "run", "packing_summary", "CLAIMS", "verdicts",
            "jobs", "dry_jobs", "datasets"]

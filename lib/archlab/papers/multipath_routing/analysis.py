@@ -3,7 +3,7 @@ overhead, the per-arm summary (test and training accuracy, convergence, cost), p
 MI by depth, the temperature ablation, ablation concentration and the E6 (two contexts) tables.
 
 Every function accepts a frame in which some or all runs failed (no result columns at all): a failed experiment
-shows as "n/a" and in ``failed_runs``, never as an exception.
+shows as "n/a" (and in ``archlab.runs.failures``), never as an exception.
 
 ``REFERENCE`` is the reference configuration's budget table (docs/papers/multipath_routing.md, "Reference budget",
 counted from the reconstruction, *not* results of the paper); the notebook prints our counts beside it.
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ...models import create_model
+from ...runs import by_seed
 from ...stats import fmt_mean_std
 from .arms import SQRT2, label, model_spec, parse
 from .baselines import budget
@@ -89,32 +90,9 @@ def ok_runs(runs: pd.DataFrame, arm: str | None = None, dataset: str | None = No
 
 
 def per_seed(runs: pd.DataFrame, arm: str, column: str, dataset: str, seeds) -> np.ndarray:
-    """One value per seed in ``seeds`` (NaN where the run failed or lacks the column): arms that share seeds line up,
-    so a paired rule drops a failed seed together with its partner."""
-    sel = ok_runs(runs, arm, dataset)
-    vals = dict(zip(sel["seed"], sel[column].astype(float))) if column in sel else {}
-    return np.array([vals.get(s, np.nan) for s in seeds], dtype=float)
-
-
-def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs that did not finish normally (diverged, failed, oom, environment), with their error."""
-    cols = ["arm", "dataset", "seed", "status", "error"]
-    if runs.empty or "status" not in runs:
-        return pd.DataFrame(columns=cols)
-    return runs.loc[runs["status"] != "ok", [c for c in cols if c in runs]]
-
-
-def problem(runs: pd.DataFrame, arms, dataset: str) -> str | None:
-    """Why a claim on ``arms`` cannot be judged: an arm with no finished run (its errors named), else None."""
-    for arm in arms:
-        if ok_runs(runs, arm, dataset).empty:
-            bad = runs[(runs["arm"] == arm) & (runs["dataset"] == dataset)] if len(runs) else runs
-            if bad.empty:
-                return f"{label(arm)} not run on {dataset}"
-            errors = sorted({str(e).splitlines()[0][:120] for e in bad.get("error", pd.Series(dtype=str)).dropna()})
-            return f"every {label(arm)} run failed on {dataset} ({', '.join(sorted(set(bad['status'])))}" + (
-                f": {'; '.join(errors)})" if errors else ")")
-    return None
+    """One value per seed in ``seeds`` from the finished runs of ``arm`` (NaN where the run failed or lacks the
+    column): arms that share seeds line up, so a paired rule drops a failed seed together with its partner."""
+    return by_seed(ok_runs(runs, arm, dataset), seeds, column)
 
 
 def _col(g: pd.DataFrame, col: str, scale: float = 100.0, digits: int = 2) -> str:

@@ -1,4 +1,4 @@
-"""Paper 3's claims and ``verdicts``: stored runs -> one claims-table row per claim.
+"""Paper 3's claims, one measure per claim and ``verdicts``: ``run``'s experiments -> one claims-table row per claim.
 
 Every claim is judged by the harness's outcome rules (``archlab.outcomes``). Comparisons are paired by seed (every arm
 shares the seeds and so its initial draws and data order). A directional claim has a non-zero smallest effect that
@@ -20,12 +20,14 @@ import pandas as pd
 
 from ... import data
 from ...claims import Claim
-from ...outcomes import Regime, combine, directional, exact, judge, not_run
-from . import PAPER
-from . import contexts as mx
-from .analysis import per_seed, problem
+from ...outcomes import Regime, combine, directional, exact, not_run
+from ...runs import Runs, why_not_judged
+from ...verdicts import Measured, evaluate
+from .analysis import per_seed
 from .arms import CC, label
-from .grid import CLAIM_ARMS, MultipathConfig, arms
+from .contexts import DOMAINS, base_dataset, context_dataset
+from .grid import CLAIM_ARMS, arms
+from .meta import PAPER
 
 TRAINED_MAX = 0.5  # final training loss below half the chance cross-entropy ln(classes): 1.15 nats on 10 classes
 ENTROPY_MAX = 0.9  # reference line of the entropy figure (mean 2-source mix 68/32); reported, not a precondition
@@ -147,14 +149,23 @@ def _accs(runs, a, ds, seeds) -> str:
             f"{_mean(runs, a, 'train_acc', ds, seeds, 100):.1f} %")
 
 
-def _m_acc(c, runs, ds, seeds):
-    extra = [_accs(runs, a, ds, seeds) for a in ARMS[c.id]]
+def _scope(c: Claim, runs: Runs) -> tuple[pd.DataFrame, str, list]:
+    """(run table, dataset, seeds) a claim reads: C8 and C8b on the two-context set, the others on the first one."""
+    g = runs.cfg.plan()
+    first = g["datasets"][0]
+    return runs.arms, (context_dataset(first) if c.id in ("C8", "C8b") else first), list(g["seeds"])
+
+
+def _m_acc(c, runs: Runs) -> Measured:
+    df, ds, seeds = _scope(c, runs)
+    extra = [_accs(df, a, ds, seeds) for a in ARMS[c.id]]
     if c.id in ("C2", "C10"):
-        parts = {f"vs {label(b)}": _acc(c, runs, ds, seeds, CC, b) for b in ARMS[c.id][1:]}
-        return combine(parts), "; ".join(extra)
+        outcome = combine({f"vs {label(b)}": _acc(c, df, ds, seeds, CC, b) for b in ARMS[c.id][1:]})
+    else:
+        outcome = _acc(c, df, ds, seeds, *ARMS[c.id])
     if c.id == "C1":
-        extra += [_accs(runs, a, ds, seeds) for a in ("mp2_static", "mp2_none")]
-    return _acc(c, runs, ds, seeds, *ARMS[c.id]), "; ".join(extra)
+        extra += [_accs(df, a, ds, seeds) for a in ("mp2_static", "mp2_none")]
+    return Measured(outcome, "; ".join(extra), regimes(c, df, ds, seeds))
 
 
 def _mean(runs, arm, col, ds, seeds, scale=1.0) -> float:
@@ -184,58 +195,62 @@ def c5_table(runs, ds, seeds) -> pd.DataFrame:
                           "ci_high": o.ci_high, "verdict": o.verdict} for k, o in rows])
 
 
-def _m_cka(c, runs, ds, seeds):
-    static, cc = (per_seed(runs, a, "cka_last", ds, seeds) for a in ("mp2_static", CC))
-    text = ", ".join(f"{label(a)} {_mean(runs, a, 'cka_last', ds, seeds):.3f}" for a in ("mp2_none", "mp2_static", CC))
-    pre = preregistered_c5(runs, ds, seeds)
+def _m_cka(c, runs: Runs) -> Measured:
+    df, ds, seeds = _scope(c, runs)
+    static, cc = (per_seed(df, a, "cka_last", ds, seeds) for a in ("mp2_static", CC))
+    text = ", ".join(f"{label(a)} {_mean(df, a, 'cka_last', ds, seeds):.3f}" for a in ("mp2_none", "mp2_static", CC))
+    pre = preregistered_c5(df, ds, seeds)
     pre_text = (f"pre-registered comparison MP2-none - MP2-CC > {C5_GAP}: {pre.verdict}, {pre.effect:+.3g} "
                 f"[{pre.ci_low:.3g}, {pre.ci_high:.3g}]")
-    return (directional(c, static, cc, paired=True),
-            f"mean last-stage CKA: {text}; {pre_text}; {_entropy(runs, ds, seeds)}")
+    return Measured(directional(c, static, cc, paired=True),
+                    f"mean last-stage CKA: {text}; {pre_text}; {_entropy(df, ds, seeds)}", regimes(c, df, ds, seeds))
 
 
-def _m_mi(c, runs, ds, seeds, temperatures=()):
-    v = {k: per_seed(runs, CC, k, ds, seeds) for k in ("mi_norm_last", "mi_norm_first", "mi_last_p", "mi_last")}
-    frozen = per_seed(runs, FROZEN, "mi_norm_last", ds, seeds)
+def _m_mi(c, runs: Runs) -> Measured:
+    temperatures = arms(runs.cfg)["E4"][1:]  # the router-temperature ablation, reported beside
+    df, ds, seeds = _scope(c, runs)
+    v = {k: per_seed(df, CC, k, ds, seeds) for k in ("mi_norm_last", "mi_norm_first", "mi_last_p", "mi_last")}
+    frozen = per_seed(df, FROZEN, "mi_norm_last", ds, seeds)
     # every part against the claim's floor (min_effect): a level, a learned excess and a growth below it all fail
     parts = {"(a) above the floor": directional(c, v["mi_norm_last"], 0.0),
              "(b) above the frozen router": directional(c, v["mi_norm_last"], frozen, paired=True),
              "(c) grows with depth": directional(c, v["mi_norm_last"] - v["mi_norm_first"], 0.0)}
-    taus = "; ".join(f"{label(a)}: normalised MI {_mean(runs, a, 'mi_norm_last', ds, seeds):.3g}, entropy "
-                     f"{_mean(runs, a, 'entropy_last', ds, seeds):.3f}" for a in temperatures)
+    taus = "; ".join(f"{label(a)}: normalised MI {_mean(df, a, 'mi_norm_last', ds, seeds):.3g}, entropy "
+                     f"{_mean(df, a, 'entropy_last', ds, seeds):.3f}" for a in temperatures)
     text = (f"last-transition MI {np.nanmean(v['mi_last']):.3g} nats, permutation p <= {np.nanmax(v['mi_last_p']):.3g} "
-            f"in every seed; frozen router: normalised MI {np.nanmean(frozen):.3g}; {_entropy(runs, ds, seeds)}"
+            f"in every seed; frozen router: normalised MI {np.nanmean(frozen):.3g}; {_entropy(df, ds, seeds)}"
             + (f"; {taus}" if taus else ""))
-    return combine(parts), text
+    return Measured(combine(parts), text, regimes(c, df, ds, seeds))
 
 
-def _m_domain(c, runs, ds, seeds):
-    mi = per_seed(runs, CC, "domain_mi_norm_max", ds, seeds)
-    p = per_seed(runs, CC, "domain_mi_min_p", ds, seeds)
+def _m_domain(c, runs: Runs) -> Measured:
+    df, ds, seeds = _scope(c, runs)
+    mi = per_seed(df, CC, "domain_mi_norm_max", ds, seeds)
+    p = per_seed(df, CC, "domain_mi_min_p", ds, seeds)
     text = (f"smallest domain-permutation p per seed {', '.join(f'{x:.3g}' for x in p[np.isfinite(p)])}; "
-            f"{_entropy(runs, ds, seeds)}")
-    return directional(c, mi, 0.0), text
+            f"{_entropy(df, ds, seeds)}")
+    return Measured(directional(c, mi, 0.0), text, regimes(c, df, ds, seeds))
 
 
-def _m_domain_acc(c, runs, ds, seeds):
-    dom = "; ".join(f"{label(a)}: " + ", ".join(f"{d} {_mean(runs, a, f'acc_{d}', ds, seeds, 100):.2f} %"
-                                                 for d in mx.DOMAINS) for a in ("sp_wide", CC))
-    return _acc(c, runs, ds, seeds, CC, "sp_wide"), dom
+def _m_domain_acc(c, runs: Runs) -> Measured:
+    df, ds, seeds = _scope(c, runs)
+    dom = "; ".join(f"{label(a)}: " + ", ".join(f"{d} {_mean(df, a, f'acc_{d}', ds, seeds, 100):.2f} %"
+                                                 for d in DOMAINS) for a in ("sp_wide", CC))
+    return Measured(_acc(c, df, ds, seeds, CC, "sp_wide"), dom, regimes(c, df, ds, seeds))
 
 
-def _m_cost(c, overhead: pd.DataFrame):
-    if overhead is None or overhead.empty:
-        return not_run("no overhead table", kind="exact"), ""
+def _m_cost(c, runs: Runs) -> Measured:
+    overhead = runs.overhead
     ok = bool((overhead["param_ratio"] >= C6_RATIO).all() and (overhead["mac_ratio"] >= C6_RATIO).all())
     text = ", ".join(f"{r.backbone} m={r.m}: {r.param_ratio:.2f}x params, {r.mac_ratio:.2f}x MACs"
                      for r in overhead.itertuples())
-    return exact(c, ok, f"CP-conv / CC: {text}"), ""
+    return Measured(exact(c, ok, f"CP-conv / CC: {text}"))
 
 
 @lru_cache(maxsize=None)
 def chance_loss(ds: str) -> float:
     """ln(classes) of a run dataset (an E6 set has its base set's classes): the cross-entropy of a uniform guess."""
-    return math.log(data.dataset_info(mx.base_dataset(ds))["classes"])
+    return math.log(data.dataset_info(base_dataset(ds))["classes"])
 
 
 def trained_loss(runs: pd.DataFrame, arms_, ds: str, seeds) -> np.ndarray:
@@ -254,29 +269,29 @@ def regimes(c: Claim, runs: pd.DataFrame, ds: str, seeds) -> dict:
     return values
 
 
-def verdicts(cfg: MultipathConfig, runs: pd.DataFrame, overhead: pd.DataFrame) -> list[dict]:
-    """One claims row per declared claim from the runs frame and the counted overhead table. A claim whose arms have
-    no finished run (every run of the experiment failed, say) is "not run" with the reason; the others are judged
-    with their preconditions (``archlab.outcomes.judge``)."""
-    g = cfg.plan()
-    first, seeds, profile = g["datasets"][0], list(range(g["seeds"])), cfg.resolved_profile
-    taus = arms(cfg)["E4"][1:]
-    rows = []
-    for c in CLAIMS:
-        if c.id == "C9":
-            rows.append(judge(c, not_run("no large-scale (ImageNet) run in this companion"), profile=profile))
-            continue
-        if c.id == "C6":
-            outcome, text = _m_cost(c, overhead)
-            rows.append(judge(c, outcome, measured=text, profile=profile))
-            continue
-        ds = mx.context_dataset(first) if c.id in ("C8", "C8b") else first
-        why = problem(runs, ARMS[c.id], ds)
+MEASURES = {**dict.fromkeys(("C1", "C2", "C3", "C4", "C6b", "C10"), _m_acc), "C5": _m_cka, "C6": _m_cost,
+            "C7": _m_mi, "C8": _m_domain, "C8b": _m_domain_acc,
+            "C9": lambda c, runs: Measured(not_run("no large-scale (ImageNet) run in this companion"))}
+
+
+def cannot_judge(c: Claim, runs: Runs) -> str | None:
+    """Why ``c`` cannot be judged on these runs (C6: no overhead table; else an arm it compares without a run that
+    finished ok: a diverged run here stores no accuracy, so it cannot stand in for one), or None."""
+    if c.id == "C6":
+        ov = runs.get("overhead")
+        return "no overhead table" if ov is None or ov.empty else None
+    df, ds, _ = _scope(c, runs)
+    for arm in ARMS.get(c.id, ()):
+        rows = df[(df["arm"] == arm) & (df["dataset"] == ds)] if len(df) else None
+        why = why_not_judged(rows, f"{label(arm)} on {ds}", "arm")
+        if why is None and not rows["status"].eq("ok").any():
+            why = f"no run of {label(arm)} on {ds} finished ok ({', '.join(sorted(set(rows['status'])))})"
         if why:
-            rows.append(judge(c, not_run(why, kind=c.kind), {r.name: None for r in c.requires}, profile=profile))
-            continue
-        measure = {"C5": _m_cka, "C7": lambda *a: _m_mi(*a, taus), "C8": _m_domain, "C8b": _m_domain_acc}.get(c.id,
-                                                                                                          _m_acc)
-        outcome, text = measure(c, runs, ds, seeds)
-        rows.append(judge(c, outcome, regimes(c, runs, ds, seeds), measured=text, profile=profile))
-    return rows
+            return why
+    return None
+
+
+def verdicts(runs: Runs, profile: str) -> list[dict]:
+    """One claims row per declared claim from ``run``'s experiments (``runs.arms``, the counted ``runs.overhead``),
+    through the harness's verdict loop (``archlab.verdicts.evaluate``)."""
+    return evaluate(CLAIMS, MEASURES, runs, profile, cannot_judge=cannot_judge)

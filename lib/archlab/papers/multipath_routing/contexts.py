@@ -28,8 +28,8 @@ import torch
 
 from ...config import ConfigError
 from ...data import ArrayDataset, load_splits
-from . import routing as ra
 from .models import MultiPathNet
+from .routing import analyse, per_class_accuracy, predict
 
 SUFFIX = "+inverted"
 DOMAINS = ("original", "inverted")
@@ -92,13 +92,13 @@ def analyse_run(model, test: ArrayDataset, domain: torch.Tensor | None, *, devic
     if domain is None:
         if not isinstance(model, MultiPathNet):
             return {}
-        return ra.analyse(model, test, device=device, permutations=permutations, seed=seed)
-    base = ra.predict(model, test, device=device)
+        return analyse(model, test, device=device, permutations=permutations, seed=seed)
+    base = predict(model, test, device=device)
     dom = domain.numpy()
-    acc = ra.per_class_accuracy(base["labels"], base["preds"], groups=dom)
+    acc = per_class_accuracy(base["labels"], base["preds"], groups=dom)
     out = {f"acc_{name}": float(acc.get(d, np.nan)) for d, name in enumerate(DOMAINS)}
     if isinstance(model, MultiPathNet):
-        out.update(ra.analyse(model, test, device=device, permutations=permutations, seed=seed, base=base,
-                              domains=dom))
+        out.update(analyse(model, test, device=device, permutations=permutations, seed=seed, base=base,
+                           domains=dom))
     return out
 

@@ -40,15 +40,13 @@ that it converged, see ``claims``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from functools import lru_cache
+from typing import ClassVar
 
 from ... import data
-from ...config import Config, ConfigError, choices
-from ...profiles import CHOICES, default_device, resolve_profile
-from ...sweep import EXECUTORS, auto_executor
-from . import contexts as mx
+from ...config import ConfigError, PaperConfig, choices
 from .arms import CC, label, parse, searched_multipliers, tau_arm
+from .contexts import context_dataset
 from .models import PATHS, ROUTERS
 
 DATASETS = ("auto", "synthetic", "cifar10", "cifar100")
@@ -77,22 +75,24 @@ JUDGED = {a for arms_ in CLAIM_ARMS.values() for a in arms_} | {"mp2_none"}
 
 
 @dataclass(frozen=True)
-class MultipathConfig(Config):
-    """The notebook's parameters; 0 or an empty list means "the profile's value"."""
+class MultipathConfig(PaperConfig):
+    """The notebook's parameters beside the base's (profile, seeds, executor); 0 or an empty list means "the
+    profile's value". Every arm shares the seeds, so comparisons are paired. Executor "auto": Ray on gpu/paper,
+    four runs per GPU (small nets leave an H100 mostly idle), and on the cpu profile one single-thread run per core
+    (``ONE_CORE_RUNS``: two threads give these nets about 1.4x, not 2x)."""
 
-    profile: str = field(default="auto", metadata=choices(*CHOICES))
+    PROFILES: ClassVar[dict] = PROFILES
+
     dataset: str = field(default="auto", metadata=choices(*DATASETS))
-    seeds: int = 0  # seeds per arm, every arm (every arm shares them, so comparisons are paired)
     epochs: int = 0
     routers: tuple = field(default=(), metadata=choices(*ROUTERS))
     paths: tuple = field(default=(), metadata=choices(*PATHS))
     temperatures: tuple = ()
     permutations: int = 200
-    executor: str = field(default="auto", metadata=choices("auto", *EXECUTORS))  # auto: ray on gpu/paper
 
     def validate(self):
-        if self.seeds < 0 or self.epochs < 0:
-            raise ConfigError(f"seeds = {self.seeds} and epochs = {self.epochs} must be >= 0 (0: the profile's)")
+        if self.epochs < 0:
+            raise ConfigError(f"epochs = {self.epochs} must be >= 0 (0: the profile's)")
         if self.routers and "cross_connections" not in self.routers:
             raise ConfigError(f"routers = {list(self.routers)} must include 'cross_connections' (every claim compares "
                               f"against MP2-CC); valid routers: {list(ROUTERS)}")
@@ -106,30 +106,19 @@ class MultipathConfig(Config):
             raise ConfigError(f"permutations = {self.permutations}: the MI test needs >= 100 label shuffles to resolve "
                               f"p < 0.01 (200 by default)")
 
-    @property
-    def resolved_profile(self) -> str:
-        return resolve_profile(self.profile)
-
-    @property
-    def run_executor(self) -> str:
-        """Small nets leave an H100 mostly idle, so gpu/paper run four at a time through Ray (gpus_per_run=0.25); on
-        the cpu profile one single-thread run per core (two threads give these nets about 1.4x, not 2x)."""
-        if self.executor != "auto":
-            return self.executor
-        return auto_executor(self.resolved_profile, one_core_runs=True)
-
     def plan(self) -> dict:
         """The profile's settings with this config's overrides applied (CIFAR-100 dropped when ``dataset`` is
-        "auto" and its files are absent)."""
-        g = dict(PROFILES[self.resolved_profile])
+        "auto" and its files are absent); ``seeds`` and ``extra_seeds`` as tuples of seeds (the notebook's
+        ``seeds`` replaces both)."""
+        g = self.settings
         if self.epochs:
             g["epochs"] = self.epochs
             g["warmup_epochs"] = min(g["warmup_epochs"], self.epochs / 4)
-        for name in ("seeds", "routers", "paths", "temperatures"):
+        for name in ("routers", "paths", "temperatures"):
             if getattr(self, name):
                 g[name] = getattr(self, name)
-        if self.seeds:
-            g["extra_seeds"] = self.seeds
+        g["seeds"] = self.resolved_seeds
+        g["extra_seeds"] = tuple(self.seeds) or tuple(range(g["extra_seeds"]))
         if self.dataset != "auto":
             g["datasets"] = (self.dataset,)
         else:
@@ -177,12 +166,13 @@ def routed(names) -> list:
     return [a for a in multipath(names) if parse(a)["router"] != "none"]
 
 
-def run_configs(cfg: MultipathConfig, datasets: tuple | None = None, matched: bool = True) -> list[dict]:
+def run_configs(cfg: MultipathConfig, datasets: tuple | None = None, matched: bool = True, device=None) -> list[dict]:
     """Every run config of the notebook (deduplicated: MP2-CC serves E1-E4 with the same seeds).
 
     ``datasets`` replaces the plan's (which drops CIFAR-100 when its files are absent), e.g. to count a profile's
     runs on a machine without the data. ``matched=False`` skips the width search (~60 MAC counts, seconds on a
-    CPU), leaving the searched arms' ``width_mult`` None: the runs and their data, not configs to train."""
+    CPU), leaving the searched arms' ``width_mult`` None: the runs and their data, not configs to train. ``device``:
+    where they train (part of each run's config; None: the profile's)."""
     g, a = cfg.plan(), arms(cfg)
     if datasets is not None:
         g["datasets"] = tuple(datasets)
@@ -193,11 +183,11 @@ def run_configs(cfg: MultipathConfig, datasets: tuple | None = None, matched: bo
             "pool_input")
     base = {k: g[k] for k in keys}
     base.update(widths=list(g["widths"]), permutations=cfg.permutations, epochs=g["epochs"],
-                device=str(default_device(cfg.resolved_profile)))
+                device=str(cfg.resolved_device(device)))
     runs = []
 
     def add(arm, dataset, judged=True):
-        for seed in range(g["seeds"] if judged and arm in JUDGED else g["extra_seeds"]):
+        for seed in g["seeds"] if judged and arm in JUDGED else g["extra_seeds"]:
             c = {**base, "arm": arm, "dataset": dataset, "seed": seed, "width_mult": mult.get(arm)}
             if c not in runs:
                 runs.append(c)
@@ -206,7 +196,7 @@ def run_configs(cfg: MultipathConfig, datasets: tuple | None = None, matched: bo
     for arm in a["E1"] + a["E2"] + a["E3"] + a["E4"]:
         add(arm, first)
     for arm in a["E6"]:  # a dataset name of its own keeps these runs out of every E1-E5 table and verdict
-        add(arm, mx.context_dataset(first))
+        add(arm, context_dataset(first))
     for dataset in others:
         for arm in a["E5"]:
             add(arm, dataset, judged=False)  # E5 is reported, not judged (C9 needs a large-scale run)

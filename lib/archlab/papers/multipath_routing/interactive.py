@@ -18,7 +18,7 @@ import seaborn as sns
 from ...data import load_splits
 from ...models import create_model
 from ...train import TrainConfig, fit, seed_everything
-from . import routing as ra
+from .routing import per_class_accuracy, predict
 
 ABLATIONS = ("none", "stage 0, path 0", "stage 0, path 1", "stage 1, path 0", "stage 1, path 1", "stage 2, path 0",
              "stage 2, path 1")
@@ -56,7 +56,7 @@ def routing_view(dataset: str, tau: float = 1.0, epochs: int = 3, cls: str = "0"
     per-class test accuracy intact and with ``ablate``'s path zeroed."""
     model, test, classes = train_small(dataset, float(tau), int(epochs))
     k = classes.index(cls) if cls in classes else int(cls)
-    base = ra.predict(model, test)
+    base = predict(model, test)
     ts = [(t, w) for t, w in enumerate(base["routing"]) if w is not None]
     fig, axes = plt.subplots(1, len(ts), figsize=(2.1 * len(ts) + 1, 2.8), squeeze=False)
     for ax, (t, w) in zip(axes[0], ts):
@@ -65,10 +65,10 @@ def routing_view(dataset: str, tau: float = 1.0, epochs: int = 3, cls: str = "0"
         ax.set(title=f"t{t}", xlabel="dest.", ylabel="source" if ax is axes[0][0] else "")
     fig.suptitle(f"MP2-CC τ={tau:g}, {epochs} epochs: mean routing of class {classes[k]}", fontsize="medium")
     fig.tight_layout()
-    intact = ra.per_class_accuracy(base["labels"], base["preds"])
+    intact = per_class_accuracy(base["labels"], base["preds"])
     table = pd.DataFrame({"class": [classes[c] for c in intact.index], "acc % intact": 100 * intact.to_numpy()})
     where = _ablate(ablate)
     if where is not None:
-        out = ra.predict(model, test, ablate=where)
-        table[f"acc % with {ablate} zeroed"] = 100 * ra.per_class_accuracy(out["labels"], out["preds"]).to_numpy()
+        out = predict(model, test, ablate=where)
+        table[f"acc % with {ablate} zeroed"] = 100 * per_class_accuracy(out["labels"], out["preds"]).to_numpy()
     return fig, table.round(1)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from ...data import dataset_info
 from ...dryrun_train import with_recipes
 from ...preflight import datasets_of
-from . import contexts as mx
 from .arms import model_spec
+from .contexts import base_dataset
 from .grid import PROFILES, make_config, run_configs
 
 
@@ -36,20 +36,20 @@ def dry_jobs(profile: str = "paper", **params) -> list[dict]:
 def datasets(profile: str = "paper", **params) -> dict[str, bool]:
     """``dataset -> optional`` of ``jobs(profile, **params)`` (the runner's data preflight), from the same runs
     without their width search."""
-    return datasets_of([dict(dataset=mx.base_dataset(c["dataset"]), optional=optional)
+    return datasets_of([dict(dataset=base_dataset(c["dataset"]), optional=optional)
                         for c, optional in _runs(make_config(profile=profile, **params), matched=False)])
 
 
 def _runs(cfg, matched: bool = True) -> list[tuple[dict, bool]]:
     """(run config, optional) of every run: every dataset of the profile counted, E5's marked optional."""
     datasets = PROFILES[cfg.resolved_profile]["datasets"] if cfg.dataset == "auto" else None
-    return [(c, datasets is not None and mx.base_dataset(c["dataset"]) != datasets[0])
+    return [(c, datasets is not None and base_dataset(c["dataset"]) != datasets[0])
             for c in run_configs(cfg, datasets=datasets, matched=matched)]
 
 
 def job(c: dict, optional: bool = False) -> dict:
     """The job of one run config."""
-    d = mx.base_dataset(c["dataset"])
+    d = base_dataset(c["dataset"])
     e6 = d != c["dataset"]
     info = dataset_info(d)
     name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"],

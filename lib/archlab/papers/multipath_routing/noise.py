@@ -10,9 +10,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ... import testnoise
-from . import contexts as mx
 from .analysis import ok_runs
 from .arms import CC, label
+from .contexts import context_dataset
 from .grid import CLAIM_ARMS
 
 ACCURACY_CLAIMS = ("C1", "C2", "C3", "C4", "C6b", "C8b", "C10")  # judged on paired test accuracies
@@ -25,26 +25,21 @@ def pairs(claim: str) -> list[tuple[str, str]]:
     return [(CC, b) for b in CLAIM_ARMS[claim][1:]]
 
 
-def _bits(runs: pd.DataFrame, arm: str, dataset: str) -> dict:
-    sel = ok_runs(runs, arm, dataset)
-    if "test_bits" not in sel or "n_test" not in sel:
-        return {}
-    return {int(r.seed): (r.test_bits, int(r.n_test)) for r in sel.itertuples() if isinstance(r.test_bits, str)}
-
-
 def splits(runs: pd.DataFrame, first: str) -> dict:
     """``"<claim> vs <B>" -> testnoise.split`` row for every pair with at least two seeds finished in both arms."""
     out = {}
     for claim in ACCURACY_CLAIMS:
-        ds = mx.context_dataset(first) if claim == "C8b" else first
+        ds = context_dataset(first) if claim == "C8b" else first
         for a, b in pairs(claim):
-            ba, bb = _bits(runs, a, ds), _bits(runs, b, ds)
-            seeds = sorted(set(ba) & set(bb))
-            if len(seeds) < 2:
-                continue
-            n = ba[seeds[0]][1]
-            out[f"{claim} vs {label(b)}"] = testnoise.split([ba[s][0] for s in seeds], [bb[s][0] for s in seeds], n=n)
+            row = testnoise.paired_split(*(_bits(runs, arm, ds) for arm in (a, b)))
+            if row is not None:
+                out[f"{claim} vs {label(b)}"] = row
     return out
+
+
+def _bits(runs: pd.DataFrame, arm: str, dataset: str) -> dict:
+    sel = ok_runs(runs, arm, dataset)
+    return testnoise.bits_by_seed(sel) if "result" in sel else {}
 
 
 def table(runs: pd.DataFrame, first: str, full_test: int = 10_000) -> pd.DataFrame:

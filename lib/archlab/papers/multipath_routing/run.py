@@ -1,5 +1,5 @@
 """Paper 3's stored run function (one arm on one seed, trained, evaluated and, for multi-path nets, analysed) and
-``run``: train or load every run of the notebook through the run store."""
+``run``: every experiment of the notebook, its runs trained or loaded through the run store."""
 from __future__ import annotations
 
 import math
@@ -9,13 +9,15 @@ import pandas as pd
 import torch
 
 from ...models import create_model
+from ...runs import Runs
 from ...store import versioned
-from ...testnoise import correct_bits
 from ...sweep import run_sweep
+from ...testnoise import correct_bits
 from ...train import TrainConfig, evaluate, fit, seed_everything
-from . import contexts as mx
+from .analysis import overhead
 from .arms import label, model_spec, parse
 from .baselines import Ensemble, budget
+from .contexts import analyse_run, base_dataset, load_run_splits
 from .grid import MultipathConfig, run_configs
 
 
@@ -28,6 +30,11 @@ def _mean_epoch_seconds(hist) -> float:
 def last_quarter_share(losses) -> float:
     """Share of the whole training-loss decrease that came in the last quarter of the epochs,
     (L[q] - L[E]) / (L[1] - L[E]) with L the epoch-mean training loss and q the epoch at 3/4 of the schedule.
+
+    Not ``archlab.runs.last_quarter_fall``, the harness's relative fall (L[q] - L[E]) / L[q]: this one divides by the
+    whole decrease instead of the level, so a net that learned little overall still reads a large share. Every run
+    stores it (``loss_share_q4``, part of ``train_arm``'s stored result), so it stays as it was measured; it is
+    reported in the summary table and judges no claim (the precondition is "trained", see ``claims``).
 
     The convergence precondition of every accuracy claim: a net still learning at a steady rate when the schedule
     ends gains about a quarter or more of its decrease there (0.31-0.32 measured for MP2-CC and SP-deeper at 5 cpu
@@ -71,7 +78,7 @@ def train_arm(config: dict) -> dict:
     ``n_test``, so a claim's spread splits into test-set and seed parts; the routing analyses on ``analysis_size``
     test images (all when absent); no test pass during training (the history has no validation columns)."""
     c = config
-    train, test, domain = mx.load_run_splits(c["dataset"], c["train_size"], c["test_size"])
+    train, test, domain = load_run_splits(c["dataset"], c["train_size"], c["test_size"])
     _, _, model, cost = _build(c, train)
     tcfg = train_config(c)
     if isinstance(model, Ensemble):
@@ -101,7 +108,7 @@ def _result(c: dict, model, cost: dict, hists, train, test, domain, share: int =
     out["train_loss"], out["train_acc"] = evaluate(model, train, device=c["device"])
     out["test_bits"] = correct_bits(model, test, device=c["device"])
     sub, dom = analysis_subset(test, domain, c.get("analysis_size"))
-    out.update(mx.analyse_run(model, sub, dom, device=c["device"], permutations=c["permutations"], seed=c["seed"]))
+    out.update(analyse_run(model, sub, dom, device=c["device"], permutations=c["permutations"], seed=c["seed"]))
     return out
 
 
@@ -129,7 +136,7 @@ def packing_pays_here(c: dict, K: int) -> bool:
 
     if K < 2 or not packable(c["arm"]):
         return False
-    info = data.dataset_info(mx.base_dataset(c["dataset"]))
+    info = data.dataset_info(base_dataset(c["dataset"]))
     name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"],
                           c.get("pool_input", 1))
     kw = {**kw, "num_classes": info["classes"], "in_chans": info["shape"][0]}
@@ -151,7 +158,7 @@ def train_arm_packed(configs: list[dict]) -> list[dict]:
     c = configs[0]
     if len(configs) < 2 or not packable(c["arm"]):
         return [train_arm(cc) for cc in configs]
-    train, test, domain = mx.load_run_splits(c["dataset"], c["train_size"], c["test_size"])
+    train, test, domain = load_run_splits(c["dataset"], c["train_size"], c["test_size"])
     name, kw, _, _ = _build(c, train)
     if not packing_pays(name, kw, train.sample_shape, min(c["batch_size"], len(train)), len(configs), c["device"]):
         return [train_arm(cc) for cc in configs]
@@ -165,20 +172,25 @@ def train_arm_packed(configs: list[dict]) -> list[dict]:
             for cc, (m, cost), h in zip(configs, built, hists)]
 
 
-def run(cfg: MultipathConfig, store=None, configs: list[dict] | None = None) -> pd.DataFrame:
-    """Run (or load) every planned run (or ``configs``); one row per run with its arm label. Failed runs are rows
-    too (status and error), so the notebook can show them and mark their claims "not run"."""
-    configs = run_configs(cfg) if configs is None else configs
+def run(cfg: MultipathConfig, store=None, device=None) -> Runs:
+    """Every experiment of the notebook by name: ``arms``, one row per run of every arm on every dataset (trained or
+    loaded through the store; failed runs are rows too, with status and error, so the notebook shows them and marks
+    their claims "not run"), and ``overhead``, C6's counted CP-conv / CC costs (counted, not trained)."""
+    return Runs(cfg, arms=sweep(cfg, run_configs(cfg, device=device), store), overhead=overhead(cfg))
+
+
+def sweep(cfg: MultipathConfig, configs: list[dict], store=None) -> pd.DataFrame:
+    """Run (or load) ``configs``; one row per run with its arm label."""
     # Single-path arms train their seeds packed where that pays here (``train_arm_packed``); the rest one at a time,
     # and ungrouped, so that one-run units keep the workers evenly busy.
     pays = {a: packing_pays_here(next(c for c in configs if c["arm"] == a), sum(c["arm"] == a for c in configs))
             for a in dict.fromkeys(c["arm"] for c in configs if packable(c["arm"]))}
     grouped = [c for c in configs if pays.get(c["arm"])]
     alone = [c for c in configs if not pays.get(c["arm"])]
-    frames = [run_sweep(train_arm, alone, store=store, executor=cfg.run_executor, gpus_per_run=0.25,
-                        desc="multipath")]
+    executor = cfg.resolved_executor()
+    frames = [run_sweep(train_arm, alone, store=store, executor=executor, gpus_per_run=0.25, desc="multipath")]
     if grouped:
-        frames.append(run_sweep(train_arm, grouped, store=store, executor=cfg.run_executor, gpus_per_run=0.25,
+        frames.append(run_sweep(train_arm, grouped, store=store, executor=executor, gpus_per_run=0.25,
                                 desc="multipath, single-path arms", group_by="seed", group_fn=train_arm_packed))
     df = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
     if len(df):

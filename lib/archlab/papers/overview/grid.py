@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...config import Config, ConfigError, choices
-from ...profiles import CHOICES, default_device, resolve_profile
+from ...config import ConfigError, PaperConfig, choices
 
 PROFILES = {
     "smoke": dict(dataset="digits", width=16, epochs=3, batch_size=64, seeds=(0,), train_size=None),
@@ -26,11 +25,11 @@ OPTIMIZERS = {  # each optimizer at its usual learning rate for this model size
 
 
 @dataclass(frozen=True)
-class OverviewConfig(Config):
-    profile: str = field(default="auto", metadata=choices(*CHOICES))
+class OverviewConfig(PaperConfig):
+    PROFILES = PROFILES  # the base's ClassVar: this notebook's profiles
+
     dataset: str = ""  # empty: the profile's dataset
     epochs: int = 0  # 0: the profile's number
-    seeds: tuple = ()
     optimizers: tuple = field(default=("sgd", "adamw"), metadata=choices(*OPTIMIZERS))
 
     def validate(self):
@@ -43,14 +42,11 @@ class OverviewConfig(Config):
         if not self.optimizers:
             raise ConfigError(f"optimizers is empty; choose from {list(OPTIMIZERS)}")
 
-    @property
-    def resolved_profile(self) -> str:
-        return resolve_profile(self.profile)
-
     def plan(self) -> dict:
         """The profile's settings with this config's overrides applied."""
-        p = dict(PROFILES[self.resolved_profile])
-        p.update({k: v for k, v in (("dataset", self.dataset), ("epochs", self.epochs), ("seeds", self.seeds)) if v})
+        p = self.settings
+        p.update({k: v for k, v in (("dataset", self.dataset), ("epochs", self.epochs)) if v})
+        p["seeds"] = self.resolved_seeds
         return p
 
 
@@ -61,14 +57,14 @@ def make_config(**params) -> OverviewConfig:
     return OverviewConfig.from_dict(params)
 
 
-def configs(cfg: OverviewConfig) -> list[dict]:
-    """Every run of the harness check: ``archlab.train.run_training`` configs."""
-    p = cfg.plan()
+def configs(cfg: OverviewConfig, device=None) -> list[dict]:
+    """Every run of the harness check: ``archlab.train.run_training`` configs (``device``: the profile's when None)."""
+    p, device = cfg.plan(), cfg.resolved_device(device).type
     out = []
     for opt, seed in ((o, s) for o in cfg.optimizers for s in p["seeds"]):
         train = dict(OPTIMIZERS[opt], epochs=p["epochs"], batch_size=p["batch_size"], seed=seed,
                      augment=p["dataset"].startswith("cifar"), warmup_epochs=0.0)
         out.append({"model": "small_cnn", "model_kwargs": {"width": p["width"]}, "dataset": p["dataset"],
                     "train_size": p["train_size"], "test_size": None, "data_seed": 0, "train": train,
-                    "device": default_device(cfg.resolved_profile).type, "optimizer": opt, "seed": seed})
+                    "device": device, "optimizer": opt, "seed": seed})
     return out
