@@ -100,11 +100,16 @@ def _prepare(values, sign, scale, log):
 
 
 def _measure(a, b, paired, scale, log, sign, confidence, seed, interval="mean"):
+    """(interval, sd upper bound, seeds text, notes), or the reason there is nothing to judge (a str): no values,
+    or no finite one (a measure that failed on every run measured nothing, so it cannot be "inconclusive")."""
     if np.size(a) == 0 or (b is not None and np.ndim(b) > 0 and np.size(b) == 0):
-        return None
+        return "no runs"
     xb = None if b is None else _prepare(b, sign, scale, log)
     xb = float(xb) if xb is not None and np.ndim(xb) == 0 else xb
     xa = _prepare(a, sign, scale, log)
+    for name, x in (("A", xa), ("B", xb)):
+        if x is not None and not np.isfinite(x).any():
+            return f"no finite value to judge: all {np.size(x)} value(s) of {name} are NaN or infinite"
     if interval == "median":
         iv = stats.median_difference(xa, xb, paired=paired, confidence=confidence)
     else:
@@ -145,7 +150,7 @@ def directional(claim: Claim | None, a, b=None, *, paired: bool = False, higher_
     One 95% interval decides both ways: reproduced when it lies above min_effect, not reproduced when it lies below
     it, inconclusive when it contains it. Power plays no part in the decision; ``detectable`` and "about N seeds
     would decide it" (at the observed distance from the threshold) are planning notes. Fewer than 2 finite values per
-    arm (or too few for a median interval): inconclusive; no values at all: not run.
+    arm (or too few for a median interval): inconclusive; no values, or none finite: not run.
     """
     if min_effect is None:
         min_effect = claim.min_effect if claim is not None else 0.0
@@ -155,8 +160,8 @@ def directional(claim: Claim | None, a, b=None, *, paired: bool = False, higher_
     unit = claim.unit if claim is not None else ""
     threshold = f"> {me:g} {unit}".strip()
     m = _measure(a, b, paired, scale, log, 1.0 if higher_is_better else -1.0, 0.95, seed, interval)
-    if m is None:
-        return Outcome("directional", "not run", note="no runs", threshold=threshold, threshold_low=me)
+    if isinstance(m, str):
+        return Outcome("directional", "not run", note=m, threshold=threshold, threshold_low=me)
     iv, sd_c, seeds, notes = m
     base = dict(effect=iv.estimate, ci_low=iv.low, ci_high=iv.high, ci_method=iv.method, threshold=threshold,
                 threshold_low=me, seeds=seeds)
@@ -204,8 +209,8 @@ def equivalence(claim: Claim | None, a, b=None, *, paired: bool = False, margin:
     unit = claim.unit if claim is not None else ""
     threshold = f"[{lo:.3g}, {hi:.3g}] {unit}".strip() + _ratio_text(lo, hi, log, scale)
     m = _measure(a, b, paired, scale, log, 1.0, 0.90, seed)
-    if m is None:
-        return Outcome("equivalence", "not run", note="no runs", threshold=threshold, threshold_low=lo,
+    if isinstance(m, str):
+        return Outcome("equivalence", "not run", note=m, threshold=threshold, threshold_low=lo,
                        threshold_high=hi)
     iv, sd_c, seeds, notes = m
     base = dict(effect=iv.estimate, ci_low=iv.low, ci_high=iv.high, ci_method=iv.method, threshold=threshold,

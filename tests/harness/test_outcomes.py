@@ -62,7 +62,7 @@ def test_too_few_seeds_never_raise():
     o = directional(WIN, [3.0, 3.4], [1.0, 2.2])  # two seeds: an interval, but a very wide one
     assert o.verdict == "inconclusive" and np.isfinite(o.ci_low) and "planning" in o.note
     assert directional(WIN, [], [1.0, 2.0]).verdict == "not run"
-    assert directional(WIN, [np.nan, np.nan], [1.0, 2.0]).verdict == "inconclusive"
+    assert directional(WIN, [np.nan, np.nan], [1.0, 2.0]).verdict == "not run"  # nothing measured: no finite value
 
 
 def test_min_effect_is_the_bar_to_clear():
@@ -350,3 +350,13 @@ def test_not_run_rows_keep_the_declared_threshold():
 def test_outcome_defaults_are_blank():
     o = Outcome("directional", "inconclusive")
     assert np.isnan(o.effect) and o.note == "" and o.regime_ok is None
+
+
+def test_a_measure_that_gave_no_finite_value_is_not_run_not_inconclusive():
+    nan = np.full(6, np.nan)
+    o = directional(WIN, nan, 0.0)
+    assert o.verdict == "not run" and "all 6 value(s) of A are NaN" in o.note
+    assert directional(WIN, [1.0, 2.0], [np.nan, np.inf], paired=True).verdict == "not run"
+    assert equivalence(CLOSE, nan, [1.0] * 6, paired=True, log=True).verdict == "not run"
+    one = directional(WIN, [np.nan, 0.5], 0.0)  # one finite value: measured, but no interval
+    assert one.verdict == "inconclusive" and "no interval" in one.note
