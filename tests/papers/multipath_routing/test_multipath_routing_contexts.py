@@ -101,6 +101,27 @@ def test_analyse_run_adds_domain_statistics_for_multipath_and_accuracy_for_every
                           permutations=100, seed=0) == {}
 
 
+def test_e6_analyses_both_domains_and_refuses_a_set_without_one():
+    """The analysed subset of an E6 test set holds both domains (a draw along the contexts' own permutation held
+    inverted images only, and every per-domain number came out NaN); a set without a domain is refused."""
+    import importlib
+
+    from archlab.papers.multipath_routing import make_config
+    from archlab.papers.multipath_routing.grid import E6_ANALYSIS_SEED, run_configs
+
+    run = importlib.import_module("archlab.papers.multipath_routing.run")
+    mixed, domain = mx.two_contexts(_tiny_images((40, 40, 40)))
+    assert float(run.analysis_subset(mixed, domain, 30, 0)[1].float().mean()) == 1.0  # the collision
+    share = float(run.analysis_subset(mixed, domain, 30, E6_ANALYSIS_SEED)[1].float().mean())
+    assert 0.2 < share < 0.8
+    e6 = [c for c in run_configs(make_config(profile="cpu"), matched=False) if c["dataset"].endswith(mx.SUFFIX)]
+    assert e6 and all(c["analysis_seed"] == E6_ANALYSIS_SEED for c in e6)
+    one = torch.ones(len(mixed), dtype=torch.long)
+    with pytest.raises(ValueError, match="no original image"):
+        mx.analyse_run(create_model("mp_plain_net", widths=(4, 8, 8), stem=4), mixed, one, device="cpu",
+                       permutations=10, seed=0)
+
+
 def _smoke_e6(tmp_path, monkeypatch=None):
     """E6's smoke runs on a quarter of smoke's data, plus MP2-CC and SP-wide on the first set (C1's arms)."""
     from archlab.papers.multipath_routing import make_config

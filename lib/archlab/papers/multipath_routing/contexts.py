@@ -93,8 +93,12 @@ def analyse_run(model, test: ArrayDataset, domain: torch.Tensor | None, *, devic
         if not isinstance(model, MultiPathNet):
             return {}
         return analyse(model, test, device=device, permutations=permutations, seed=seed)
-    base = predict(model, test, device=device)
     dom = domain.numpy()
+    missing = [name for d, name in enumerate(DOMAINS) if not (dom == d).any()]
+    if missing:  # a per-domain analysis without one of the domains measures nothing: fail, never store NaN
+        raise ValueError(f"the analysed test images hold no {', '.join(missing)} image; domains present: "
+                         f"{sorted(set(dom.tolist()))} of {list(range(len(DOMAINS)))}")
+    base = predict(model, test, device=device)
     acc = per_class_accuracy(base["labels"], base["preds"], groups=dom)
     out = {f"acc_{name}": float(acc.get(d, np.nan)) for d, name in enumerate(DOMAINS)}
     if isinstance(model, MultiPathNet):

@@ -107,18 +107,20 @@ def _result(c: dict, model, cost: dict, hists, train, test, domain, share: int =
     out["test_loss"], out["test_acc"] = evaluate(model, test, device=c["device"])
     out["train_loss"], out["train_acc"] = evaluate(model, train, device=c["device"])
     out["test_bits"] = correct_bits(model, test, device=c["device"])
-    sub, dom = analysis_subset(test, domain, c.get("analysis_size"))
+    sub, dom = analysis_subset(test, domain, c.get("analysis_size"), c.get("analysis_seed", 0))
     out.update(analyse_run(model, sub, dom, device=c["device"], permutations=c["permutations"], seed=c["seed"]))
     return out
 
 
-def analysis_subset(test, domain, n: int | None):
+def analysis_subset(test, domain, n: int | None, seed: int = 0):
     """The test images the routing analyses read: a fixed random ``n`` of them (every run the same; None: all).
     Accuracy claims use the whole test set; the routing measures (MI against its null, entropy, CKA, ablation) are
-    stable on a few thousand images, and each analysis pass (one per ablated path) costs a pass over them."""
+    stable on a few thousand images, and each analysis pass (one per ablated path) costs a pass over them.
+    ``seed``: E6 draws with its own (``grid.E6_ANALYSIS_SEED``): seed 0's permutation is the one that chose the
+    inverted half of each class, so its first ``n`` images would all be inverted."""
     if n is None or n >= len(test):
         return test, domain
-    idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:n].sort().values
+    idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n].sort().values
     return test.take(idx), (domain[idx] if domain is not None else None)
 
 
