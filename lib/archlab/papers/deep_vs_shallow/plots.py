@@ -156,23 +156,27 @@ def time_per_epoch(pairs: pd.DataFrame, steps: pd.DataFrame, device: str, execut
     runs; bottom, milliseconds per training step with each model timed alone (the basis of the speed verdict)."""
     ds = _datasets(pairs)
     ratios = step_ratios(steps) if len(steps) else pd.DataFrame(columns=["dataset", "ms_seq", "ms_par", "r_step"])
-    fig, axes = plt.subplots(2, len(ds), figsize=(4.4 * len(ds), 8), squeeze=False, layout="constrained")
-    shared = ", runs shared the device" if "ray" in executor or "batched" in executor else ""
+    fig, axes = plt.subplots(2, len(ds), figsize=(5 * len(ds), 9), squeeze=False, layout="constrained")
+    shared = "; runs shared the device" if "ray" in executor or "batched" in executor else ""
     for j, d in enumerate(ds):
         g = pairs[(pairs.dataset == d) & pairs.ok]
         g = g.rename(columns={"sec_per_epoch_seq": "seq", "sec_per_epoch_par": "par"})
         r = ratios[ratios.dataset == d].rename(columns={"ms_seq": "seq", "ms_par": "par"})
-        for ax, t, col, unit in ((axes[0, j], g, "r_time", f"s/epoch (sweep{shared})"),
-                                 (axes[1, j], r, "r_step", "ms/step (timed alone)")):
+        # the axis labels stay short (the qualifier goes in the title), so two columns never overlap
+        for i, (ax, t, col, unit, how) in enumerate(((axes[0, j], g, "r_time", "s/epoch", f"the sweep's runs{shared}"),
+                                                     (axes[1, j], r, "r_step", "ms/step", "each model timed alone"))):
             if len(t):
-                sns.scatterplot(t, x="seq", y="par", hue="F", size="L", palette="crest", ax=ax)
+                sns.scatterplot(t, x="seq", y="par", hue="F", size="L", palette="crest", ax=ax, legend=i == j == 0)
                 lo, hi = min(t.seq.min(), t.par.min()) / 1.3, max(t.seq.max(), t.par.max()) * 1.3
                 ax.plot([lo, hi], [lo, hi], "k-", lw=1)
-                ax.set(xlim=(lo, hi), ylim=(lo, hi))
-                ax.legend(fontsize="x-small")
+                ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi))  # before the labels: set_scale resets them
+                if i == j == 0:  # one legend: F (colour) and L (size) mean the same in every panel
+                    ax.legend(fontsize="x-small", title="F, L", title_fontsize="x-small")
                 _log_labels(ax, lo, hi)
-            ax.set(xscale="log", yscale="log", xlabel=f"sequential {unit}", ylabel=f"parallel {unit}",
-                   title=f"{d}: median par/seq {t[col].median():.2f}")
+            else:
+                ax.set(xscale="log", yscale="log")
+            ax.set(xlabel=f"sequential ({unit})", ylabel=f"parallel ({unit})")
+            ax.set_title(f"{d}, {how}\nmedian par/seq {t[col].median():.2f}", fontsize="small")
     fig.suptitle(f"Training time per layout on {device}", fontsize="medium")
     return fig
 
