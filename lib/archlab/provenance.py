@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import time
@@ -63,15 +64,19 @@ def cpu_model() -> str:
 
 
 def provenance(profile: str | None = None, seeds=None, device=None, **extra) -> dict:
+    # a render that may not train (make figures) re-draws runs trained elsewhere: say so, so an export of these
+    # results keeps the training run's provenance instead of the render's
+    rendered = "stored runs only (ARCHLAB_NO_TRAINING)" if os.environ.get("ARCHLAB_NO_TRAINING") else ""
     return {"git_commit": git_commit(), "versions": versions(), "device": device_name(device), "profile": profile,
             "seeds": list(seeds) if seeds is not None else None, "host": platform.node(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **({"rendered_from": rendered} if rendered else {}),
+            **extra}
 
 
 def notebook_info(root: Path, stem: str) -> dict:
     """A results folder's notebook: run time (papermill's record in the executed copy) and the provenance of its
     figures (``figures/manifest.json``: device, versions, profile, code commit), blank where missing."""
-    info = {"run_time_s": None, "device": "", "versions": "", "profile": "", "git_commit": ""}
+    info = {"run_time_s": None, "device": "", "versions": "", "profile": "", "git_commit": "", "rendered_from": ""}
     nb = Path(root) / stem / f"{stem}.ipynb"
     if nb.exists():
         duration = json.loads(nb.read_text()).get("metadata", {}).get("papermill", {}).get("duration")
@@ -82,6 +87,6 @@ def notebook_info(root: Path, stem: str) -> dict:
         if figures:
             first = figures[sorted(figures)[0]]
             info.update(device=first.get("device", ""), profile=first.get("profile") or "",
-                        git_commit=first.get("git_commit", ""),
+                        git_commit=first.get("git_commit", ""), rendered_from=first.get("rendered_from", ""),
                         versions=", ".join(f"{k} {v}" for k, v in sorted(first.get("versions", {}).items())))
     return info

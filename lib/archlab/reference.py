@@ -62,13 +62,25 @@ def export(profile: str, source: Path | None = None, dest: Path | None = None) -
     for stem, table in claims.items():
         shutil.copy2(source / stem / "claims.csv", tmp / "claims" / f"{stem}.csv")
     stems = sorted({p.parent.name for p in source.glob("*/*.ipynb") if p.stem == p.parent.name} | set(claims))
-    manifest = {"profile": profile, "runs": len(rows), "notebooks": {s: notebook_info(source, s) for s in stems}}
+    manifest = {"profile": profile, "runs": len(rows), "notebooks": _provenance(source, stems, dest / profile)}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     target = dest / profile
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     target.chmod(0o755)  # mkdtemp's folder is private; the export is for everyone who clones
     return target
+
+
+def _provenance(source: Path, stems: list[str], previous: Path) -> dict:
+    """Each notebook's provenance; a notebook rendered from stored runs only (``make figures``) keeps the entry of
+    the reference it was rendered from, whose commit and run time are those of the training run."""
+    old = json.loads((previous / MANIFEST).read_text()).get("notebooks", {}) if (previous / MANIFEST).exists() else {}
+    out = {}
+    for s in stems:
+        info = notebook_info(source, s)
+        rendered = info.pop("rendered_from", "")
+        out[s] = old[s] if rendered and s in old else info
+    return out
 
 
 def _mkdir(path: Path) -> Path:

@@ -97,3 +97,30 @@ def test_export_refuses_claims_of_another_profile_and_replaces_the_old_one(tmp_p
     assert not (ref / "cpu" / "stale.csv").exists() and (ref / "cpu" / "claims" / "01_x.csv").exists()
     db = materialise("cpu", ref)
     assert RunStore(tmp_path / "own.sqlite", references=[db]).get("k1")["result"] == {"y": 1}
+
+
+def test_export_keeps_the_training_provenance_of_a_notebook_rendered_from_stored_runs(tmp_path, monkeypatch):
+    """``make figures`` then ``make reference`` must not replace a notebook's training commit and run time by the
+    render's: a notebook whose figures say they were rendered from stored runs keeps the old reference entry."""
+    from archlab.provenance import provenance
+    from archlab.store import RunStore
+
+    results, ref = tmp_path / "results", tmp_path / "ref"
+    RunStore(results / "runs.sqlite", references=[]).put("k1", "toy.fn", {"x": 1}, "ok", {"y": 1})
+    for stem in ("01_trained", "02_rendered"):
+        (results / stem / "figures").mkdir(parents=True)
+        pd.DataFrame([{"paper": "1", "id": "C1", "verdict": "reproduced", "profile": "cpu"}]).to_csv(
+            results / stem / "claims.csv", index=False)
+    (results / "01_trained" / "figures" / "manifest.json").write_text(
+        json.dumps({"figures": {"a": provenance("cpu")}}))
+    monkeypatch.setenv("ARCHLAB_NO_TRAINING", "1")
+    (results / "02_rendered" / "figures" / "manifest.json").write_text(
+        json.dumps({"figures": {"a": provenance("cpu")}}))
+    old = {"01_trained": {"git_commit": "old1", "run_time_s": 900.0}, "02_rendered": {"git_commit": "old2",
+                                                                                      "run_time_s": 600.0}}
+    (ref / "cpu").mkdir(parents=True)
+    (ref / "cpu" / "manifest.json").write_text(json.dumps({"profile": "cpu", "notebooks": old}))
+    export("cpu", results, ref)
+    kept = json.loads((ref / "cpu" / "manifest.json").read_text())["notebooks"]
+    assert kept["02_rendered"] == old["02_rendered"]  # rendered from stored runs: the training entry stays
+    assert kept["01_trained"]["git_commit"] != "old1" and "rendered_from" not in kept["01_trained"]
