@@ -40,8 +40,7 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from scipy import optimize
-
+from ...budget import match_scale
 from ...config import ConfigError, PaperConfig, choices
 from ...train import model_cost as _harness_cost
 from .models import FIXED_BODIES  # noqa: F401  (importing models registers the gp_* models model_cost builds)
@@ -261,18 +260,14 @@ def matched_widths(name: str, target: float, base, metric: str = "flops", tol: f
     """Stage widths near ``base`` scaled by one factor (each stage rounded down or up to an even int) whose cost is
     closest to ``target``.
 
-    The factor is solved with scipy's brentq; trying both even roundings of every stage (8 candidates) keeps narrow
-    widths from missing the target by a whole rounding step. Raises if no candidate reaches ``tol``: a comparison
-    "at matched cost" must really be one.
+    The factor in [0.25, 4] is ``archlab.budget.match_scale``'s (clipped to that range); trying both even roundings
+    of every stage (8 candidates) keeps narrow widths from missing the target by a whole rounding step. Raises if no
+    candidate reaches ``tol``: a comparison "at matched cost" must really be one.
     """
-    def widths(m):
-        return tuple(max(4, 2 * round(b * m / 2)) for b in base)
-
     def cost(m):
-        return model_cost(name, widths(m), **kwargs)[metric] - target
+        return model_cost(name, tuple(max(4, 2 * round(b * m / 2)) for b in base), **kwargs)[metric]
 
-    lo, hi = 0.25, 4.0
-    m = optimize.brentq(cost, lo, hi, xtol=1e-3) if cost(lo) < 0 < cost(hi) else (lo if cost(lo) >= 0 else hi)
+    m = match_scale(cost, target, 0.25, 4.0, xtol=1e-3, clip=True)
     evens = [sorted({max(4, 2 * math.floor(b * m / 2)), max(4, 2 * math.ceil(b * m / 2))}) for b in base]
     best = min(itertools.product(*evens), key=lambda w: abs(model_cost(name, w, **kwargs)[metric] - target))
     got = model_cost(name, best, **kwargs)[metric]

@@ -66,7 +66,12 @@ def _target(e: Entry, s: float, shape: tuple) -> float:
 
 def _search_widths(e: Entry, budget: int, shape: tuple) -> float:
     """A scale whose target count is nearest the budget: bisection in log scale (the count grows with s), then
-    the best of the neighbouring scales (integer rounding makes the count a step function of s)."""
+    the best of the neighbouring scales (integer rounding makes the count a step function of s).
+
+    Not ``archlab.budget.match_scale``: the neighbouring scales are a grid around this bisection's own last
+    midpoint (only ~0.05% accurate), so a root finder landing elsewhere in that bracket moves the grid, and with
+    it the picked widths (brentq did for 5 of the gpu/paper profiles' 800k matches, e.g. ELAN (48, 95, 190) ->
+    (48, 95, 191)); the widths are in the run keys, so this search is kept as it is."""
     lo, hi = SCALE_RANGE
     for _ in range(14):  # 14 halvings of log(3200) leave the bracket within 0.05% in s
         mid = (lo * hi) ** 0.5

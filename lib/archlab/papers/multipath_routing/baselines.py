@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.ops import SqueezeExcitation
 
+from ...budget import match_scale
 from ...models import register_model
 from ...train import count_flops, count_params
 from .models import check_pool
@@ -166,23 +167,19 @@ def within(value: float, target: float, tol: float = 0.05) -> bool:
 
 def width_search(build, target_params: int, target_macs: int, tol: float = 0.05, lo: float = 0.25,
                  hi: float = 4.0, input_shape=(3, 32, 32)) -> tuple[float, dict]:
-    """The width multiplier ``s`` for which ``build(s)`` is closest to the target in log-params + log-MACs.
+    """The width multiplier ``s`` (4 decimals) where ``build(s)``'s summed log-ratio of params and MACs to the
+    target crosses zero (``archlab.budget.match_scale``; both counts grow with s).
 
-    Both counts grow monotonically with s, so a bisection on their summed log-ratio converges in ~20 builds;
-    raises if the result misses either target by more than ``tol``, since an unmatched baseline is no baseline.
+    Raises if the result misses either target by more than ``tol``, since an unmatched baseline is no baseline.
+    The multipliers are in the run keys: every profile's equal the earlier 20-step log bisection's (one root sits on
+    the rounding tie 0.71875, a step of the 16-channel stage; both solvers end below it: 0.7187).
     """
     def gap(s):
         b = budget(build(s), input_shape)
-        return math.log(b["params"] / target_params) + math.log(b["macs"] / target_macs), b
+        return math.log(b["params"] / target_params) + math.log(b["macs"] / target_macs)
 
-    for _ in range(20):
-        mid = math.sqrt(lo * hi)
-        if gap(mid)[0] > 0:
-            hi = mid
-        else:
-            lo = mid
-    s = round(math.sqrt(lo * hi), 4)
-    b = gap(s)[1]
+    s = round(match_scale(gap, 0.0, lo, hi, xtol=1e-7, clip=True), 4)
+    b = budget(build(s), input_shape)
     if not (within(b["params"], target_params, tol) and within(b["macs"], target_macs, tol)):
         raise ValueError(f"width search: best multiplier {s} gives {b}, not within {tol:.0%} of "
                          f"params {target_params} and MACs {target_macs}")
