@@ -12,6 +12,9 @@ Members may differ in ``seed`` and ``lr`` (the lr rule of ``archlab.batched``: s
 
 :func:`packing_speedup` measures the seeds per second of packed against one-at-a-time training side by side
 (same threads, batch size and step), which :func:`packing_pays` turns into the choice a run function makes.
+:func:`train_group` is that choice and the packed training of one group, with each member's result split back
+out (the papers' packed run paths supply only their model, recipe and result); :func:`split_by_packing` sorts a
+sweep's configs into the architectures that train packed and the rest.
 """
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ from .packed import NotPackable, Packed, member_outputs, pack, pack_inputs, unpa
 from .train import CHECK_EVERY, History, TrainConfig, autocast_dtype, float_dtype, make_optimizer, make_scheduler, \
     resolve_device, upcast
 
-__all__ = ["fit_packed", "packing_speedup", "packing_pays", "NotPackable"]
+__all__ = ["fit_packed", "packing_speedup", "packing_pays", "speedup_pays", "train_group", "split_by_packing",
+           "share_seconds", "NotPackable"]
 
 
 def fit_packed(models: list, train: ArrayDataset, val: ArrayDataset | None, cfgs, *, device=None) -> list[History]:
@@ -227,9 +231,63 @@ def packing_pays(model: str, kwargs: dict, input_shape: tuple, batch_size: int, 
         return False
     if torch.device(device).type != "cpu":
         return True
-    r = _cached_speedup(model, json.dumps(kwargs, sort_keys=True), tuple(input_shape), batch_size, K,
-                        torch.get_num_threads())
-    return r["speedup"] is not None and r["speedup"] > 1.0
+    return speedup_pays(_cached_speedup(model, json.dumps(kwargs, sort_keys=True), tuple(input_shape), batch_size, K,
+                                        torch.get_num_threads()))
+
+
+def speedup_pays(probe: dict) -> bool:
+    """Whether a :func:`packing_speedup` measurement says packing pays: packable and more seeds per second."""
+    return probe["speedup"] is not None and probe["speedup"] > 1.0
+
+
+def share_seconds(hist: History, K: int) -> float:
+    """A member's share of its group's training seconds per epoch: the group's ``wall_time`` per epoch over ``K``."""
+    return hist.wall_time / max(1, len(hist.epochs)) / K
+
+
+def split_by_packing(configs: list[dict], by: str, pays) -> tuple[list[dict], list[dict]]:
+    """``(grouped, alone)``: the configs whose value of ``by`` (one architecture) packing pays for, and the rest,
+    each in the given order. ``pays(first config with that value, how many configs have it) -> bool`` is asked once
+    per value, in order of first appearance (a probe per architecture, as :func:`packing_pays` caches it)."""
+    values = {}
+    for c in configs:
+        values.setdefault(c[by], []).append(c)
+    ok = {v: pays(cs[0], len(cs)) for v, cs in values.items()}
+    return [c for c in configs if ok[c[by]]], [c for c in configs if not ok[c[by]]]
+
+
+def train_group(configs: list[dict], single, train: ArrayDataset, val: ArrayDataset | None, *, train_config, build,
+                result, spec=None, fit_group=None, refused: type = NotPackable) -> list[dict]:
+    """The results of ``configs`` (one architecture, differing only in seed and lr), trained together on the data
+    they share by ``fit_group`` (default :func:`fit_packed`; ``archlab.batched.fit_batched`` fits too), one result
+    per config in order; one at a time through ``single(config) -> dict`` instead for a group of one, when
+    :func:`packing_pays` measures the group slower packed on this device, or when ``fit_group`` raises ``refused``.
+    The paper supplies its own parts:
+
+    - ``train_config(config) -> TrainConfig``: each member's recipe (the group's batch size is the first's);
+    - ``spec(config) -> (registered model name, kwargs)``: the architecture the probe times; None: no probe, the
+      group always trains together (vmap batching);
+    - ``build(config, tcfg) -> (model, state)``: a member's seeded model (built in config order, after the probe)
+      and whatever ``result`` needs of it;
+    - ``result(config, state, hist, K) -> dict``: a member's stored result from its ``History``, whose times are the
+      group's: ``K`` members share them (:func:`share_seconds`).
+
+    ``val`` is evaluated while training (None: not); the device is the first config's ``"device"`` (default cpu)."""
+    if len(configs) < 2:
+        return [single(c) for c in configs]
+    device = configs[0].get("device", "cpu")
+    cfgs = [train_config(c) for c in configs]
+    if spec is not None:
+        name, kwargs = spec(configs[0])
+        if not packing_pays(name, kwargs, train.sample_shape, min(cfgs[0].batch_size, len(train)), len(configs),
+                            device):
+            return [single(c) for c in configs]
+    built = [build(c, t) for c, t in zip(configs, cfgs)]
+    try:
+        hists = (fit_group or fit_packed)([m for m, _ in built], train, val, cfgs, device=device)
+    except refused:
+        return [single(c) for c in configs]
+    return [result(c, state, h, len(configs)) for c, (_, state), h in zip(configs, built, hists)]
 
 
 def run_training_packed(configs: list[dict]) -> list[dict]:
@@ -242,19 +300,16 @@ def run_training_packed(configs: list[dict]) -> list[dict]:
     from .train import count_flops, count_params, model_kwargs, run_training, seed_everything, training_result
 
     c0 = configs[0]
-    cfgs = [TrainConfig.from_dict(c.get("train", {})) for c in configs]
     train, test = load_splits(c0["dataset"], c0.get("train_size"), c0.get("test_size"), c0.get("data_seed", 0))
-    kwargs, device = model_kwargs(c0, train), c0.get("device", "cpu")
-    if not packing_pays(c0["model"], kwargs, train.sample_shape, min(cfgs[0].batch_size, len(train)), len(configs),
-                        device):
-        return [run_training(c) for c in configs]
-    models = []
-    for cfg in cfgs:
-        seed_everything(cfg.seed)
-        models.append(create_model(c0["model"], **kwargs))
-    params, flops = count_params(models[0]), count_flops(models[0], train.sample_shape)
-    try:
-        hists = fit_packed(models, train, test, cfgs, device=device)
-    except NotPackable:
-        return [run_training(c) for c in configs]
-    return [training_result(h, params, flops, h.wall_time / max(1, len(h.epochs)) / len(hists)) for h in hists]
+    kwargs, cost = model_kwargs(c0, train), []
+
+    def build(c, tcfg):
+        seed_everything(tcfg.seed)
+        model = create_model(c0["model"], **kwargs)
+        if not cost:  # the first member's, as every member's
+            cost.extend((count_params(model), count_flops(model, train.sample_shape)))
+        return model, None
+
+    return train_group(configs, run_training, train, test, spec=lambda c: (c["model"], kwargs), build=build,
+                       train_config=lambda c: TrainConfig.from_dict(c.get("train", {})),
+                       result=lambda c, _, h, K: training_result(h, *cost, share_seconds(h, K)))

@@ -131,3 +131,56 @@ def test_packing_is_an_execution_strategy_that_keeps_run_keys(tmp_path):
     one = run_training(configs[1])
     assert set(df.result.iloc[1]) == set(one)
     assert math.isclose(df.result.iloc[1]["val_loss"], one["val_loss"], rel_tol=REL)
+
+
+def test_train_group_trains_one_packed_group_and_splits_a_result_per_member(digits, monkeypatch):
+    """``train_group``, the packed path of both papers' run functions: the probe's decision, then one packed fit whose
+    members' results equal separate runs (float64), each in config order with its share of the group's time; one
+    run at a time for a group of one, when packing does not pay, or when the model is refused."""
+    import archlab.packed_train as pt
+    from archlab.packed_train import share_seconds, train_group
+
+    tr, te = digits
+    name, tcfgs = "gp_resnet", _cfgs()[:2]
+    configs = [{"seed": t.seed, "device": "cpu"} for t in tcfgs]
+
+    def build(c, tcfg):
+        seed_everything(tcfg.seed)
+        return create_model(name, num_classes=10, **FAMILIES[name]), c["seed"]
+
+    def result(c, state, h, K):
+        return {"member": state, "K": K, "final": h.final, "sec": share_seconds(h, K), "wall": h.wall_time}
+
+    probed = []
+    kw = dict(train_config=lambda c: tcfgs[configs.index(c)], build=build, result=result,
+              spec=lambda c: probed.append(c) or (name, FAMILIES[name]))
+    single = lambda c: {"alone": c["seed"]}  # noqa: E731
+    monkeypatch.setattr(pt, "packing_pays", lambda *a, **k: True)
+    together = train_group(configs, single, tr, te, **kw)
+    assert probed == [configs[0]]  # one probe per group, for its first config
+    separate = [fit(build(c, t)[0], tr, te, t) for c, t in zip(configs, tcfgs)]
+    for r, c, h in zip(together, configs, separate):
+        assert r["member"] == c["seed"] and r["K"] == 2
+        assert r["sec"] == pytest.approx(r["wall"] / len(h.epochs) / 2)
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+            assert math.isclose(r["final"][key], h.final[key], rel_tol=REL, abs_tol=1e-12), key
+    alone = [{"alone": 0}, {"alone": 1}]
+    assert train_group(configs[:1], single, tr, te, **kw) == alone[:1]
+
+    def refuse(*a, **k):
+        raise NotPackable("refused")
+
+    assert train_group(configs, single, tr, te, fit_group=refuse, **kw) == alone
+    monkeypatch.setattr(pt, "packing_pays", lambda *a, **k: False)
+    assert train_group(configs, single, tr, te, **kw) == alone
+
+
+def test_split_by_packing_asks_once_per_architecture_and_keeps_the_order():
+    from archlab.packed_train import split_by_packing
+
+    configs = [{"arm": a, "seed": s} for s in range(3) for a in "abc"]
+    asked = []
+    grouped, alone = split_by_packing(configs, "arm", lambda c, K: asked.append((c["arm"], c["seed"], K)) or
+                                      c["arm"] != "b")
+    assert asked == [("a", 0, 3), ("b", 0, 3), ("c", 0, 3)]
+    assert grouped == [c for c in configs if c["arm"] != "b"] and alone == [c for c in configs if c["arm"] == "b"]

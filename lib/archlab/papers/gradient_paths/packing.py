@@ -31,7 +31,7 @@ def savings(profile: str = "cpu", steps: int = 6, repeats: int = 2, threads: int
     """One row per group of seeds of ``profile``: seeds (K), training steps per run, seconds per step one at a time
     and packed, and the group's training time both ways (``single_total_s`` = K x steps x one seed's step,
     ``packed_total_s`` = steps x the packed step, or the one-at-a-time time where packing would be slower)."""
-    from ...packed_train import packing_speedup
+    from ...packed_train import packing_speedup, speedup_pays
 
     configs = training_configs(make_config(profile=profile, **params).plan())
     rows = []
@@ -46,7 +46,7 @@ def savings(profile: str = "cpu", steps: int = 6, repeats: int = 2, threads: int
                             threads=threads) if K > 1 else {"speedup": None}
         single = r.get("single_s", math.nan)
         one = K * run_steps * single if K > 1 else math.nan
-        packed = run_steps * r["packed_s"] if r["speedup"] and r["speedup"] > 1 else one
+        packed = run_steps * r["packed_s"] if speedup_pays(r) else one
         rows.append({"family": FAMILIES[c["model"]], "blocks": c["model_kwargs"]["blocks"],
                      "widths": tuple(c["model_kwargs"]["widths"]), "K": K, "steps": run_steps,
                      "speedup": r["speedup"], "single_total_s": one, "packed_total_s": packed})

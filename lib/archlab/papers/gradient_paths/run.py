@@ -98,34 +98,32 @@ def train_run_packed(configs: list[dict]) -> list[dict]:
     train as one packed network (``archlab.packed_train``) when a side-by-side probe on this machine measures more
     seeds per second that way (``packing_pays``), else one at a time through ``train_run``, as does a model that
     cannot be packed. ``sec_per_epoch`` is each run's share of the group's time."""
-    from ...packed_train import NotPackable, fit_packed, packing_pays
+    from ...packed_train import NotPackable, fit_packed
 
-    def pays(c, train, cfgs):
-        kwargs = {**c["model_kwargs"], "num_classes": train.num_classes, "in_chans": train.sample_shape[0]}
-        batch = min(cfgs[0].batch_size, len(train))
-        return packing_pays(c["model"], kwargs, train.sample_shape, batch, len(cfgs), c.get("device", "cpu"))
-
-    return _train_group(configs, fit_packed, NotPackable, pays)
+    return _train_group(configs, fit_packed, NotPackable, probe=True)
 
 
-def _train_group(configs: list[dict], fit_group, refused: type, pays=None) -> list[dict]:
+def _train_group(configs: list[dict], fit_group, refused: type, probe: bool = False) -> list[dict]:
     """The runs of ``configs`` (one architecture, differing in seed) trained together by ``fit_group``
-    (``fit_batched`` or ``fit_packed``) on the data they share; one at a time through ``train_run`` when
-    ``pays(config, train, cfgs)`` says the group would be slower or ``fit_group`` raises ``refused``."""
+    (``fit_batched`` or ``fit_packed``) on the data they share (``archlab.packed_train.train_group``); one at a
+    time through ``train_run`` when ``probe`` measures the group slower packed or ``fit_group`` raises ``refused``."""
     from ...data import load_splits
+    from ...packed_train import share_seconds, train_group
     from ...train import TrainConfig
 
     c = configs[0]
-    cfgs = [TrainConfig.from_dict(cc["train"]) for cc in configs]
     train, test = load_splits(c["dataset"], c.get("train_size"), c.get("test_size"), c.get("data_seed", 0))
-    if pays is not None and not pays(c, train, cfgs):
-        return [train_run(cc) for cc in configs]
-    preps = [_prepare(cc, train, tc.seed) for cc, tc in zip(configs, cfgs)]
-    try:
-        hists = fit_group([p["model"] for p in preps], train, test, cfgs, device=c.get("device", "cpu"))
-    except refused:
-        return [train_run(cc) for cc in configs]
-    return [_result(p, h, h.wall_time / max(1, len(h.epochs)) / len(hists), test) for p, h in zip(preps, hists)]
+
+    def build(cc, tcfg):
+        prep = _prepare(cc, train, tcfg.seed)
+        return prep["model"], prep
+
+    def spec(cc):
+        return cc["model"], {**cc["model_kwargs"], "num_classes": train.num_classes, "in_chans": train.sample_shape[0]}
+
+    return train_group(configs, train_run, train, test, train_config=lambda cc: TrainConfig.from_dict(cc["train"]),
+                       build=build, spec=spec if probe else None, fit_group=fit_group, refused=refused,
+                       result=lambda cc, prep, h, K: _result(prep, h, share_seconds(h, K), test))
 
 
 def diagnostics(model, x, y, rho=None) -> dict:

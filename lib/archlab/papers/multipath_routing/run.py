@@ -56,12 +56,17 @@ def train_config(c: dict) -> TrainConfig:
                        augment=True, seed=c["seed"], eval_every=c["epochs"])
 
 
+def _spec(c: dict, classes: int, chans: int) -> tuple[str, dict]:
+    """(registered name, kwargs with the data's classes and channels) of a run's arm."""
+    name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"],
+                          c.get("pool_input", 1))
+    return name, {**kw, "num_classes": classes, "in_chans": chans}
+
+
 def _build(c: dict, train):
     """(registered name, kwargs with the data's classes and channels, the seeded model, its cost) of a run: seeded
     before the model is built, and counted before training, the same way whether it trains alone or packed."""
-    name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"],
-                          c.get("pool_input", 1))
-    kw = {**kw, "num_classes": train.num_classes, "in_chans": train.sample_shape[0]}
+    name, kw = _spec(c, train.num_classes, train.sample_shape[0])
     seed_everything(c["seed"])
     model = create_model(name, **kw)
     return name, kw, model, budget(model, train.sample_shape)
@@ -139,9 +144,7 @@ def packing_pays_here(c: dict, K: int) -> bool:
     if K < 2 or not packable(c["arm"]):
         return False
     info = data.dataset_info(base_dataset(c["dataset"]))
-    name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"],
-                          c.get("pool_input", 1))
-    kw = {**kw, "num_classes": info["classes"], "in_chans": info["shape"][0]}
+    name, kw = _spec(c, info["classes"], info["shape"][0])
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -153,25 +156,22 @@ def packing_pays_here(c: dict, K: int) -> bool:
 def train_arm_packed(configs: list[dict]) -> list[dict]:
     """``train_arm`` for configs that differ only in ``seed``, as an execution strategy (``run_sweep(train_arm, ...,
     group_by="seed", group_fn=train_arm_packed)``: the runs keep ``train_arm``'s keys and result keys). The seeds
-    train as one packed network (``archlab.packed_train``) when the arm can be packed and a side-by-side probe on
-    this machine measures more seeds per second that way (``packing_pays``); else one at a time."""
-    from ...packed_train import NotPackable, fit_packed, packing_pays
+    train as one packed network (``archlab.packed_train.train_group``) when the arm can be packed and a side-by-side
+    probe on this machine measures more seeds per second that way (``packing_pays``); else one at a time."""
+    from ...packed_train import train_group
 
     c = configs[0]
     if len(configs) < 2 or not packable(c["arm"]):
         return [train_arm(cc) for cc in configs]
     train, test, domain = load_run_splits(c["dataset"], c["train_size"], c["test_size"])
-    name, kw, _, _ = _build(c, train)
-    if not packing_pays(name, kw, train.sample_shape, min(c["batch_size"], len(train)), len(configs), c["device"]):
-        return [train_arm(cc) for cc in configs]
-    built = [_build(cc, train)[2:] for cc in configs]
-    try:
-        hists = fit_packed([m for m, _ in built], train, None, [train_config(cc) for cc in configs],
-                           device=c["device"])
-    except NotPackable:
-        return [train_arm(cc) for cc in configs]
-    return [_result(cc, m, cost, [h], train, test, domain, share=len(configs))
-            for cc, (m, cost), h in zip(configs, built, hists)]
+
+    def build(cc, _):
+        model, cost = _build(cc, train)[2:]
+        return model, (model, cost)
+
+    return train_group(configs, train_arm, train, None, train_config=train_config, build=build,
+                       spec=lambda cc: _spec(cc, train.num_classes, train.sample_shape[0]),
+                       result=lambda cc, mc, h, K: _result(cc, *mc, [h], train, test, domain, share=K))
 
 
 def run(cfg: MultipathConfig, store=None, device=None) -> Runs:
@@ -183,12 +183,11 @@ def run(cfg: MultipathConfig, store=None, device=None) -> Runs:
 
 def sweep(cfg: MultipathConfig, configs: list[dict], store=None) -> pd.DataFrame:
     """Run (or load) ``configs``; one row per run with its arm label."""
+    from ...packed_train import split_by_packing
+
     # Single-path arms train their seeds packed where that pays here (``train_arm_packed``); the rest one at a time,
     # and ungrouped, so that one-run units keep the workers evenly busy.
-    pays = {a: packing_pays_here(next(c for c in configs if c["arm"] == a), sum(c["arm"] == a for c in configs))
-            for a in dict.fromkeys(c["arm"] for c in configs if packable(c["arm"]))}
-    grouped = [c for c in configs if pays.get(c["arm"])]
-    alone = [c for c in configs if not pays.get(c["arm"])]
+    grouped, alone = split_by_packing(configs, "arm", packing_pays_here)
     executor = cfg.resolved_executor()
     frames = [run_sweep(train_arm, alone, store=store, executor=executor, gpus_per_run=0.25, desc="multipath")]
     if grouped:
