@@ -87,11 +87,19 @@ def split(a, b=None, *, n: int) -> dict:
             "test_share": min(test / total, 1.0) if total > 0 else math.nan}
 
 
-def bits_by_seed(runs) -> dict:
-    """``seed -> (test_bits, n_test)`` of a run table's finished runs of one arm (``seed`` and ``result`` columns,
-    each result holding the :func:`correct_bits` of its test pass); runs without stored bits are left out."""
-    return {int(s): (r["test_bits"], int(r["n_test"])) for s, r in zip(runs["seed"], runs["result"])
-            if isinstance(r, dict) and r.get("test_bits") and r.get("n_test")}
+def bits_by_seed(runs, bits: str = "test_bits", n_test: str | int = "n_test") -> dict:
+    """``seed -> (test bits, n_test)`` of one arm's runs (a run table with ``seed`` and ``result`` columns), read from
+    each result's ``bits`` key (the :func:`correct_bits` text) and its ``n_test`` key, or one test size for every run
+    when ``n_test`` is a number; runs without stored bits are left out."""
+    if "result" not in runs:
+        return {}
+    out = {}
+    for s, r in zip(runs["seed"], runs["result"]):
+        r = r if isinstance(r, dict) else {}
+        n = r.get(n_test) if isinstance(n_test, str) else n_test
+        if r.get(bits) and n:
+            out[int(s)] = (r[bits], int(n))
+    return out
 
 
 def paired_split(a: dict, b: dict) -> dict | None:

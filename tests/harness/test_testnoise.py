@@ -84,6 +84,8 @@ def test_paired_split_pairs_by_seed_and_needs_two_seeds_of_one_test_set():
                          + [{"error": "no bits"}]})
     a = bits_by_seed(runs)
     assert sorted(a) == [0, 1, 2]
+    own = runs.assign(result=[{"test_correct": r.get("test_bits")} for r in runs.result])  # a paper's own key
+    assert bits_by_seed(own, bits="test_correct", n_test=64) == a and bits_by_seed(runs.drop(columns="result")) == {}
     b = {s: (other[s], 64) for s in (1, 2, 3)}
     assert paired_split(a, b) == split([bits[1], bits[2]], [other[1], other[2]], n=64)
     assert paired_split(a, {1: (other[1], 64)}) is None  # one common seed

@@ -241,12 +241,6 @@ def _n_test(row) -> int:
     return min(n, int(size)) if isinstance(size, (int, float)) and size == size and size else n
 
 
-def _arm_bits(d: pd.DataFrame, method: str, n: int) -> dict:
-    """``testnoise.bits_by_seed`` of one arm: each run stores its bits as ``test_correct``, the test size is ``n``."""
-    arm = d[d["method"] == method]
-    return bits_by_seed(arm.assign(result=[{"test_bits": r.get("test_correct"), "n_test": n} for r in arm["result"]]))
-
-
 def test_noise(df: pd.DataFrame) -> pd.DataFrame:
     """``archlab.testnoise.table`` of the test-accuracy claims (C3, C14): the spread of their paired per-seed
     differences (SensLI - base) split into the test-set and the seed part, from each run's stored ``test_correct``.
@@ -255,7 +249,8 @@ def test_noise(df: pd.DataFrame) -> pd.DataFrame:
     for cid, (study, base) in TEST_CLAIMS.items():
         d = df[(df["study"] == study) & (df["status"] == "ok")]
         n = _n_test(d.iloc[0]) if len(d) else 0
-        pair = paired_split(_arm_bits(d, "sensli", n), _arm_bits(d, base, n)) if n else None
+        arms = (bits_by_seed(d[d["method"] == m], bits="test_correct", n_test=n) for m in ("sensli", base))
+        pair = paired_split(*arms) if n else None
         if pair is not None:
             splits[cid] = pair
     return table(splits)
