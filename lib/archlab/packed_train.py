@@ -257,9 +257,9 @@ def split_by_packing(configs: list[dict], by: str, pays) -> tuple[list[dict], li
 
 
 def train_group(configs: list[dict], single, train: ArrayDataset, val: ArrayDataset | None, *, train_config, build,
-                result, spec=None, fit_group=None, refused: type = NotPackable) -> list[dict]:
+                result, spec=None, fit_group=fit_packed, refused: type = NotPackable) -> list[dict]:
     """The results of ``configs`` (one architecture, differing only in seed and lr), trained together on the data
-    they share by ``fit_group`` (default :func:`fit_packed`; ``archlab.batched.fit_batched`` fits too), one result
+    they share by ``fit_group`` (:func:`fit_packed`; ``archlab.batched.fit_batched`` fits too), one result
     per config in order; one at a time through ``single(config) -> dict`` instead for a group of one, when
     :func:`packing_pays` measures the group slower packed on this device, or when ``fit_group`` raises ``refused``.
     The paper supplies its own parts:
@@ -284,7 +284,7 @@ def train_group(configs: list[dict], single, train: ArrayDataset, val: ArrayData
             return [single(c) for c in configs]
     built = [build(c, t) for c, t in zip(configs, cfgs)]
     try:
-        hists = (fit_group or fit_packed)([m for m, _ in built], train, val, cfgs, device=device)
+        hists = fit_group([m for m, _ in built], train, val, cfgs, device=device)
     except refused:
         return [single(c) for c in configs]
     return [result(c, state, h, len(configs)) for c, (_, state), h in zip(configs, built, hists)]
