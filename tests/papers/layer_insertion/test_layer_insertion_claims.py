@@ -27,16 +27,16 @@ def run(study, method, seed, loss, *, plateau=True, err=0.1, status="ok", flops=
         evals=None, acc=None, arch="fnn", widths=(5,)):
     grows = method in ("sensli", "min", "random", "fixed")
     c = curve(loss, plateau, flops_per_step=flops)
-    res = dict(curve=c, total_flops=c["flops"][-1], evals=evals or [], sens=[], position=0 if grows else -1,
+    res = dict(curve=c, flops=c["flops"][-1], evals=evals or [], sens=[], position=0 if grows else -1,
                insertions=[dict(step=STEPS // 4, position=0, loss_jump=jump)] if grows else [])
     p0, p1 = params
     row = dict(study=study, method=method, seed=seed, status=status, error="boom" if status == "failed" else None,
                arch=arch, widths=widths, dataset="spirals", data_kw={}, insert_at=(STEPS // 4,), batch_size=0,
-               final_loss=loss, test_err=err, test_acc=1 - err if acc is None else acc, params_start=p0,
-               params_end=p1 if grows or method == "large" else p0, total_flops=res["total_flops"],
+               train_loss=loss, test_err=err, test_acc=1 - err if acc is None else acc, params_start=p0,
+               params=p1 if grows or method == "large" else p0, flops=res["flops"],
                position=res["position"], result=res)
     if status != "ok":
-        row.update(final_loss=math.nan, test_err=math.nan, test_acc=math.nan, result={})
+        row.update(train_loss=math.nan, test_err=math.nan, test_acc=math.nan, result={})
     return row
 
 
@@ -97,7 +97,7 @@ def test_a_diverged_run_scores_chance_and_a_failed_one_is_dropped():
     rows = [run("fnn", "sensli", 0, 0.1), run("fnn", "sensli", 1, 0.1, status="failed"),
             {**run("fnn", "sensli", 2, 0.1), "status": "diverged"}]
     df = analysis.runs_frame({"fnn": pd.DataFrame(rows)})
-    s = analysis.scores(df, "final_loss")
+    s = analysis.scores(df, "train_loss")
     assert s.iloc[0] == pytest.approx(0.1) and np.isnan(s.iloc[1]) and s.iloc[2] == pytest.approx(math.log(2))
     assert analysis.scores(df, "test_err").iloc[2] == pytest.approx(0.5)
 

@@ -76,7 +76,7 @@ def test_cnn_study_smoke_end_to_end(store):
     li_, small = (df[(df["method"] == m) & (df["seed"] == 0)].iloc[0].result for m in ("sensli", "small"))
     n = 3 * 256 // 32 // 4  # log windows (4 steps) before the insertion after 3 epochs of 8 steps
     assert li_["curve"]["loss"][:n] == small["curve"]["loss"][:n], "same init and data until insertion"
-    assert li_["total_flops"] > small["total_flops"]
+    assert li_["flops"] > small["flops"]
     rows = {v["id"]: v for v in P.verdicts(runs, "smoke")}
     assert rows["C1"]["verdict"] == "not run" and "study fnn has no runs in this profile" in rows["C1"]["note"]
     assert rows["C14"]["regime_ok"] is not None, "6 epochs give the convergence check enough evaluations"

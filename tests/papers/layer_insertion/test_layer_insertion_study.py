@@ -65,9 +65,9 @@ def test_run_growth_shares_the_trajectory_until_insertion():
     small, li, large = (run_growth(spiral_config(3, method=m, **common)) for m in ("small", "sensli", "large"))
     assert small["curve"]["loss"][:10] == li["curve"]["loss"][:10]
     assert small["curve"]["loss"][10] == pytest.approx(li["curve"]["loss"][10], abs=1e-6)  # continuity
-    assert (small["params_end"], li["params_end"], large["params_start"]) == (27, 57, 57)
+    assert (small["params"], li["params"], large["params_start"]) == (27, 57, 57)
     assert li["widths_end"] == [5, 5] and li["position"] == 0 and small["position"] == -1
-    assert li["total_flops"] > small["total_flops"] and len(li["evals"]) == 4
+    assert li["flops"] > small["flops"] and len(li["evals"]) == 4
     assert large["curve"]["loss"][0] != small["curve"]["loss"][0], "the large net starts from a fresh init"
 
 
@@ -124,3 +124,19 @@ def test_cpu_runs_use_one_thread_and_restore_the_setting():
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(original)
+
+
+def test_the_speed_check_is_timed_once_per_store(store):
+    """A stored run: rendering again loads the first timing (and its hardware) instead of timing anew."""
+    import pandas as pd
+
+    from archlab.papers import layer_insertion as P
+    from archlab.papers.layer_insertion import interactive
+
+    cfg = P.make_config(profile="smoke")
+    first = interactive.speed_check(cfg, store)
+    assert len(first) == 1 and first.speedup.iloc[0] > 0 and first.hardware.iloc[0].startswith("CPU")
+    assert first.max_final_loss_diff.iloc[0] < 1e-3  # batched and one at a time differ by rounding only
+    n = len(store)
+    pd.testing.assert_frame_equal(interactive.speed_check(cfg, store), first)
+    assert len(store) == n

@@ -23,8 +23,8 @@ from ...testnoise import bits_by_seed, paired_split, table
 SPEC_PARAMS = {  # docs/papers/layer_insertion.md, from the authors' code: start / after LI / big net as coded
     "fnn": dict(small=27, grown=57, large=57), "resnet": dict(small=38, grown=59, large=80)}
 SPEC_WORK_RATIO = {"fnn": 0.872, "resnet": 0.674}  # params x iterations, LI / big net (same note)
-RESULT_COLUMNS = ("final_loss", "train_acc", "test_loss", "test_acc", "test_err", "params_start", "params_end",
-                  "total_flops", "position", "diverged_step")
+RESULT_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc", "test_err", "params_start", "params",
+                  "flops", "position", "diverged_step")
 COMMON_LOSS = "common loss: the higher of the two runs' lowest logged training loss (both reach it)"
 
 
@@ -46,7 +46,6 @@ def runs_frame(runs: dict) -> pd.DataFrame:
         if c not in df:
             df[c] = np.nan
     df["result"] = df["result"].map(lambda r: r if isinstance(r, dict) else {})
-    df["train_loss"], df["params"], df["flops"] = df["final_loss"], df["params_end"], df["total_flops"]
     df["position"] = df["position"].fillna(-1).astype(int)
     df["label"] = df["method"]
     when = (df["study"] == "when") & (df["method"] == "sensli")
@@ -58,7 +57,7 @@ def runs_frame(runs: dict) -> pd.DataFrame:
 
 def scores(d: pd.DataFrame, metric: str) -> pd.Series:
     """``metric`` per run; a diverged run scores chance (loss ln C, error 1 - 1/C, accuracy 1/C), a failed one NaN."""
-    chance = {"final_loss": np.log(d["classes"].astype(float)), "test_err": 1 - 1 / d["classes"],
+    chance = {"train_loss": np.log(d["classes"].astype(float)), "test_err": 1 - 1 / d["classes"],
               "test_acc": 1 / d["classes"]}[metric]
     v = d[metric].astype(float).where(d["status"] == "ok", np.nan)
     return v.where(d["status"] != "diverged", chance)
@@ -83,7 +82,7 @@ def log_ratio(num, den) -> np.ndarray:
 
 def when_table(df: pd.DataFrame) -> pd.DataFrame:
     """When-to-insert: per (seed, insertion time) SensLI's and FNN1's final training loss and log(FNN1 / SensLI)."""
-    t = paired(df, "when", "small", "final_loss")
+    t = paired(df, "when", "small", "train_loss")
     if not len(t):
         return t.assign(t=[], log_ratio=[])
     return t.assign(t=t["label"].str.split("@").str[1].astype(int), log_ratio=log_ratio(t["base"], t["sensli"]))
@@ -109,7 +108,7 @@ def cost_table(df: pd.DataFrame, study: str, base: str = "large") -> pd.DataFram
         li, lg = flops_to_reach(runs["sensli"]["curve"], target), flops_to_reach(runs[base]["curve"], target)
         rows.append({"seed": seed, "target_rule": COMMON_LOSS, "target": target, "flops_sensli": li,
                      "flops_base": lg, "ratio": li / lg if lg > 0 else math.nan,
-                     "total_ratio": runs["sensli"]["total_flops"] / runs[base]["total_flops"]})
+                     "total_ratio": runs["sensli"]["flops"] / runs[base]["flops"]})
     return pd.DataFrame(rows, columns=["seed", "target_rule", "target", "flops_sensli", "flops_base", "ratio",
                                        "total_ratio"])
 
@@ -199,7 +198,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         ok = g[g["status"] == "ok"]
         rows.append(dict(study=study, start=widths, method=label, runs=len(g), ok=len(ok),
                          train_loss=fmt_mean_std(ok["train_loss"], 4), test_acc=fmt_mean_std(ok["test_acc"], 3),
-                         params=f"{int(g['params_start'].min())} -> {int(g['params_end'].max())}" if len(ok) else "",
+                         params=f"{int(g['params_start'].min())} -> {int(g['params'].max())}" if len(ok) else "",
                          flops=float(ok["flops"].mean()) if len(ok) else math.nan,
                          positions=str(sorted(ok["position"].value_counts().to_dict().items()))
                          if (ok["position"] >= 0).any() else ""))
@@ -213,7 +212,7 @@ def spec_comparison(df: pd.DataFrame) -> pd.DataFrame:
         d = df[(df["study"] == study) & (df["status"] == "ok")]
         if not len(d):
             continue
-        ours = {m: int(d[d["method"] == m]["params_end"].iloc[0]) for m in ("small", "sensli", "large", "large+1")
+        ours = {m: int(d[d["method"] == m]["params"].iloc[0]) for m in ("small", "sensli", "large", "large+1")
                 if (d["method"] == m).any()}
         ct = cost_table(df, study, "large+1" if study == "resnet" else "large")
         rows.append(dict(study=study, spec_params_small=SPEC_PARAMS[study]["small"], ours_small=ours.get("small"),

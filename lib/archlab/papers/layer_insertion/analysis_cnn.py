@@ -74,7 +74,7 @@ def cnn_cost_table(df: pd.DataFrame, base: str = "large") -> pd.DataFrame:
         within = a_li[f_li <= flops_big]
         rows.append(dict(seed=seed, target_rule=BIG_LEVEL, target=level, flops_sensli=flops_li, flops_base=flops_big,
                          ratio=flops_li / flops_big if flops_big > 0 else math.nan,
-                         total_ratio=runs["sensli"]["total_flops"] / runs[base]["total_flops"],
+                         total_ratio=runs["sensli"]["flops"] / runs[base]["flops"],
                          effect_pp=100 * (float(within.max()) - level) if len(within) else math.nan))
     return pd.DataFrame(rows, columns=["seed", "target_rule", "target", "flops_sensli", "flops_base", "ratio",
                                        "total_ratio", "effect_pp"])
@@ -95,7 +95,7 @@ def cnn_table(df: pd.DataFrame) -> pd.DataFrame:
         for r in g.itertuples():
             row[f"acc_{r.label}"] = round(float(r.test_acc), 4) if r.status == "ok" else math.nan
         for r in g.itertuples():
-            row[f"gflops_{r.label}"] = round(float(r.total_flops) / 1e9, 1) if r.status == "ok" else math.nan
+            row[f"gflops_{r.label}"] = round(float(r.flops) / 1e9, 1) if r.status == "ok" else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 

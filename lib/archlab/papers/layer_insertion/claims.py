@@ -203,7 +203,7 @@ def _median(v) -> float:
 
 def _vs_small(c, df, study):
     """Final training loss, SensLI vs the small net of ``study`` (C1, C2, C9-C11)."""
-    pr = paired(df, study, "small", "final_loss")
+    pr = paired(df, study, "small", "train_loss")
     text = (f"median final loss SensLI {_median(pr['sensli']):.4g} vs small {_median(pr['base']):.4g}; SensLI lower "
             f"in {int((pr['sensli'] < pr['base']).sum())}/{len(pr)} seeds")
     return directional(c, pr["sensli"], pr["base"], paired=True, higher_is_better=False, log=True), text
@@ -258,7 +258,7 @@ def _cnn_cost(c, df, study):
 
 def _params(c, df, study):
     d = df[df["study"].isin(["fnn", "resnet"]) & (df["status"] == "ok")]
-    ours = {k: int(g["params_end"].iloc[0]) for k, g in d.groupby(["study", "method"])}
+    ours = {k: int(g["params"].iloc[0]) for k, g in d.groupby(["study", "method"])}
     missing = [k for k in EXPECTED_PARAMS if k not in ours]
     if missing:
         return not_run(f"no finished run of {missing}", kind="exact"), ""

@@ -156,14 +156,14 @@ def train_growing(
 
 
 def growth_result(model, log: dict, *, params_start: int, train_metrics: tuple, test_metrics: tuple,
-                  total_flops: float, evals: list | None = None) -> dict:
+                  flops: float, evals: list | None = None) -> dict:
     """The stored result of one training run: status, final train/test metrics, size, work, the insertion record
     and the curves. ``*_metrics`` are (loss, accuracy); ``evals`` defaults to the log's."""
     (train_loss, train_acc), (test_loss, test_acc) = train_metrics, test_metrics
     ins = log["insertions"]
-    return dict(status=log["status"], diverged_step=log["diverged_step"], final_loss=train_loss, train_acc=train_acc,
+    return dict(status=log["status"], diverged_step=log["diverged_step"], train_loss=train_loss, train_acc=train_acc,
                 test_loss=test_loss, test_acc=test_acc, test_err=1.0 - test_acc, params_start=params_start,
-                params_end=count_params(model), total_flops=total_flops,
+                params=count_params(model), flops=flops,
                 position=ins[0]["position"] if ins else -1, widths_end=model.widths,
                 curve=dict(step=log["step"], loss=log["loss"], flops=log["flops"]),
                 evals=log["evals"] if evals is None else evals, sens=log["sens"], insertions=ins)

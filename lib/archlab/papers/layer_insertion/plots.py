@@ -96,7 +96,7 @@ def _param_names(df: pd.DataFrame) -> dict:
     ok = df[df["status"] == "ok"]
     out = {}
     for label, g in ok.groupby("label"):
-        p0, p1 = int(g["params_start"].min()), int(g["params_end"].max())
+        p0, p1 = int(g["params_start"].min()), int(g["params"].max())
         out[label] = f"{label} ({p0:,}{f' -> {p1:,}' if p1 != p0 else ''} params)"
     return {label: out.get(label, label) for label in df["label"].unique()}
 
@@ -204,10 +204,10 @@ def fig_when(df: pd.DataFrame):
         return None
     fig, ax = plt.subplots(figsize=(6, 3.6))
     li = d[d["method"] == "sensli"].assign(t=lambda x: x["insert_at"].map(lambda v: v[0]))
-    sns.lineplot(li, x="t", y="final_loss", estimator="median", errorbar=("pi", 50), marker="o", ax=ax, color="C0",
+    sns.lineplot(li, x="t", y="train_loss", estimator="median", errorbar=("pi", 50), marker="o", ax=ax, color="C0",
                  label="SensLI (x0.8 lr at insertion)")
     for method, color in (("small", "C1"), ("large", "C2")):
-        v = d[d["method"] == method]["final_loss"]
+        v = d[d["method"] == method]["train_loss"]
         ax.axhspan(v.quantile(0.25), v.quantile(0.75), color=color, alpha=0.15, lw=0)
         ax.axhline(v.median(), color=color, label=f"{method} (lr {d[d['method'] == method]['lr'].iloc[0]})")
     log_ticks(ax)
@@ -265,7 +265,7 @@ def fig_cnn(df: pd.DataFrame):
     stats = ev.groupby(["label", "epoch"]).agg(flops=("flops", "mean"), mean=("test_acc", "mean"),
                                                 sd=("test_acc", "std"), n=("seed", "nunique")).reset_index()
     ok = df[(df["study"] == "cnn") & (df["status"] == "ok")]
-    size = ok.groupby("label").agg(p0=("params_start", "min"), p1=("params_end", "max"), f=("flops", "mean"))
+    size = ok.groupby("label").agg(p0=("params_start", "min"), p1=("params", "max"), f=("flops", "mean"))
     for i, label in enumerate(_hue_order(stats["label"])):
         g = stats[stats["label"] == label]
         sd = g["sd"].fillna(0)

@@ -86,10 +86,10 @@ def mlp_schedule(c: dict, steps_per_epoch: int) -> dict:
 def _mlp_result(c: dict, model, log, params_start: int, train, test, device) -> dict:
     return growth_result(model, log, params_start=params_start, train_metrics=evaluate(model, train, device=device),
                          test_metrics=evaluate(model, test, device=device),
-                         total_flops=log["flops"][-1] if log["flops"] else 0)
+                         flops=log["flops"][-1] if log["flops"] else 0)
 
 
-@versioned(2, name="layer_insertion.grow", formerly=("archlab.experiments.layer_insertion.run_growth",))
+@versioned(3, name="layer_insertion.grow", formerly=("archlab.experiments.layer_insertion.run_growth",))
 def run_growth(config: dict) -> dict:
     """Train one net (growing or fixed) and return its curves, decisions and final metrics."""
     c = config
@@ -101,7 +101,7 @@ def run_growth(config: dict) -> dict:
         return _mlp_result(c, model, log, params_start, train, test, device)
 
 
-@versioned(2, name="layer_insertion.grow_seeds")
+@versioned(3, name="layer_insertion.grow_seeds")
 def run_growth_seeds(configs: list[dict]) -> list[dict]:
     """``run_growth`` for configs equal but for ``seed``, every seed in one batched step (``batched.train_seeds``).
 
@@ -122,13 +122,13 @@ def run_growth_seeds(configs: list[dict]) -> list[dict]:
                 for c, (m, log), p0 in zip(configs, trained, starts)]
 
 
-@versioned(4, name="layer_insertion.grow_cnn", formerly=("archlab.experiments.layer_insertion_cnn.run_cnn_growth",))
+@versioned(5, name="layer_insertion.grow_cnn", formerly=("archlab.experiments.layer_insertion_cnn.run_cnn_growth",))
 def run_cnn_growth(config: dict) -> dict:
     """Train one VGG arm; curves, per-epoch test accuracy with cumulative FLOPs, the insertion record, and (v4)
     ``test_correct``: the final net's per-image test correctness (``archlab.testnoise.correct_bits``) for C14's split
     of its spread into test-set and seed parts.
 
-    ``total_flops`` is the meter at the final evaluation, not the last logged loss window, which misses the
+    ``flops`` is the meter at the final evaluation, not the last logged loss window, which misses the
     steps after it when ``log_every`` does not divide the number of steps.
     """
     with tiny_threads(config):
@@ -163,7 +163,7 @@ def _cnn_growth(c: dict) -> dict:
     last = evals[-1] if evals else {}
     return growth_result(model, log, params_start=params_start, train_metrics=evaluate(model, train, device=device),
                          test_metrics=(last.get("test_loss", float("nan")), last.get("test_acc", float("nan"))),
-                         total_flops=last.get("flops", 0), evals=evals) | {
+                         flops=last.get("flops", 0), evals=evals) | {
         "test_correct": correct_bits(model, test, device=device)}
 
 
