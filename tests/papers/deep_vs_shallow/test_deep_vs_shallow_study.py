@@ -409,10 +409,16 @@ def test_a_diverging_run_is_stored_as_diverged(store):
     assert store.runs(train_run)[0]["status"] == "diverged"
 
 
-def test_step_times_cover_both_layouts_of_every_architecture():
-    steps = step_times(P.make_config(profile="smoke", levels={"L": [2, 4], "F": [8]}), device="cpu",
-                         batch_size=16, min_run_time=0.01, blocks=2)  # per architecture and round, whatever K
+def test_step_times_cover_both_layouts_of_every_architecture(store):
+    cfg = P.make_config(profile="smoke", levels={"L": [2, 4], "F": [8]})
+    steps = step_times(cfg, device="cpu", batch_size=16, min_run_time=0.01, blocks=2,
+                       store=store)  # per architecture and round, whatever K
     assert len(steps) == 8 and (steps.ms_per_step > 0).all() and set(steps.block) == {0, 1}
+    assert steps.hardware.nunique() == 1 and steps.hardware.iloc[0].startswith("CPU")
+    # a stored run: the second call loads the first's timings instead of timing again
+    assert len(store) == 1
+    again = step_times(cfg, device="cpu", batch_size=16, min_run_time=0.01, blocks=2, store=store)
+    pd.testing.assert_frame_equal(again, steps)
     ratios = A.step_ratios(steps)
     assert len(ratios) == 2 and ratios.r_step.notna().all() and (ratios.blocks == 2).all()
     assert ((ratios.r_lo <= ratios.r_hi) & (ratios.r_lo > 0)).all()

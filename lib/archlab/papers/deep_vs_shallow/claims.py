@@ -277,7 +277,8 @@ def _speed(c: Claim, runs: Runs) -> Measured:
     # every architecture's own speed-up seq/par (median over blocks, range of per-block ratios), whatever the verdict
     each = ", ".join(f"{a.dataset} L{a.L} F{a.F} p{a.pool} {1 / a.r_step:.2f}x [{1 / a.r_hi:.2f}, {1 / a.r_lo:.2f}]"
                      for a in w.itertuples())
-    text = f"on {runs.device}, speed-up seq/par per architecture ({int(w.blocks.min())}+ blocks): {each}"
+    where = runs.steps["hardware"].iloc[0] if "hardware" in runs.steps else runs.device  # the machine that timed
+    text = f"on {where}, speed-up seq/par per architecture ({int(w.blocks.min())}+ blocks): {each}"
     return Measured(directional(c, r, 0.0), text, {"architectures timed": len(w)})
 
 

@@ -14,7 +14,8 @@ from ...batched import NotBatchable, evaluate_batched, fit_batched
 from ...data import load_splits
 from ...models import create_model
 from ...runs import Runs
-from ...store import versioned
+from ...provenance import device_name
+from ...store import run_or_load, versioned
 from ...sweep import run_sweep
 from ...train import TrainConfig, autocast_dtype, count_params, evaluate, fit, resolve_device, seed_everything
 from .analysis import depth_pairs, pair_runs, truncation_check
@@ -117,33 +118,47 @@ def run_function(cfg: DeepShallowConfig):
 
 
 def step_times(cfg: DeepShallowConfig, device=None, batch_size: int = 256, min_run_time: float = 0.2,
-               blocks: int = 3):
+               blocks: int = 3, store=None) -> pd.DataFrame:
     """Milliseconds per training step (forward, backward, AdamW step) of both layouts of every architecture of the
-    grid, one model at a time on random inputs, in ``blocks`` interleaved rounds: one row per architecture, layout
-    and block (``analysis.step_ratios`` takes each layout's median over blocks).
+    grid: one row per architecture, layout and block (``analysis.step_ratios`` takes each layout's median over
+    blocks), with the ``hardware`` that timed them.
+
+    The timings are a stored run (``time_steps``) like any trained one, so a notebook rendered from stored runs
+    shows the timings of the machine that trained them instead of re-timing on the machine that renders; a new
+    store (``make reproduce``) times anew."""
+    if not isinstance(blocks, int) or blocks < 1:
+        raise ValueError(f"blocks={blocks!r} is not valid; it must be an integer >= 1")
+    device = cfg.resolved_device(device)
+    keys = [f for f in FACTORS if f not in ("lr", "train_size")]  # one timing per architecture
+    archs = list({tuple(c[k] for k in keys): {k: c[k] for k in keys} for c in cfg.configs(device)}.values())
+    job = dict(archs=archs, device=device.type, batch_size=batch_size, min_run_time=min_run_time, blocks=blocks)
+    r = run_or_load(time_steps, job, store=store)
+    if r["status"] != "ok":
+        raise RuntimeError(f"timing the training steps failed: {r['error']}")
+    return pd.DataFrame(r["rows"]).assign(hardware=r["hardware"])
+
+
+@versioned(1, name="deep_vs_shallow.step_times")
+def time_steps(job: dict) -> dict:
+    """Time every architecture of ``job["archs"]`` one model at a time on random inputs, in ``job["blocks"]``
+    interleaved rounds: ``rows`` (architecture, layout, block, ms_per_step) and the ``hardware``.
 
     The sweep's own seconds per epoch are shared with other runs when the ray executor packs several onto one GPU,
     so the speed claim is judged on these isolated timings (torch.utils.benchmark syncs CUDA and picks the count).
     Every round times every model once, so a slow spell of a shared machine (another process, a clock change)
-    lands on both layouts of an architecture instead of on one of them.
-    """
-    if not isinstance(blocks, int) or blocks < 1:
-        raise ValueError(f"blocks={blocks!r} is not valid; it must be an integer >= 1")
+    lands on both layouts of an architecture instead of on one of them."""
     # torch.utils.benchmark imports cpp_extension, which warns about a missing CUDA toolkit on CPU-only machines.
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     from torch.utils import benchmark
 
-    device = cfg.resolved_device(device)
-    keys = [f for f in FACTORS if f not in ("lr", "train_size")]  # one timing per architecture
-    configs = {tuple(c[k] for k in keys): c for c in cfg.configs(device)}  # one per architecture
-    steps = [(c, _step_fn(c, device, batch_size)) for c in configs.values()]
+    device = resolve_device(job["device"])
+    steps = [(c, _step_fn(c, device, job["batch_size"])) for c in job["archs"]]
     rows = []
-    for block in range(blocks):
+    for block in range(job["blocks"]):
         for c, step in steps:
-            t = benchmark.Timer("step()", globals={"step": step}).blocked_autorange(min_run_time=min_run_time)
-            rows.append({**{k: c[k] for k in keys}, "device": device.type, "block": block,
-                         "ms_per_step": 1e3 * t.median})
-    return pd.DataFrame(rows)
+            t = benchmark.Timer("step()", globals={"step": step}).blocked_autorange(min_run_time=job["min_run_time"])
+            rows.append({**c, "device": device.type, "block": block, "ms_per_step": 1e3 * t.median})
+    return {"rows": rows, "hardware": device_name(device)}
 
 
 def _step_fn(c: dict, device: torch.device, batch_size: int):
@@ -173,8 +188,8 @@ def run(cfg: DeepShallowConfig, store=None, device=None) -> Runs:
     """Everything the notebook and ``verdicts`` read, by name: ``grid``, every run of the profile's grid through the
     run store (finished runs load, failures are recorded; the config's factors beside each run's result columns);
     ``pairs`` (``analysis.pair_runs``) and ``depth`` (the depth experiment's finished pairs); ``truncation`` and
-    ``slopes`` (``analysis.truncation_check``, nothing trained); ``steps`` (``step_times``, measured live on
-    ``device``, so they differ from session to session) and ``device`` (its type)."""
+    ``slopes`` (``analysis.truncation_check``, nothing trained); ``steps`` (``step_times``, a stored run: timed on
+    ``device`` by the machine that made the store) and ``device`` (its type)."""
     device = cfg.resolved_device(device)
     fn = run_function(cfg)
     # the sweep comes first: bench.device_runs records it by replacing run_sweep and stopping there
@@ -184,6 +199,7 @@ def run(cfg: DeepShallowConfig, store=None, device=None) -> Runs:
     pairs = pair_runs(grid)
     curves, slopes = truncation_check()
     cuda = device.type == "cuda"
-    steps = step_times(cfg, device, batch_size=256 if cuda else 64, min_run_time=0.2 if cuda else 0.05, blocks=3)
+    steps = step_times(cfg, device, batch_size=256 if cuda else 64, min_run_time=0.2 if cuda else 0.05, blocks=3,
+                       store=store)
     return Runs(cfg, grid=grid, pairs=pairs, depth=depth_pairs(pairs, *depth_set(cfg.resolved_profile)),
                 truncation=curves, slopes=slopes, steps=steps, device=device.type)
