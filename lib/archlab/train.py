@@ -145,10 +145,20 @@ def _meta_cost(name: str, input_shape: tuple, kwargs: tuple) -> tuple:
     return (("params", count_params(m)), ("flops", count_flops(m, input_shape, device="meta")))
 
 
+class DeviceUnavailable(OSError):
+    """A run asks for a device this machine lacks. An OSError, so the store records it as the machine's failure
+    (retried on a machine that has the device), never as the run's result."""
+
+
 def resolve_device(device=None) -> torch.device:
+    """``device`` as a torch device (None: CUDA where there is one, else the CPU); a CUDA device on a machine
+    without CUDA is refused rather than silently trained on the CPU under a CUDA run's key."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    out = torch.device(device)
+    if out.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailable(f"device {str(device)!r} asked for, but this machine has no CUDA GPU (valid here: 'cpu')")
+    return out
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

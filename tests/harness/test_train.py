@@ -112,3 +112,21 @@ def test_flop_count_can_be_restricted_to_ops():
     conv, lin = 2 * (2 * 1 * 9) * 36, 2 * 72 * 3  # 2 FLOPs per multiply-add
     assert count_flops(m, (1, 8, 8), ops={"convolution"}) == conv
     assert count_flops(m, (1, 8, 8), ops={"convolution", "addmm"}) == conv + lin == count_flops(m, (1, 8, 8))
+
+
+def test_a_cuda_run_on_a_machine_without_cuda_is_the_machines_failure(store, monkeypatch):
+    """Refused before training, and recorded as "environment" (retried elsewhere), never trained on the CPU."""
+    from archlab.store import run_or_load, versioned
+    from archlab.train import DeviceUnavailable
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceUnavailable, match="'cuda'.*valid here: 'cpu'"):
+        resolve_device("cuda")
+    assert resolve_device("cpu").type == "cpu" and resolve_device(None).type == "cpu"
+
+    @versioned(1, name="test.needs_cuda")
+    def needs_cuda(c):
+        return {"device": str(resolve_device(c["device"]))}
+
+    r = run_or_load(needs_cuda, {"device": "cuda"}, store=store)
+    assert r["status"] == "environment" and "no CUDA GPU" in r["error"]

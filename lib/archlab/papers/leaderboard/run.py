@@ -24,7 +24,7 @@ from ...data import DeviceLoader, load_splits
 from ...runs import Runs, last_quarter_fall
 from ...store import versioned
 from ...sweep import run_sweep
-from ...train import TrainConfig, count_params, fit, seed_everything
+from ...train import TrainConfig, count_params, fit, resolve_device, seed_everything
 from .analysis import run_table
 from .budgets import forward_flops, model_step_flops, module_flops, step_flops
 from .growth import Inserter
@@ -38,10 +38,6 @@ def pooled(module: nn.Module, pool: int) -> nn.Module:
     """``module`` behind a k x k average pool of its input (k = 1: itself): the cpu profile's 16x16 first layer,
     applied after the 32x32 crop and flip so the augmentation keeps its strength."""
     return module if pool == 1 else nn.Sequential(nn.AvgPool2d(pool), module)
-
-
-def run_device(c: dict) -> torch.device:
-    return torch.device(c["device"] if c["device"] != "cuda" or torch.cuda.is_available() else "cpu")
 
 
 def load_data(c: dict):
@@ -114,7 +110,7 @@ def train_entry(config: dict) -> dict:
     train, test = load_data(c)
     shape = (train.sample_shape[0], *(s // c["pool"] for s in train.sample_shape[1:]))
     tc = TrainConfig.from_dict(c["train"])
-    device = run_device(c)
+    device = resolve_device(c["device"])
     seed_everything(tc.seed)
     net = build(c["model"], c["kwargs"], train.num_classes, train.sample_shape[0])
     hists, extra = _train(c, net, train, tc, device, shape)
