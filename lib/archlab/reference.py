@@ -2,7 +2,7 @@
 
 ``results/reference/<profile>/`` holds
 - ``runs.jsonl.xz``: every finished run of the store the results came from, one JSON row a line, sorted by key
-  (xz: the cpu profile's 518 runs are 20 MB as SQLite and about 2.7 MB here; learning curves are kept whole);
+  (xz, learning curves kept whole: the cpu profile's 2,088 runs are about 95 MB as SQLite and 14 MB here);
 - ``claims/<stem>.csv``: each notebook's claims table as exported; ``make reproduce`` overwrites
   ``results/<stem>/claims.csv``, these stay to compare against;
 - ``manifest.json``: the profile, and per notebook its run time, device, versions and code commit.
