@@ -73,7 +73,7 @@ def bench_packing(size: str, threads: int = 1, log=print) -> list[dict]:
 
         def make(seed, name=name, kwargs=kwargs):
             seed_everything(seed)
-            return create_model(name, num_classes=10, **kwargs)
+            return create_model(name, num_classes=10, input_shape=(3, 32, 32), **kwargs)
 
         r = packing_speedup(make, (3, 32, 32), batch, K=spec["K"], steps=spec["steps"], repeats=spec["repeats"],
                             threads=threads)

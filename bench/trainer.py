@@ -29,7 +29,7 @@ LR = 1e-3
 
 def _model(name: str, kwargs: dict, dev: torch.device, seed: int = 0):
     seed_everything(seed)
-    return create_model(name, num_classes=10, **kwargs).to(dev)
+    return create_model(name, num_classes=10, input_shape=(3, 32, 32), **kwargs).to(dev)
 
 
 def bare_loop(model, batches: list, cfg: TrainConfig, dev: torch.device) -> None:

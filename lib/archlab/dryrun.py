@@ -130,7 +130,7 @@ def _train_step(models: list, a: dict, num_classes: int, device) -> dict:
 
 
 def _short(kwargs: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items()) if k not in ("num_classes", "in_chans"))
+    return ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items()) if k not in ("num_classes", "input_shape"))
 
 
 def report(stem: str, profile: str, jobs: list[dict], max_rows: int = 40) -> pd.DataFrame:

@@ -128,10 +128,12 @@ def count_flops(model: nn.Module, input_shape: tuple, device=None, ops: set | No
 
 
 def model_cost(name: str, input_shape: tuple = (3, 32, 32), /, **kwargs) -> dict:
-    """``{"params", "flops"}`` of a registered model built on the meta device (no memory, no init): for matching
-    widths to a budget and projecting grids, where thousands of models are only counted. ``name`` and
-    ``input_shape`` are positional-only, so a model whose constructor itself takes ``input_shape`` (paper 2's
-    layouts) can receive it among ``kwargs``."""
+    """``{"params", "flops"}`` of a registered model built on the meta device (no memory, no init) and counted on
+    inputs of ``input_shape``: for matching widths to a budget and projecting grids, where thousands of models are
+    only counted. The factory gets ``input_shape`` too unless ``kwargs`` give its own (a benchmark job's ``kwargs``
+    are the factory's arguments; a flattening MLP is built for (1, 28, 28) and fed (784,)): ``name`` and
+    ``input_shape`` are positional-only for that."""
+    kwargs = {"input_shape": tuple(input_shape), **kwargs}
     frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))  # hashable
     return dict(_meta_cost(name, tuple(input_shape), frozen))
 
@@ -358,16 +360,10 @@ def _progress(total: int, verbose: bool | None):
 
 
 def model_kwargs(config: dict, train: ArrayDataset) -> dict:
-    """``config["model_kwargs"]`` plus what the data decides (``num_classes``, ``in_chans``, ``input_shape``), for
-    the factory arguments the registered model actually takes (not every family names its input the same way)."""
-    import inspect
-
-    from .models import model_entry
-
-    accepted = inspect.signature(model_entry(config["model"]).fn).parameters
-    implied = {"num_classes": train.num_classes, "in_chans": train.sample_shape[0] if train.is_image else None,
-               "input_shape": train.sample_shape}
-    return {**{k: v for k, v in implied.items() if k in accepted and v is not None}, **config.get("model_kwargs", {})}
+    """``config["model_kwargs"]`` plus what the data decides: ``num_classes`` and ``input_shape`` (one sample's
+    shape), which every registered factory takes (docs/harness-api.md)."""
+    return {"num_classes": train.num_classes, "input_shape": tuple(train.sample_shape),
+            **config.get("model_kwargs", {})}
 
 
 def training_result(hist: History, params: int, flops: int, sec_per_epoch: float, **extra) -> dict:
@@ -384,7 +380,7 @@ def run_training(config: dict) -> dict:
     ``config`` keys: ``model`` (registry name), ``model_kwargs`` (dict), ``dataset``, ``train_size``,
     ``test_size`` (None = whole split), ``data_seed``, ``train`` (a TrainConfig dict) and ``device``
     ("cpu"/"cuda"; part of the key because bf16 on a GPU and float32 on a CPU give different numbers).
-    ``num_classes``, ``in_chans`` and ``input_shape`` are filled in from the data for factories that take them.
+    ``num_classes`` and ``input_shape`` are filled in from the data.
     """
     from .data import load_splits
     from .models import create_model

@@ -23,7 +23,7 @@ import archlab.papers  # noqa: F401 - registers the papers' models (the deep-vs-
 SEEDS = (0, 1, 2)
 REL = 1e-9  # float64 rounding amplified by training stays below ~1e-13 here
 # small_cnn (conv + batch norm), and both deep-vs-shallow layouts (the sweep-throughput benchmark's models).
-MODELS = {"small_cnn": dict(in_chans=1, width=8, num_classes=10),
+MODELS = {"small_cnn": dict(input_shape=(1, 8, 8), width=8, num_classes=10),
           "parallel": dict(layers=3, filters=4, kernel=3, pool=2, input_shape=(1, 8, 8)),
           "sequential": dict(layers=3, filters=4, kernel=3, pool=2, input_shape=(1, 8, 8))}
 

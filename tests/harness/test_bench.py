@@ -140,7 +140,7 @@ def test_compiled_fit_matches_eager_fit():
     hists = []
     for mode in ("off", "default"):
         seed_everything(0)
-        model = create_model("small_cnn", in_chans=1, width=8)
+        model = create_model("small_cnn", input_shape=(1, 8, 8), width=8)
         hists.append(fit(model, tr, te, TrainConfig(epochs=2, batch_size=64, lr=3e-3, compile=mode, precision="fp64")))
     eager, compiled = hists
     assert compiled.status == "ok"

@@ -25,7 +25,7 @@ def test_every_architecture_of_the_big_profiles_builds_and_steps(paper, profile)
 
 
 def test_dry_run_refuses_a_model_that_cannot_step():
-    bad = [dict(model="small_cnn", kwargs={"width": 8, "in_chans": 3}, shape=(1, 8, 8), dataset="digits",
+    bad = [dict(model="small_cnn", kwargs={"width": 8, "input_shape": (3, 8, 8)}, shape=(1, 8, 8), dataset="digits",
                 batch_size=4, epochs=1)]  # three input channels declared, one given
     with pytest.raises(RuntimeError, match="small_cnn"):
         dry_run(bad)
@@ -71,8 +71,8 @@ def test_dry_run_reports_a_model_vmap_cannot_train():
 
 
 def test_jobs_without_a_recipe_train_in_their_own_loop():
-    table = dry_run([dict(model="small_cnn", kwargs={"width": 4, "in_chans": 1}, shape=(1, 8, 8), dataset="digits",
-                          batch_size=4, epochs=1)])
+    table = dry_run([dict(model="small_cnn", kwargs={"width": 4, "input_shape": (1, 8, 8)}, shape=(1, 8, 8),
+                          dataset="digits", batch_size=4, epochs=1)])
     assert table.optimizer.tolist() == ["own loop"] and table.precision.tolist() == ["fp32"]
 
 

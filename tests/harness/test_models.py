@@ -14,9 +14,7 @@ CLASSES = 7  # not the datasets' 10 or 2, so a hard-coded head size shows
 
 def _build(name):
     entry = model_entry(name)
-    kwargs = dict(entry.test_kwargs)
-    if "num_classes" in inspect.signature(entry.fn).parameters:
-        kwargs["num_classes"] = CLASSES
+    kwargs = {**entry.test_kwargs, "input_shape": entry.input_shape, "num_classes": CLASSES}
     torch.manual_seed(0)
     return entry, create_model(name, **kwargs)
 
@@ -36,8 +34,12 @@ def test_forward_backward_no_nan(name):
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_every_model_takes_num_classes(name):
-    assert "num_classes" in inspect.signature(model_entry(name).fn).parameters, name
+def test_every_model_takes_input_shape_and_num_classes(name):
+    """The one keyword contract (docs/harness-api.md): the harness passes the data's sample shape and classes to
+    every factory by these names, and nothing else about the input."""
+    params = inspect.signature(model_entry(name).fn).parameters
+    assert "input_shape" in params and "num_classes" in params, name
+    assert not {"in_chans", "in_features", "image_size"} & set(params), name
 
 
 def test_families_are_the_papers():

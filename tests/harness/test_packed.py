@@ -21,13 +21,13 @@ import archlab.papers  # noqa: F401 - registers the papers' models
 
 SEEDS = (0, 1, 2)
 REL = 1e-9
-SMALL = dict(widths=(4, 8, 8), blocks=1, stem_stride=2, in_chans=1)  # paper 1's macro, tiny
+SMALL = dict(widths=(4, 8, 8), blocks=1, stem_stride=2, input_shape=(1, 8, 8))  # paper 1's macro, tiny
 # One per family the packing rules cover: plain convs + BN + head (ResNet, paper 1's E2 net), channel split + cat
 # (CSP fusion), channel slicing (PRN), many-way concatenation (ELAN, VoVNet), paper 3's SE arm (squeeze-excite:
 # pooling, two linear layers, a channel-wise product), the harness's small_cnn.
 FAMILIES = {"gp_resnet": SMALL, "gp_resnet_sg_block": SMALL, "gp_csp_fusion": SMALL, "gp_prn": {**SMALL, "rho": 0.5},
-            "gp_elan": SMALL, "gp_vovnet": SMALL, "mp_se_net": dict(widths=(4, 8, 8), stem=4, in_chans=1),
-            "small_cnn": dict(in_chans=1, width=8)}
+            "gp_elan": SMALL, "gp_vovnet": SMALL, "mp_se_net": dict(widths=(4, 8, 8), stem=4, input_shape=(1, 8, 8)),
+            "small_cnn": dict(input_shape=(1, 8, 8), width=8)}
 
 
 def _models(name, seeds=SEEDS):
@@ -108,8 +108,8 @@ def test_unsupported_models_are_refused_before_training():
 
 
 def test_speedup_probe_reports_both_sides():
-    r = packing_speedup(lambda s: create_model("gp_resnet", num_classes=10, **{**SMALL, "in_chans": 3}), (3, 16, 16),
-                        8, K=2, steps=2, repeats=1)
+    r = packing_speedup(lambda s: create_model("gp_resnet", num_classes=10, **{**SMALL, "input_shape": (3, 16, 16)}),
+                        (3, 16, 16), 8, K=2, steps=2, repeats=1)
     assert r["single_s"] > 0 and r["packed_s"] > 0 and r["speedup"] > 0
 
 

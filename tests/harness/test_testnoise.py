@@ -12,7 +12,7 @@ from archlab.train import evaluate, seed_everything
 def test_bits_round_trip_and_match_evaluate():
     _, te = load_splits("digits", train_size=100, test_size=203)  # 203: not a multiple of 8
     seed_everything(0)
-    model = create_model("small_cnn", in_chans=1, width=4)
+    model = create_model("small_cnn", input_shape=(1, 8, 8), width=4)
     bits = testnoise.correct_bits(model, te)
     v = testnoise.unpack(bits, len(te))
     assert v.shape == (203,) and v.dtype == bool

@@ -15,7 +15,7 @@ from archlab.train import History, TrainConfig, autocast_dtype, count_flops, cou
 def _digits_run(**overrides):
     tr, te = load_splits("digits", train_size=400, test_size=200)
     seed_everything(0)
-    model = create_model("small_cnn", in_chans=1, width=8)
+    model = create_model("small_cnn", input_shape=(1, 8, 8), width=8)
     cfg = TrainConfig.from_dict({"epochs": 3, "batch_size": 64, "lr": 3e-3, "seed": 0, **overrides})
     return model, fit(model, tr, te, cfg), te
 
@@ -90,8 +90,8 @@ def test_run_training_returns_plain_data():
     assert len(res["history"]["epochs"]) == 1
 
 
-def test_run_training_fills_only_the_arguments_a_factory_takes():
-    # paper 2's models take input_shape, not in_chans
+def test_run_training_fills_the_input_shape_and_classes_from_the_data():
+    # every factory takes input_shape and num_classes: a conv net on digits (1x8x8) and paper 2's layouts alike
     res = run_training({"model": "parallel", "model_kwargs": {"layers": 2, "filters": 4}, "dataset": "digits",
                         "train_size": 100, "test_size": 50, "train": {"epochs": 1, "batch_size": 50}})
     assert res["status"] == "ok" and res["params"] > 0

@@ -7,6 +7,10 @@ a paper's models register when its package is imported, and ``import archlab.pap
 so ``list_models()`` then sees all of them. The registry also records the input shape a factory expects, so
 one generic test (tests/harness/test_models.py) runs forward/backward on every registered model without
 per-model code.
+
+Every factory takes ``input_shape`` (one sample's shape: (C, H, W) for images, ``(2,)`` for spirals) and
+``num_classes``, the one pair of names for what the data decides (docs/harness-api.md); it derives what it needs
+(channels ``input_shape[0]``, features ``math.prod(input_shape)``, side ``input_shape[-1]``).
 """
 from __future__ import annotations
 
@@ -33,7 +37,8 @@ _REGISTRY: dict[str, ModelEntry] = {}
 
 
 def register_model(fn=None, *, name=None, input_shape=(3, 32, 32), test_kwargs=None):
-    """Decorator registering a factory ``fn(**kwargs) -> nn.Module`` under ``name`` (default: fn name)."""
+    """Decorator registering a factory ``fn(**kwargs) -> nn.Module`` under ``name`` (default: fn name).
+    ``input_shape`` is the sample shape the generic model test builds (``fn(input_shape=...)``) and feeds it at."""
 
     def wrap(f):
         key = name or f.__name__

@@ -32,7 +32,7 @@ def test_op22_by_fft_is_the_squared_largest_singular_value_of_the_conv_operator(
 
 def test_vgg_sensitivities_both_norms_and_the_input_sizes():
     torch.manual_seed(1)
-    m = create_model("growing_vgg", widths=(4, 8, 8), image_size=16).double()
+    m = create_model("growing_vgg", widths=(4, 8, 8), input_shape=(3, 16, 16)).double()
     x, y = torch.randn(8, 3, 16, 16, dtype=torch.float64), torch.randint(10, (8,))
     grads, sizes, _ = virtual_gradients(m, (x, y))
     assert sizes == [(16, 16), (8, 8), (4, 4)] and [g.shape[0] for g in grads] == [4, 8, 8]

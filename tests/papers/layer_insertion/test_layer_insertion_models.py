@@ -80,7 +80,7 @@ def test_resnet_requires_equal_widths():
 @pytest.mark.parametrize("name", ["growing_fnn_mnist", "growing_resnet_cifar"])
 def test_image_variants_flatten_their_input(name):
     entry = model_entry(name)
-    m = create_model(name, **entry.test_kwargs)
+    m = create_model(name, input_shape=entry.input_shape, **entry.test_kwargs)
     assert m(torch.randn(2, *entry.input_shape)).shape == (2, 10)
 
 
@@ -90,7 +90,7 @@ def test_image_variants_flatten_their_input(name):
 def test_vgg_dirac_candidates_preserve_the_loss_at_every_position():
     """float64, so the check is about the construction, not about conv algorithms' rounding."""
     torch.manual_seed(0)
-    m = create_model("growing_vgg", widths=(8, 16, 16), image_size=16).double()
+    m = create_model("growing_vgg", widths=(8, 16, 16), input_shape=(3, 16, 16)).double()
     x, y = torch.randn(16, 3, 16, 16, dtype=torch.float64), torch.randint(10, (16,))
     loss = torch.nn.functional.cross_entropy(m(x), y)
     cands = m.candidates()
@@ -110,7 +110,7 @@ def test_vgg_big_net_is_the_small_net_grown_at_position_0_with_random_init():
     with pytest.raises(ValueError, match="conv stage"):
         small.grow(3)
     with pytest.raises(ValueError, match="divisible"):
-        create_model("growing_vgg", image_size=20)
+        create_model("growing_vgg", input_shape=(3, 20, 20))
 
 
 def test_vgg_flops_match_the_spec():

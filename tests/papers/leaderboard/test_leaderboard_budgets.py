@@ -69,7 +69,7 @@ def test_the_sensitivity_pass_costs_more_than_a_forward_pass_of_the_extended_net
     assert budgets.sensitivity_flops(net, (3, 16, 16)) > m.flops
     assert budgets.module_flops(net, (3, 16, 16)) == m.flops
     with torch.device("meta"):
-        grown = models.build("growing_vgg", m.kwargs).grow(0)
+        grown = models.build("growing_vgg", m.kwargs, input_shape=(3, 16, 16)).grow(0)
     assert budgets.module_flops(grown, (3, 16, 16)) > m.flops
 
 

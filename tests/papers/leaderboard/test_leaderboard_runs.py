@@ -47,7 +47,7 @@ def test_sensli_grows_once_halfway_and_counts_its_sensitivity_pass():
 def test_a_spare_gets_no_update_before_its_insertion_and_the_insertion_keeps_the_function():
     torch.manual_seed(0)
     m = match("sensli", 290_000, (3, 16, 16))
-    net = build("growing_vgg", m.kwargs).double()
+    net = build("growing_vgg", m.kwargs, input_shape=(3, 16, 16)).double()
     grow = Growable(net).double()
     opt = torch.optim.SGD(grow.parameters(), lr=0.1, momentum=0.9)
     spare = [p.detach().clone() for p in grow.spares.parameters()]

@@ -119,7 +119,7 @@ def parameter_count(layers: int, filters: int, kernel: int, pool: int, input_sha
     return stem + body + n_in * num_classes + num_classes
 
 
-_TEST_KWARGS = dict(layers=2, filters=4, kernel=3, pool=2, batchnorm=True, input_shape=(1, 8, 8), num_classes=10)
+_TEST_KWARGS = dict(layers=2, filters=4, kernel=3, pool=2, batchnorm=True)
 
 
 @register_model(input_shape=(1, 8, 8), test_kwargs=_TEST_KWARGS)

@@ -32,7 +32,7 @@ def _job(c: dict) -> dict:
     d, t = c["dataset"], c["train"]
     info = dataset_info(d)
     shape = tuple(info["shape"])
-    kwargs = {**c["model_kwargs"], "num_classes": info["classes"], "in_chans": shape[0]}
+    kwargs = {**c["model_kwargs"], "num_classes": info["classes"], "input_shape": shape}
     job = dict(model=c["model"], kwargs=kwargs, shape=shape, dataset=d, batch_size=t["batch_size"],
                epochs=t["epochs"], evals=-(-t["epochs"] // t.get("eval_every", 1)))
     job.update({k: v for k, v in (("n_train", c["train_size"]), ("n_test", c["test_size"])) if v})

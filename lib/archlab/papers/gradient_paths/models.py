@@ -75,14 +75,15 @@ def _half(c: int, ratio: float) -> int:
     return max(1, int(round(c * ratio)))
 
 
-def _net(body, widths, blocks, num_classes, in_chans, stem_stride=1):
-    return GradPathNet(body, widths, blocks, num_classes, in_chans, stem_stride=stem_stride)
+def _net(body, widths, blocks, num_classes, input_shape, stem_stride=1):
+    """The macro on inputs of ``input_shape`` (C, H, W): only the channels matter (global pooling at the end)."""
+    return GradPathNet(body, widths, blocks, num_classes, input_shape[0], stem_stride=stem_stride)
 
 
 def _family(body, doc: str):
     """A factory with the macro's common signature for a stage body ``body(c, n)`` without extra options."""
-    def factory(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, stem_stride=1):
-        return _net(body, widths, blocks, num_classes, in_chans, stem_stride)
+    def factory(widths=(32, 64, 128), blocks=2, num_classes=10, input_shape=(3, 32, 32), stem_stride=1):
+        return _net(body, widths, blocks, num_classes, input_shape, stem_stride)
 
     factory.__doc__ = doc
     return factory
@@ -102,38 +103,41 @@ for _name, (_body, _doc) in FIXED_BODIES.items():
 
 
 @register_model(test_kwargs=TEST_KWARGS)
-def gp_prn(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, rho=0.5, stem_stride=1):
+def gp_prn(widths=(32, 64, 128), blocks=2, num_classes=10, input_shape=(3, 32, 32), rho=0.5, stem_stride=1):
     """Partial residual: the identity reaches only the first floor(rho*C) channels; params equal ResNet's."""
     if not 0.0 <= rho <= 1.0:
         raise ValueError(f"rho={rho!r} must lie in [0, 1]")
-    return _net(lambda c, n: ResStage(c, n, "prn", rho), widths, blocks, num_classes, in_chans, stem_stride)
+    return _net(lambda c, n: ResStage(c, n, "prn", rho), widths, blocks, num_classes, input_shape, stem_stride)
 
 
 @register_model(test_kwargs=TEST_KWARGS)
-def gp_vovnet(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, mid_ratio=0.5, stem_stride=1):
+def gp_vovnet(widths=(32, 64, 128), blocks=2, num_classes=10, input_shape=(3, 32, 32), mid_ratio=0.5, stem_stride=1):
     """VoVNet-V1: ``blocks`` OSA modules per stage, each with its own transition (m = mid_ratio * C)."""
-    return _net(lambda c, n: OSAStage(c, n, _half(c, mid_ratio)), widths, blocks, num_classes, in_chans, stem_stride)
+    return _net(lambda c, n: OSAStage(c, n, _half(c, mid_ratio)), widths, blocks, num_classes, input_shape, stem_stride)
 
 
 @register_model(test_kwargs=TEST_KWARGS)
-def gp_vovnet_elan(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, mid_ratio=0.5, stem_stride=1):
+def gp_vovnet_elan(widths=(32, 64, 128), blocks=2, num_classes=10, input_shape=(3, 32, 32), mid_ratio=0.5,
+                   stem_stride=1):
     """VoVNet re-planned the ELAN way (Table 4): the OSA conv chain with only the stage's last transition."""
-    return _net(lambda c, n: VoVELANStage(c, n, _half(c, mid_ratio)), widths, blocks, num_classes, in_chans, stem_stride)
+    return _net(lambda c, n: VoVELANStage(c, n, _half(c, mid_ratio)), widths, blocks, num_classes, input_shape, stem_stride)
 
 
 @register_model(test_kwargs=TEST_KWARGS)
-def gp_elan(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, hidden_ratio=0.5, convs=2, stem_stride=1):
+def gp_elan(widths=(32, 64, 128), blocks=2, num_classes=10, input_shape=(3, 32, 32), hidden_ratio=0.5, convs=2,
+            stem_stride=1):
     """ELAN, "stack in computational block": ``blocks`` blocks of ``convs`` 3x3 convs share one transition."""
-    return _net(lambda c, n: ELANStage(c, n, _half(c, hidden_ratio), convs), widths, blocks, num_classes, in_chans, stem_stride)
+    return _net(lambda c, n: ELANStage(c, n, _half(c, hidden_ratio), convs), widths, blocks, num_classes, input_shape, stem_stride)
 
 
 @register_model(test_kwargs=TEST_KWARGS)
-def gp_csp_elan(widths=(32, 64, 128), blocks=2, num_classes=10, in_chans=3, hidden_ratio=0.5, inner=1, stem_stride=1):
+def gp_csp_elan(widths=(32, 64, 128), blocks=2, num_classes=10, input_shape=(3, 32, 32), hidden_ratio=0.5, inner=1,
+                stem_stride=1):
     """CSP-ELAN (GELAN without re-parameterisation): units of [fusion-first CSP (``inner`` blocks), CBA3]."""
     def body(c, n):
         h = _half(c, hidden_ratio)
         return CSPELANStage(c, n, h + h % 2, inner)  # the inner CSP split needs an even width
-    return _net(body, widths, blocks, num_classes, in_chans, stem_stride)
+    return _net(body, widths, blocks, num_classes, input_shape, stem_stride)
 
 
 class Fig7Net(nn.Module):

@@ -16,13 +16,13 @@ from ...sweep import group_units
 from .grid import FAMILIES, make_config, training_configs
 
 
-def _make(c: dict, classes: int = 10, chans: int = 3):
+def _make(c: dict, classes: int = 10, input_shape: tuple = (3, 32, 32)):
     from ...models import create_model
     from ...train import seed_everything
 
     def make(seed):
         seed_everything(seed)
-        return create_model(c["model"], num_classes=classes, in_chans=chans, **c["model_kwargs"])
+        return create_model(c["model"], num_classes=classes, input_shape=input_shape, **c["model_kwargs"])
 
     return make
 
@@ -42,8 +42,9 @@ def savings(profile: str = "cpu", steps: int = 6, repeats: int = 2, threads: int
         run_steps = t["epochs"] * math.ceil(n / t["batch_size"])
         if log:
             log(f"{FAMILIES[c['model']]} {c['model_kwargs']} K={K}")
-        r = packing_speedup(_make(c), (3, 32, 32), min(t["batch_size"], n), K=K, steps=steps, repeats=repeats,
-                            threads=threads) if K > 1 else {"speedup": None}
+        shape = (3, 32, 32)
+        r = packing_speedup(_make(c, input_shape=shape), shape, min(t["batch_size"], n), K=K, steps=steps,
+                            repeats=repeats, threads=threads) if K > 1 else {"speedup": None}
         single = r.get("single_s", math.nan)
         one = K * run_steps * single if K > 1 else math.nan
         packed = run_steps * r["packed_s"] if speedup_pays(r) else one

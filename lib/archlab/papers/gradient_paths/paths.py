@@ -270,6 +270,7 @@ def analyse(model: nn.Module, input_shape=(3, 32, 32)) -> PathReport:
 
 
 def analyse_registered(name: str, **kwargs) -> PathReport:
-    """Analyse a registered model at its registered input shape."""
+    """Analyse a registered model built with ``kwargs``, on ``input_shape`` if given, else its registered one."""
     from ...models import create_model, model_entry
-    return analyse(create_model(name, **kwargs), model_entry(name).input_shape)
+    shape = tuple(kwargs.pop("input_shape", model_entry(name).input_shape))
+    return analyse(create_model(name, input_shape=shape, **kwargs), shape)

@@ -35,7 +35,7 @@ def _prepare(config: dict, train, seed: int):
 
     device = config.get("device", "cpu")
     seed_everything(seed)
-    model = create_model(config["model"], num_classes=train.num_classes, in_chans=train.sample_shape[0],
+    model = create_model(config["model"], num_classes=train.num_classes, input_shape=train.sample_shape,
                          **config["model_kwargs"])
     params, flops = count_params(model), count_flops(model, train.sample_shape)
     paths = analyse(model, train.sample_shape)
@@ -119,7 +119,7 @@ def _train_group(configs: list[dict], fit_group, refused: type, probe: bool = Fa
         return prep["model"], prep
 
     def spec(cc):
-        return cc["model"], {**cc["model_kwargs"], "num_classes": train.num_classes, "in_chans": train.sample_shape[0]}
+        return cc["model"], {**cc["model_kwargs"], "num_classes": train.num_classes, "input_shape": train.sample_shape}
 
     return train_group(configs, train_run, train, test, train_config=lambda cc: TrainConfig.from_dict(cc["train"]),
                        build=build, spec=spec if probe else None, fit_group=fit_group, refused=refused,

@@ -111,7 +111,7 @@ def conv_shares(m: dict) -> dict:
     from ...train import count_flops
 
     shape = dataset_info(m["dataset"], **m["data_kw"])["shape"]
-    net = create_model("growing_vgg", in_chans=shape[0], image_size=shape[-1], widths=tuple(m["widths"]))
+    net = create_model("growing_vgg", input_shape=tuple(shape), widths=tuple(m["widths"]))
     params = sum(p.numel() for p in net.parameters())
     conv = sum(p.numel() for mod in net.modules() if isinstance(mod, nn.Conv2d) for p in mod.parameters())
     flops = count_flops(net, shape)

@@ -43,7 +43,7 @@ def cnn_job(c: dict) -> dict:
     shape = info["shape"]
     n_train, n_test = (min(n, size or n) for n, size in zip((info["n_train"], info["n_test"]),
                                                             (c["train_size"], c["test_size"])))
-    kw = dict(in_chans=shape[0], image_size=shape[-1], widths=tuple(c["widths"]), num_classes=info["classes"])
+    kw = dict(input_shape=tuple(shape), widths=tuple(c["widths"]), num_classes=info["classes"])
     small, grown, extended = ({**kw, "depths": dd} for dd in ((1, 1, 1), BIG_DEPTHS, (2, 2, 2)))
     final_evals = 1 + n_train / n_test
     if c["method"] in CNN_SELECT:
@@ -66,7 +66,7 @@ def growth_job(c: dict) -> dict:
     batch = c["batch_size"] or n_train  # 0: full-batch GD
     widths = start_widths(c)
     bounds = [0, *(c["insert_at"] if c["method"] in GROWING else ()), c["epochs"]]
-    kw = dict(in_features=math.prod(shape), num_classes=classes)
+    kw = dict(input_shape=tuple(shape), num_classes=classes)
     phases = []
     for k, (start, end) in enumerate(zip(bounds[:-1], bounds[1:])):
         # Each insertion adds one layer of the (common) width; train_growing evaluates on the test set every

@@ -21,6 +21,8 @@ The v2 CNN (a growing VGG with Dirac-initialised conv candidates) subclasses ``G
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 
@@ -156,22 +158,23 @@ def _out_width(m: nn.Module) -> int:
 
 
 @register_model(input_shape=(2,), test_kwargs=dict(widths=(3, 3)))
-def growing_fnn(in_features: int = 2, widths=(5,), num_classes: int = 2) -> GrowingFNN:
+def growing_fnn(input_shape: tuple = (2,), widths=(5,), num_classes: int = 2) -> GrowingFNN:
     """The authors' spirals FNN (default [5]: 27 parameters)."""
-    return GrowingFNN(in_features, widths, num_classes)
+    return GrowingFNN(math.prod(input_shape), widths, num_classes)
 
 
 @register_model(input_shape=(2,), test_kwargs=dict(widths=(3, 3)))
-def growing_resnet(in_features: int = 2, widths=(3, 3), num_classes: int = 2) -> GrowingResNet:
+def growing_resnet(input_shape: tuple = (2,), widths=(3, 3), num_classes: int = 2) -> GrowingResNet:
     """The authors' spirals res2 (default [3, 3]: 38 parameters)."""
-    return GrowingResNet(in_features, widths, num_classes)
+    return GrowingResNet(math.prod(input_shape), widths, num_classes)
 
 
 @register_model(input_shape=(1, 28, 28), test_kwargs=dict(widths=(8, 8)))
-def growing_fnn_mnist(in_features: int = 784, widths=(64, 64), num_classes: int = 10) -> GrowingFNN:
-    return GrowingFNN(in_features, widths, num_classes)
+def growing_fnn_mnist(input_shape: tuple = (1, 28, 28), widths=(64, 64), num_classes: int = 10) -> GrowingFNN:
+    return GrowingFNN(math.prod(input_shape), widths, num_classes)
 
 
 @register_model(input_shape=(3, 32, 32), test_kwargs=dict(widths=(8, 8)))
-def growing_resnet_cifar(in_features: int = 3072, widths=(256, 256, 256), num_classes: int = 10) -> GrowingResNet:
-    return GrowingResNet(in_features, widths, num_classes)
+def growing_resnet_cifar(input_shape: tuple = (3, 32, 32), widths=(256, 256, 256),
+                         num_classes: int = 10) -> GrowingResNet:
+    return GrowingResNet(math.prod(input_shape), widths, num_classes)

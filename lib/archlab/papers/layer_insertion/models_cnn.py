@@ -96,8 +96,11 @@ class GrowingVGG(GrowingNet):
         return self
 
 
-@register_model(input_shape=(3, 16, 16), test_kwargs=dict(widths=(4, 4, 8), image_size=16))
-def growing_vgg(in_chans: int = 3, image_size: int = 32, widths=(64, 128, 256), depths=(1, 1, 1),
+@register_model(input_shape=(3, 16, 16), test_kwargs=dict(widths=(4, 4, 8)))
+def growing_vgg(input_shape: tuple = (3, 32, 32), widths=(64, 128, 256), depths=(1, 1, 1),
                 num_classes: int = 10) -> GrowingVGG:
-    """The authors' v2 CIFAR-10 VGG; ``depths=(2, 1, 1)`` is their big net (a second conv in stage 0)."""
-    return GrowingVGG(in_chans, widths, num_classes, depths, image_size)
+    """The authors' v2 CIFAR-10 VGG on square images of ``input_shape`` (C, S, S); ``depths=(2, 1, 1)`` is their
+    big net (a second conv in stage 0)."""
+    if len(input_shape) != 3 or input_shape[-2] != input_shape[-1]:
+        raise ValueError(f"input_shape={tuple(input_shape)} must be (channels, side, side): square images")
+    return GrowingVGG(input_shape[0], widths, num_classes, depths, input_shape[-1])

@@ -21,7 +21,6 @@ sensitivity pass). Profiles and run times: ``grid``.
 """
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 
 import torch
@@ -63,7 +62,7 @@ def mlp_setup(c: dict):
     train, test = load_splits(c["dataset"], train_size=c["train_size"], seed=0, **c["data_kw"])
     device = torch.device(c["device"])
     seed_everything(c["seed"] + (LARGE_SEED_OFFSET if c["method"].startswith("large") else 0))
-    model = create_model(f"growing_{c['arch']}", in_features=math.prod(train.sample_shape), widths=start_widths(c),
+    model = create_model(f"growing_{c['arch']}", input_shape=train.sample_shape, widths=start_widths(c),
                          num_classes=train.num_classes).to(device)
     loader = DeviceLoader(train, c["batch_size"] or len(train), device=device, seed=c["seed"])
 
@@ -142,8 +141,7 @@ def _cnn_growth(c: dict) -> dict:
     device = torch.device(c["device"])
     method = c["method"]
     seed_everything(c["seed"] + (BIG_SEED_OFFSET if method == "large" else 0))
-    channels, size = train.sample_shape[0], train.sample_shape[-1]
-    model = create_model("growing_vgg", in_chans=channels, image_size=size, widths=tuple(c["widths"]),
+    model = create_model("growing_vgg", input_shape=train.sample_shape, widths=tuple(c["widths"]),
                          depths=BIG_DEPTHS if method == "large" else (1, 1, 1), num_classes=train.num_classes)
     model = model.to(device)
     params_start = count_params(model)

@@ -43,7 +43,7 @@ class Match:
 
 def meta_model(model: str, kwargs: dict, shape: tuple):
     with torch.device("meta"):
-        return build(model, kwargs, in_chans=shape[0])
+        return build(model, kwargs, input_shape=shape)
 
 
 def _sizes(e: Entry, s: float, shape: tuple) -> tuple[int, int]:

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from ...dryrun_train import with_recipes
 from .grid import make_config
+from .models import factory_args
 
 
-def _phases(c: dict) -> list[dict] | None:
+def _phases(c: dict, kwargs: dict) -> list[dict] | None:
     epochs = c["train"]["epochs"]
     if c["method"] == "ensemble":
-        member = {k: v for k, v in c["kwargs"].items() if k != "members"}
-        return [dict(model="mp_plain_net", kwargs=member, epochs=epochs)] * c["kwargs"]["members"]
+        member = {k: v for k, v in kwargs.items() if k != "members"}
+        return [dict(model="mp_plain_net", kwargs=member, epochs=epochs)] * kwargs["members"]
     if c["method"] == "sensli":
         t = c["insert_at"]
-        grown = dict(c["kwargs"], depths=(2, 1, 1))
-        return [dict(kwargs=c["kwargs"], epochs=t), dict(kwargs=grown, epochs=epochs - t)]
+        grown = dict(kwargs, depths=(2, 1, 1))
+        return [dict(kwargs=kwargs, epochs=t), dict(kwargs=grown, epochs=epochs - t)]
     return None
 
 
@@ -41,9 +42,10 @@ def dry_jobs(profile: str = "paper", **params) -> list[dict]:
 
 
 def _job(c: dict, shape) -> dict:
-    job = dict(model=c["model"], kwargs=c["kwargs"], shape=shape, dataset=c["dataset"],
+    kwargs = factory_args(c["kwargs"], shape)  # the factory's arguments: the stored kwargs on ``shape``, 10 classes
+    job = dict(model=c["model"], kwargs=kwargs, shape=shape, dataset=c["dataset"],
                batch_size=c["train"]["batch_size"], epochs=c["train"]["epochs"])
-    phases = _phases(c)
+    phases = _phases(c, kwargs)
     if phases:
         job["phases"] = phases
     if c["train_size"]:

@@ -92,8 +92,14 @@ def entry(name: str) -> Entry:
     return ENTRIES[name]
 
 
+STORED_INPUT = ("input_shape", "image_size")
+
+
 def factory_kwargs(e: Entry, s: float, shape: tuple) -> dict:
-    """The registered factory's arguments for entry ``e`` at scale ``s`` (an int F for "filters") on ``shape``."""
+    """The stored ``kwargs`` of entry ``e`` at scale ``s`` (an int F for "filters") on ``shape``: the registered
+    factory's arguments but for the input shape and classes, which :func:`build` adds. Paper 2's entries and the
+    SensLI VGG also carry their input size (``input_shape``, ``image_size``; ``STORED_INPUT``): runs are keyed by
+    their config, so those stay where they were stored, and :func:`build` checks them against the shape it is given."""
     kw = dict(e.fixed)
     if e.knob == "filters":
         return {**kw, "filters": int(s), "input_shape": tuple(shape)}
@@ -104,16 +110,25 @@ def factory_kwargs(e: Entry, s: float, shape: tuple) -> dict:
     if e.model == "mp_sk_net":  # SK's attention floor L=32 at widths (32, 64, 128), scaled with them (paper 3)
         kw["sk_min_hidden"] = max(4, 32 * widths[-1] // 128)
     if e.model == "growing_vgg":
-        kw["image_size"] = shape[-1]
+        kw["image_size"] = shape[-1]  # stored, see STORED_INPUT
     return kw
 
 
-def build(model: str, kwargs: dict, num_classes: int = 10, in_chans: int = 3) -> nn.Module:
-    """The registered model with the data's classes and channels."""
-    extra = {"num_classes": num_classes, "in_chans": in_chans}
-    if model in ("sequential", "parallel"):
-        extra.pop("in_chans")  # paper 2 takes the whole input_shape
-    return create_model(model, **kwargs, **extra)
+def factory_args(kwargs: dict, input_shape: tuple = (3, 32, 32), num_classes: int = 10) -> dict:
+    """A run's stored ``kwargs`` as the registered factory's arguments on inputs of ``input_shape`` (what the first
+    layer sees: the profile's input pooling applied) with ``num_classes``: the stored input size (``STORED_INPUT``)
+    replaced by ``input_shape``, refused where the two disagree."""
+    shape = tuple(input_shape)
+    stored_shape = tuple(kwargs.get("input_shape", shape))
+    if stored_shape != shape or kwargs.get("image_size", shape[-1]) != shape[-1]:
+        raise ValueError(f"kwargs {kwargs} were stored for another input than {shape}")
+    kw = {k: v for k, v in kwargs.items() if k not in STORED_INPUT}
+    return {**kw, "input_shape": shape, "num_classes": num_classes}
+
+
+def build(model: str, kwargs: dict, num_classes: int = 10, input_shape: tuple = (3, 32, 32)) -> nn.Module:
+    """The registered model of a run's stored ``kwargs`` with the data's classes, on inputs of ``input_shape``."""
+    return create_model(model, **factory_args(kwargs, input_shape, num_classes))
 
 
 class Growable(nn.Module):

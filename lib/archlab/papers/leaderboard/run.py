@@ -112,7 +112,7 @@ def train_entry(config: dict) -> dict:
     tc = TrainConfig.from_dict(c["train"])
     device = resolve_device(c["device"])
     seed_everything(tc.seed)
-    net = build(c["model"], c["kwargs"], train.num_classes, train.sample_shape[0])
+    net = build(c["model"], c["kwargs"], train.num_classes, shape)
     hists, extra = _train(c, net, train, tc, device, shape)
     curve = _curve(hists)
     status = "diverged" if any(h.status != "ok" for h in hists) else "ok"

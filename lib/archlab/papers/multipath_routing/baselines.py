@@ -96,25 +96,26 @@ class SinglePathNet(nn.Module):
 
 @register_model(test_kwargs=_SMALL)
 def mp_plain_net(widths=(32, 64, 128), stem: int = 32, convs_per_stage: int = 2, width_mult: float = 1.0,
-                 num_classes: int = 10, in_chans: int = 3, pool_input: int = 1) -> SinglePathNet:
+                 num_classes: int = 10, input_shape: tuple = (3, 32, 32), pool_input: int = 1) -> SinglePathNet:
     """Single-path base; ``width_mult`` gives the wide baselines, ``convs_per_stage`` the deeper one."""
-    return SinglePathNet("conv", widths, stem, convs_per_stage, width_mult, num_classes, in_chans,
+    return SinglePathNet("conv", widths, stem, convs_per_stage, width_mult, num_classes, input_shape[0],
                          pool_input=pool_input)
 
 
 @register_model(test_kwargs=_SMALL)
 def mp_se_net(widths=(32, 64, 128), stem: int = 32, convs_per_stage: int = 2, width_mult: float = 1.0,
-              num_classes: int = 10, in_chans: int = 3, pool_input: int = 1) -> SinglePathNet:
-    return SinglePathNet("se", widths, stem, convs_per_stage, width_mult, num_classes, in_chans,
+              num_classes: int = 10, input_shape: tuple = (3, 32, 32), pool_input: int = 1) -> SinglePathNet:
+    return SinglePathNet("se", widths, stem, convs_per_stage, width_mult, num_classes, input_shape[0],
                          pool_input=pool_input)
 
 
 @register_model(test_kwargs=_SMALL)
 def mp_sk_net(widths=(32, 64, 128), stem: int = 32, convs_per_stage: int = 2, width_mult: float = 1.0,
-              num_classes: int = 10, in_chans: int = 3, sk_min_hidden: int = 32, pool_input: int = 1) -> SinglePathNet:
+              num_classes: int = 10, input_shape: tuple = (3, 32, 32), sk_min_hidden: int = 32,
+              pool_input: int = 1) -> SinglePathNet:
     """SK-Net's floor L=32 on the attention width is sized for ImageNet widths; scale it down with the widths
     (``sk_min_hidden``) or the attention alone outgrows a reduced-width budget."""
-    return SinglePathNet("sk", widths, stem, convs_per_stage, width_mult, num_classes, in_chans, sk_min_hidden,
+    return SinglePathNet("sk", widths, stem, convs_per_stage, width_mult, num_classes, input_shape[0], sk_min_hidden,
                          pool_input)
 
 
@@ -132,8 +133,9 @@ class Ensemble(nn.Module):
 
 @register_model(test_kwargs={"members": 2, **_SMALL})
 def mp_ensemble(members: int = 2, widths=(32, 64, 128), stem: int = 32, convs_per_stage: int = 2,
-                width_mult: float = 1.0, num_classes: int = 10, in_chans: int = 3, pool_input: int = 1) -> Ensemble:
-    return Ensemble([SinglePathNet("conv", widths, stem, convs_per_stage, width_mult, num_classes, in_chans,
+                width_mult: float = 1.0, num_classes: int = 10, input_shape: tuple = (3, 32, 32),
+                pool_input: int = 1) -> Ensemble:
+    return Ensemble([SinglePathNet("conv", widths, stem, convs_per_stage, width_mult, num_classes, input_shape[0],
                                    pool_input=pool_input) for _ in range(members)])
 
 

@@ -34,7 +34,7 @@ def train_small(dataset: str, tau: float, epochs: int, n_train: int = 1000, n_te
     train, test = load_splits(dataset, n_train, n_test)
     seed_everything(seed)
     model = create_model("multipath_net", router="cross_connections", tau=float(tau), num_classes=train.num_classes,
-                         in_chans=train.sample_shape[0], **SMALL)
+                         input_shape=train.sample_shape, **SMALL)
     cfg = TrainConfig(epochs=epochs, batch_size=64, optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True,
                       weight_decay=5e-4, schedule="cosine", warmup_epochs=min(1.0, epochs / 4), augment=True,
                       seed=seed)

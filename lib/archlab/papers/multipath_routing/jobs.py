@@ -54,7 +54,7 @@ def job(c: dict, optional: bool = False) -> dict:
     info = dataset_info(d)
     name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"],
                           c.get("pool_input", 1))
-    kw = {**kw, "num_classes": info["classes"], "in_chans": info["shape"][0]}
+    kw = {**kw, "num_classes": info["classes"], "input_shape": tuple(info["shape"])}
     # evals counts test-set passes; the training-set pass is n_train / n_test of them (5 on full CIFAR)
     n_train, n_test = c["train_size"] or info["n_train"], c["test_size"] or info["n_test"]
     out = dict(model=name, kwargs=kw, shape=tuple(info["shape"]), dataset=d, batch_size=c["batch_size"],

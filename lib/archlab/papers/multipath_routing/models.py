@@ -193,9 +193,9 @@ class MultiPathNet(nn.Module):
 
 @register_model(test_kwargs={"widths": (8, 16, 32), "stem": 8, "convs_per_stage": 1})
 def multipath_net(router: str = "cross_connections", paths: int = 2, widths=(32, 64, 128), stem: int = 32,
-                  convs_per_stage: int = 2, num_classes: int = 10, in_chans: int = 3, tau: float = 1.0,
-                  reduction: int = 4, gate_init: str = "default", learn_static: bool = True,
+                  convs_per_stage: int = 2, num_classes: int = 10, input_shape: tuple = (3, 32, 32),
+                  tau: float = 1.0, reduction: int = 4, gate_init: str = "default", learn_static: bool = True,
                   freeze_router: bool = False, pool_input: int = 1) -> MultiPathNet:
     """Multi-path VGG-like net; ``router`` picks the mixing between successive layers (see module docstring)."""
-    return MultiPathNet(router, paths, widths, stem, convs_per_stage, num_classes, in_chans, tau, reduction,
+    return MultiPathNet(router, paths, widths, stem, convs_per_stage, num_classes, input_shape[0], tau, reduction,
                         gate_init, learn_static, freeze_router, pool_input)

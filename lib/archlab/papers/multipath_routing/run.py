@@ -56,17 +56,17 @@ def train_config(c: dict) -> TrainConfig:
                        augment=True, seed=c["seed"], eval_every=c["epochs"])
 
 
-def _spec(c: dict, classes: int, chans: int) -> tuple[str, dict]:
-    """(registered name, kwargs with the data's classes and channels) of a run's arm."""
+def _spec(c: dict, classes: int, input_shape: tuple) -> tuple[str, dict]:
+    """(registered name, kwargs with the data's classes and input shape) of a run's arm."""
     name, kw = model_spec(c["arm"], c["widths"], c["stem"], c["convs_per_stage"], c["width_mult"],
                           c.get("pool_input", 1))
-    return name, {**kw, "num_classes": classes, "in_chans": chans}
+    return name, {**kw, "num_classes": classes, "input_shape": tuple(input_shape)}
 
 
 def _build(c: dict, train):
-    """(registered name, kwargs with the data's classes and channels, the seeded model, its cost) of a run: seeded
+    """(registered name, kwargs with the data's classes and input shape, the seeded model, its cost) of a run: seeded
     before the model is built, and counted before training, the same way whether it trains alone or packed."""
-    name, kw = _spec(c, train.num_classes, train.sample_shape[0])
+    name, kw = _spec(c, train.num_classes, train.sample_shape)
     seed_everything(c["seed"])
     model = create_model(name, **kw)
     return name, kw, model, budget(model, train.sample_shape)
@@ -144,7 +144,7 @@ def packing_pays_here(c: dict, K: int) -> bool:
     if K < 2 or not packable(c["arm"]):
         return False
     info = data.dataset_info(base_dataset(c["dataset"]))
-    name, kw = _spec(c, info["classes"], info["shape"][0])
+    name, kw = _spec(c, info["classes"], info["shape"])
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -170,7 +170,7 @@ def train_arm_packed(configs: list[dict]) -> list[dict]:
         return model, (model, cost)
 
     return train_group(configs, train_arm, train, None, train_config=train_config, build=build,
-                       spec=lambda cc: _spec(cc, train.num_classes, train.sample_shape[0]),
+                       spec=lambda cc: _spec(cc, train.num_classes, train.sample_shape),
                        result=lambda cc, mc, h, K: _result(cc, *mc, [h], train, test, domain, share=K))
 
 

@@ -22,7 +22,7 @@ def dry_jobs(profile: str = "paper", **params) -> list[dict]:
 def _job(c: dict) -> dict:
     info = dataset_info(c["dataset"])
     return dict(model=c["model"], dataset=c["dataset"], shape=info["shape"],
-                kwargs={**c["model_kwargs"], "num_classes": info["classes"], "in_chans": info["shape"][0]},
+                kwargs={**c["model_kwargs"], "num_classes": info["classes"], "input_shape": tuple(info["shape"])},
                 batch_size=c["train"]["batch_size"], epochs=c["train"]["epochs"])
 
 
