@@ -244,3 +244,20 @@ def test_c5_shows_the_preregistered_comparison_beside_the_current_one():
     assert list(t["verdict"]) == ["not reproduced", "reproduced"]
     assert t["effect"].iloc[0] < 0 < t["effect"].iloc[1]
     assert "pre-registered comparison MP2-none - MP2-CC > 0.05: not reproduced" in verdicts(runs)["C5"]["measured"]
+
+
+def test_the_arms_table_keeps_the_configs_order_whichever_arms_pack(store, monkeypatch):
+    """Whether an arm packs is probed live, and packed arms sweep second: the table's order must not follow that."""
+    import importlib
+
+    from archlab.papers import multipath_routing as P
+    from archlab.papers.multipath_routing.grid import run_configs
+
+    R = importlib.import_module("archlab.papers.multipath_routing.run")  # the package exports a function `run`
+    cfg = P.make_config(profile="smoke")
+    configs = run_configs(cfg, device="cpu")
+    monkeypatch.setattr(R, "packing_pays_here", lambda c, K: False)
+    alone = R.sweep(cfg, configs, store)
+    monkeypatch.setattr(R, "packing_pays_here", lambda c, K: c["arm"] == configs[0]["arm"])
+    packed = R.sweep(cfg, configs, store)  # loads the same runs; the first config's arm now sweeps second
+    assert list(packed.key) == list(alone.key)

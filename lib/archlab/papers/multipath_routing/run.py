@@ -10,7 +10,7 @@ import torch
 
 from ...models import create_model
 from ...runs import Runs
-from ...store import versioned
+from ...store import run_key, versioned
 from ...sweep import run_sweep
 from ...testnoise import correct_bits
 from ...train import TrainConfig, evaluate, fit, seed_everything
@@ -195,6 +195,9 @@ def sweep(cfg: MultipathConfig, configs: list[dict], store=None) -> pd.DataFrame
                                 desc="multipath, single-path arms", group_by="seed", group_fn=train_arm_packed))
     df = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
     if len(df):
+        # rows in the configs' order, whichever arms packing moved to the second sweep (a live probe decides that)
+        order = {run_key(train_arm, c): i for i, c in enumerate(configs)}
+        df = df.sort_values("key", key=lambda k: k.map(order), kind="stable", ignore_index=True)
         df["label"] = df["arm"].map(label)
     return df
 
