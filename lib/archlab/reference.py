@@ -5,7 +5,9 @@
   (xz, learning curves kept whole: the cpu profile's 2,088 runs are about 95 MB as SQLite and 14 MB here);
 - ``claims/<stem>.csv``: each notebook's claims table as exported; ``make reproduce`` overwrites
   ``results/<stem>/claims.csv``, these stay to compare against;
-- ``manifest.json``: the profile, and per notebook its run time, device, versions and code commit.
+- ``manifest.json``: the profile, and per notebook its run time, device, versions and code commit;
+- ``reproduction.csv``, ``reproduction_notebooks.csv``: the report of the reproduction that made these runs against
+  the reference before it (what ``make figures`` shows in the overview, where a self-comparison would say nothing).
 Exporting replaces the profile's folder (it never adds to it). A SQLite copy of the runs (``runs.sqlite`` beside
 the export, git-ignored) is rebuilt whenever it is missing or older than the export.
 
@@ -30,7 +32,7 @@ import pandas as pd
 
 from .paths import reference_root, results_root
 from .provenance import notebook_info
-from .report import MANIFEST, reproduction, reproduction_text, write_reproduction
+from .report import MANIFEST, REPORT_FILES, reproduction, reproduction_text, write_reproduction
 from .store import EXPORT as RUNS
 from .store import FIELDS, RunStore, finished, load_export
 
@@ -61,6 +63,9 @@ def export(profile: str, source: Path | None = None, dest: Path | None = None) -
     _mkdir(tmp / "claims")
     for stem, table in claims.items():
         shutil.copy2(source / stem / "claims.csv", tmp / "claims" / f"{stem}.csv")
+    for name in REPORT_FILES:  # how this reproduction compared with the reference it replaces
+        if (source / "00_overview" / name).exists():
+            shutil.copy2(source / "00_overview" / name, tmp / name)
     stems = sorted({p.parent.name for p in source.glob("*/*.ipynb") if p.stem == p.parent.name} | set(claims))
     manifest = {"profile": profile, "runs": len(rows), "notebooks": _provenance(source, stems, dest / profile)}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

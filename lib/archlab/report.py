@@ -21,6 +21,7 @@ import pandas as pd
 
 from .claims import normalise, read_claims
 
+REPORT_FILES = ("reproduction.csv", "reproduction_notebooks.csv")  # in 00_overview/ and with each reference
 COLUMNS = ["paper", "id", "kind", "verdict_ref", "verdict_new", "same_verdict", "effect_ref", "ci_low_ref",
            "ci_high_ref", "effect_new", "ci_low_new", "ci_high_new", "inside_ref_interval", "note_new"]
 
@@ -144,14 +145,40 @@ def flagged(rep: dict) -> pd.DataFrame:
     return t[t.agreement != "same verdict"] if len(t) else t
 
 
+def stored_reproduction(profile: str, ref: Path | None = None) -> dict | None:
+    """The report of the reproduction that made ``profile``'s reference runs, against the reference before them
+    (stored with the export), or None. Results rendered from the reference runs equal them by construction, so
+    this is the report worth showing there."""
+    from .paths import reference_root
+
+    folder = Path(ref or reference_root()) / profile
+    files = [folder / name for name in REPORT_FILES]
+    if not all(f.exists() for f in files):
+        return None
+    claims, notebooks = (pd.read_csv(f) for f in files)
+    n, same = len(claims), int(claims.same_verdict.sum())
+    outside = int((claims.inside_ref_interval == False).sum())  # noqa: E712 - NaN (no interval) is not outside
+    note = (f"rendered from the {profile} reference runs; the reproduction that made them matched the reference "
+            f"before them in {same} of {n} verdicts, with {outside} new effects outside that reference's interval")
+    return {"profile": profile, "note": note, "claims": claims, "notebooks": notebooks, "files": files}
+
+
 def write_reproduction(rep: dict, root: Path | None = None) -> Path:
+    """``rep`` as ``00_overview/reproduction.csv`` and ``reproduction_notebooks.csv`` (a stored report is copied
+    as it was stored)."""
+    import shutil
+
     from .paths import results_dir
 
     folder = Path(root) / "00_overview" if root is not None else results_dir("00_overview")
     folder.mkdir(parents=True, exist_ok=True)
-    rep["claims"].to_csv(folder / "reproduction.csv", index=False)
-    rep["notebooks"].to_csv(folder / "reproduction_notebooks.csv", index=False)
-    return folder / "reproduction.csv"
+    if rep.get("files"):
+        for f in rep["files"]:
+            shutil.copyfile(f, folder / f.name)
+    else:
+        rep["claims"].to_csv(folder / REPORT_FILES[0], index=False)
+        rep["notebooks"].to_csv(folder / REPORT_FILES[1], index=False)
+    return folder / REPORT_FILES[0]
 
 
 def reproduction_text(rep: dict) -> str:

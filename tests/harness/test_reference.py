@@ -124,3 +124,36 @@ def test_export_keeps_the_training_provenance_of_a_notebook_rendered_from_stored
     kept = json.loads((ref / "cpu" / "manifest.json").read_text())["notebooks"]
     assert kept["02_rendered"] == old["02_rendered"]  # rendered from stored runs: the training entry stays
     assert kept["01_trained"]["git_commit"] != "old1" and "rendered_from" not in kept["01_trained"]
+
+
+def test_a_render_from_the_reference_shows_the_reproduction_that_made_it(tmp_path, monkeypatch):
+    """Exported with the runs, the report of the reproduction that made them is what the overview shows when rendered
+    from them (a self-comparison would match by construction), copied byte for byte."""
+    from archlab.papers.overview import reproduction as overview
+    from archlab.report import REPORT_FILES, stored_reproduction
+
+    results, ref = tmp_path / "results", tmp_path / "ref"
+    (results / "01_x").mkdir(parents=True)
+    claims = pd.read_csv(REPO_ROOT / "results" / "02_deep_vs_shallow" / "claims.csv").assign(profile="smoke")
+    claims.to_csv(results / "01_x" / "claims.csv", index=False)
+    from archlab.store import RunStore
+
+    assert len(RunStore(results / "runs.sqlite")) == 0  # an empty store: export needs one
+    report = REPO_ROOT / "results" / "00_overview"
+    (results / "00_overview").mkdir()
+    for name in REPORT_FILES:
+        (results / "00_overview" / name).write_bytes((report / name).read_bytes())
+    export("smoke", results, ref)
+    assert all((ref / "smoke" / name).read_bytes() == (report / name).read_bytes() for name in REPORT_FILES)
+    stored = stored_reproduction("smoke", ref)
+    n = len(pd.read_csv(report / REPORT_FILES[0]))
+    assert f"in {n - len(flagged(stored))} of {n} verdicts" in stored["note"]
+    assert stored_reproduction("gpu", ref) is None
+
+    out = tmp_path / "render"
+    monkeypatch.setenv("ARCHLAB_RESULTS", str(out))
+    monkeypatch.setenv("ARCHLAB_REFERENCE_DIR", str(ref))
+    monkeypatch.setenv("ARCHLAB_NO_TRAINING", "1")
+    rep = overview.report("smoke")
+    assert rep["note"].startswith("rendered from the smoke reference runs")
+    assert all((out / "00_overview" / name).read_bytes() == (report / name).read_bytes() for name in REPORT_FILES)
