@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import claims as _claims
@@ -102,6 +103,7 @@ class ShownPath(type(Path())):
 def session(stem: str, profile: str = "auto", seeds=(0,), store: RunStore | None = None) -> Session:
     prof = resolve_profile(profile)
     plots.set_style()
+    np.random.seed(0)  # seaborn's strip-plot jitter draws from numpy's global generator: the same figure every render
     return Session(stem, prof, tuple(seeds), default_device(prof), ShownPath(results_dir(stem)),
                    store if store is not None else RunStore())
 
