@@ -324,6 +324,15 @@ def run_or_load(fn, config: dict, *, store: RunStore | None = None, retry_failed
     return {**(result or {}), "status": status, "error": error}
 
 
+def measured(fn, config: dict, *, store: RunStore | None = None) -> dict:
+    """``run_or_load`` for a measurement a notebook cannot go on without (a timing, a probe): its result, stored
+    once like a trained run's, or a ``RuntimeError`` naming the run and why it did not finish."""
+    r = run_or_load(fn, config, store=store)
+    if r["status"] != "ok":
+        raise RuntimeError(f"{fn_name(fn)} did not finish ({r['status']}): {r['error']}")
+    return r
+
+
 def main(argv=None) -> int:
     """``python -m archlab.store merge SHARD.sqlite ... [--into results/runs.sqlite]``: gather sharded runs."""
     import argparse

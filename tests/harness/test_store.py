@@ -214,3 +214,17 @@ def test_a_notebook_in_jupyterlab_writes_beside_the_committed_results(monkeypatc
     (committed / "01_x" / "claims.csv").write_text("paper,id\n1,C1\n")
     paths.seed_lab_claims(committed, lab)
     assert (lab / "01_x" / "claims.csv").read_text() == "paper,id\n1,C1\n"
+
+
+def test_a_measurement_that_did_not_finish_raises_with_its_name(store):
+    from archlab.store import measured, versioned
+
+    @versioned(1, name="test.probe")
+    def probe(c):
+        if c["fail"]:
+            raise ValueError("no timer")
+        return {"ms": 1.5}
+
+    assert measured(probe, {"fail": False}, store=store)["ms"] == 1.5
+    with pytest.raises(RuntimeError, match=r"test.probe did not finish \(failed\): ValueError: no timer"):
+        measured(probe, {"fail": True}, store=store)

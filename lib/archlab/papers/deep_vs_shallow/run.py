@@ -15,7 +15,7 @@ from ...data import load_splits
 from ...models import create_model
 from ...runs import Runs
 from ...provenance import device_name
-from ...store import run_or_load, versioned
+from ...store import measured, versioned
 from ...sweep import run_sweep
 from ...train import TrainConfig, autocast_dtype, count_params, evaluate, fit, resolve_device, seed_everything
 from .analysis import depth_pairs, pair_runs, truncation_check
@@ -132,9 +132,7 @@ def step_times(cfg: DeepShallowConfig, device=None, batch_size: int = 256, min_r
     keys = [f for f in FACTORS if f not in ("lr", "train_size")]  # one timing per architecture
     archs = list({tuple(c[k] for k in keys): {k: c[k] for k in keys} for c in cfg.configs(device)}.values())
     job = dict(archs=archs, device=device.type, batch_size=batch_size, min_run_time=min_run_time, blocks=blocks)
-    r = run_or_load(time_steps, job, store=store)
-    if r["status"] != "ok":
-        raise RuntimeError(f"timing the training steps failed: {r['error']}")
+    r = measured(time_steps, job, store=store)
     return pd.DataFrame(r["rows"]).assign(hardware=r["hardware"])
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from ...provenance import device_name
-from ...store import run_or_load, versioned
+from ...store import measured, versioned
 from .batched import train_seeds
 from .grid import InsertionConfig, spiral_config, spiral_configs
 from .plots import log_ticks
@@ -90,10 +90,7 @@ def speed_check(cfg: InsertionConfig, store=None) -> pd.DataFrame:
     with the ``hardware`` that timed them; timed once per run store (``time_batched``)."""
     # at most SPEED_SEEDS: one-at-a-time training of the cpu profile's 100 seeds would take minutes to show a ratio
     configs = [c for c in spiral_configs("fnn", cfg.plan()) if c["method"] == "sensli"][:SPEED_SEEDS]
-    r = run_or_load(time_batched, {"configs": configs}, store=store)
-    if r["status"] != "ok":
-        raise RuntimeError(f"timing batched against one-at-a-time training failed: {r['error']}")
-    return pd.DataFrame([r["row"]])
+    return pd.DataFrame([measured(time_batched, {"configs": configs}, store=store)["row"]])
 
 
 @versioned(1, name="layer_insertion.speed_check")
