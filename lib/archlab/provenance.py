@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 import time
@@ -66,7 +65,9 @@ def cpu_model() -> str:
 def provenance(profile: str | None = None, seeds=None, device=None, **extra) -> dict:
     # a render that may not train (make figures) re-draws runs trained elsewhere: say so, so an export of these
     # results keeps the training run's provenance instead of the render's
-    rendered = "stored runs only (ARCHLAB_NO_TRAINING)" if os.environ.get("ARCHLAB_NO_TRAINING") else ""
+    from .store import training_disabled
+
+    rendered = "stored runs only (ARCHLAB_NO_TRAINING)" if training_disabled() else ""
     return {"git_commit": git_commit(), "versions": versions(), "device": device_name(device), "profile": profile,
             "seeds": list(seeds) if seeds is not None else None, "host": platform.node(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **({"rendered_from": rendered} if rendered else {}),

@@ -125,9 +125,9 @@ def reproduction(profile: str | None = None, new_root: Path | None = None, ref: 
             row |= {f"{f}_ref": a.get(f, ""), f"{f}_new": b[f]}
         row["differs"] = ", ".join(f for f in PROVENANCE if a.get(f) and b[f] and a.get(f) != b[f])
         rows.append(row)
-    n, same = len(table), int(table.same_verdict.sum())
+    same, n, outside = agreement_counts(table)
     note = (f"{same} of {n} verdicts match the {profile} reference; "
-            f"{int((table.inside_ref_interval == False).sum())} new effects lie outside the reference's interval")  # noqa: E712
+            f"{outside} new effects lie outside the reference's interval")
     return {"profile": profile, "note": note, "claims": table.reset_index(drop=True), "notebooks": pd.DataFrame(rows)}
 
 
@@ -145,6 +145,12 @@ def flagged(rep: dict) -> pd.DataFrame:
     return t[t.agreement != "same verdict"] if len(t) else t
 
 
+def agreement_counts(table: pd.DataFrame) -> tuple[int, int, int]:
+    """(same verdicts, claims, new effects outside the reference interval) of a report's claims table."""
+    outside = int((table.inside_ref_interval == False).sum())  # noqa: E712 - NaN (no interval) is not outside
+    return int(table.same_verdict.sum()), len(table), outside
+
+
 def stored_reproduction(profile: str, ref: Path | None = None) -> dict | None:
     """The report of the reproduction that made ``profile``'s reference runs, against the reference before them
     (stored with the export), or None. Results rendered from the reference runs equal them by construction, so
@@ -156,8 +162,7 @@ def stored_reproduction(profile: str, ref: Path | None = None) -> dict | None:
     if not all(f.exists() for f in files):
         return None
     claims, notebooks = (pd.read_csv(f) for f in files)
-    n, same = len(claims), int(claims.same_verdict.sum())
-    outside = int((claims.inside_ref_interval == False).sum())  # noqa: E712 - NaN (no interval) is not outside
+    same, n, outside = agreement_counts(claims)
     note = (f"rendered from the {profile} reference runs; the reproduction that made them matched the reference "
             f"before them in {same} of {n} verdicts, with {outside} new effects outside that reference's interval")
     return {"profile": profile, "note": note, "claims": claims, "notebooks": notebooks, "files": files}

@@ -255,6 +255,11 @@ class RunStore:
             return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
 
 
+def training_disabled() -> bool:
+    """Whether ``ARCHLAB_NO_TRAINING`` forbids training here (``make figures`` renders stored runs only)."""
+    return bool(os.environ.get("ARCHLAB_NO_TRAINING"))
+
+
 class TrainingDisabled(RuntimeError):
     """A run was missing while ``ARCHLAB_NO_TRAINING`` forbids training (``make figures`` renders stored runs only)."""
 
@@ -265,7 +270,7 @@ def execute(fn, config: dict) -> tuple[str, dict | None, str | None, float]:
     ``ARCHLAB_NO_TRAINING`` is set, before anything trains."""
     import traceback
 
-    if os.environ.get("ARCHLAB_NO_TRAINING"):
+    if training_disabled():
         what = getattr(fn, "fn", fn)  # a group's wrapper (sweep._Batch) carries the run function
         raise TrainingDisabled(f"{getattr(what, 'run_name', getattr(what, '__name__', what))} run {json.dumps(config, default=str)[:300]} is "
                                "not among the stored runs and ARCHLAB_NO_TRAINING forbids training it (make figures "

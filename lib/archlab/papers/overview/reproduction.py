@@ -2,12 +2,11 @@
 reference runs' of the same profile (``archlab.report.reproduction``), as a table and one figure."""
 from __future__ import annotations
 
-import os
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from ...report import flagged, reproduction, stored_reproduction, write_reproduction
+from ...store import training_disabled
 
 SHOWN = ["notebook", "id", "kind", "verdict_ref", "verdict_new", "effect_ref", "ci_low_ref", "ci_high_ref", "effect_new",
          "agreement"]
@@ -17,7 +16,7 @@ def report(profile: str) -> dict:
     """The report of the results folder against ``profile``'s reference, saved as ``00_overview/reproduction.csv``;
     rendered from the reference runs (``make figures``: nothing may train), the stored report of the reproduction
     that made them instead, since results rendered from the reference equal it by construction."""
-    stored = stored_reproduction(profile) if os.environ.get("ARCHLAB_NO_TRAINING") else None
+    stored = stored_reproduction(profile) if training_disabled() else None
     rep = stored or reproduction(profile)
     write_reproduction(rep)
     return rep
