@@ -172,8 +172,9 @@ def _sgd_steps(net, xs: list, ys: list, K: int, steps: int) -> None:
 def packing_speedup(make_model, input_shape: tuple, batch_size: int, K: int = 8, steps: int = 20, repeats: int = 3,
                     threads: int | None = 1, num_classes: int = 10) -> dict:
     """Seeds per second of K members packed against one model at a time, measured side by side in this process
-    on random data (``make_model(seed) -> nn.Module``; CPU). Each side is timed ``repeats`` times, fastest kept
-    (slower repeats measure other processes' load). ``threads``: torch threads for both sides (restored after).
+    on random data (``make_model(seed) -> nn.Module``; CPU). Each side is timed ``repeats`` times, the two sides
+    alternating, fastest kept (slower repeats measure other processes' load). ``threads``: torch threads for both
+    sides (restored after).
     Returns ``{"single_s", "packed_s"}`` (seconds per step) and ``"speedup"`` (packed seeds/s over one at a time);
     ``speedup`` is None (and ``"error"`` says why) when the model cannot be packed."""
     old = torch.get_num_threads()
@@ -192,8 +193,10 @@ def packing_speedup(make_model, input_shape: tuple, batch_size: int, K: int = 8,
         one = lambda: _sgd_steps(models[0], xs, ys, 1, steps)  # noqa: E731
         together = lambda: _sgd_steps(net, packed_x, packed_y, K, steps)  # noqa: E731
         one(), together()  # warm-up: allocator, kernel selection
-        single = min(_seconds(one) for _ in range(repeats)) / steps
-        packed = min(_seconds(together) for _ in range(repeats)) / steps
+        # alternated, so that a change of load or clock during the probe slows both sides alike
+        times = [(_seconds(one), _seconds(together)) for _ in range(repeats)]
+        single = min(t[0] for t in times) / steps
+        packed = min(t[1] for t in times) / steps
     finally:
         torch.set_num_threads(old)
     return {"K": K, "threads": threads, "batch_size": batch_size, "single_s": single, "packed_s": packed,
@@ -217,7 +220,7 @@ def _cached_speedup(model: str, kwargs: str, input_shape: tuple, batch_size: int
         seed_everything(seed)
         return create_model(model, **json.loads(kwargs))
 
-    return packing_speedup(make, input_shape, batch_size, K=K, steps=10, repeats=2, threads=threads)
+    return packing_speedup(make, input_shape, batch_size, K=K, steps=10, repeats=3, threads=threads)
 
 
 def packing_pays(model: str, kwargs: dict, input_shape: tuple, batch_size: int, K: int, device="cpu") -> bool:
@@ -245,15 +248,18 @@ def share_seconds(hist: History, K: int) -> float:
     return hist.wall_time / max(1, len(hist.epochs)) / K
 
 
-def split_by_packing(configs: list[dict], by: str, pays) -> tuple[list[dict], list[dict]]:
-    """``(grouped, alone)``: the configs whose value of ``by`` (one architecture) packing pays for, and the rest,
-    each in the given order. ``pays(first config with that value, how many configs have it) -> bool`` is asked once
-    per value, in order of first appearance (a probe per architecture, as :func:`packing_pays` caches it)."""
+def split_by_packing(configs: list[dict], by, pays) -> tuple[list[dict], list[dict]]:
+    """``(grouped, alone)``: the configs whose value of ``by`` (a key, or a tuple of keys: what one group of seeds
+    shares) packing pays for, and the rest, each in the given order. ``pays(first config with that value, how many
+    configs have it) -> bool`` is asked once per value, in order of first appearance (a probe per architecture and
+    group size, as :func:`packing_pays` caches it). Decided here once, the groups are not probed again."""
+    keys = (by,) if isinstance(by, str) else tuple(by)
     values = {}
     for c in configs:
-        values.setdefault(c[by], []).append(c)
+        values.setdefault(tuple(c[k] for k in keys), []).append(c)
     ok = {v: pays(cs[0], len(cs)) for v, cs in values.items()}
-    return [c for c in configs if ok[c[by]]], [c for c in configs if not ok[c[by]]]
+    return ([c for c in configs if ok[tuple(c[k] for k in keys)]],
+            [c for c in configs if not ok[tuple(c[k] for k in keys)]])
 
 
 def train_group(configs: list[dict], single, train: ArrayDataset, val: ArrayDataset | None, *, train_config, build,

@@ -83,7 +83,9 @@ def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executo
     ``group_by``: a config key (dotted for a nested one, ``"train.seed"``) or a tuple of keys. Configs equal but
     for them form a group that runs as one call ``fn(list_of_configs) -> list_of_results``; a group that raises
     is recorded as failed (or oom) for each member, and ``seconds`` is each member's share. Shards split whole
-    groups. Without it ``fn`` takes one config.
+    groups. Without it ``fn`` takes one config. It may also be a function ``config -> group name``, None for a
+    config that runs as a group of its own (e.g. ``lambda c: group_name(c, "seed") if packs(c) else None``), so
+    that the groups and the single runs of one sweep share its workers.
 
     ``group_fn`` (with ``group_by``): an execution strategy, not another experiment: each group runs as one call
     ``group_fn(list_of_configs)`` while every member is stored under ``fn``'s key, so a stored run is found again
@@ -119,17 +121,23 @@ def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executo
 
 def group_units(items: list, group_by) -> list[list]:
     """``items`` ((key, config) pairs) as units of work: one each, or groups of configs equal but for ``group_by``
-    (in order of first appearance, so shards are stable)."""
+    (or of one :func:`run_sweep`'s ``group_by(config)`` name), in order of first appearance, so shards are stable."""
     if group_by is None:
         return [[it] for it in items]
-    paths = (group_by,) if isinstance(group_by, str) else tuple(group_by)
-    groups: dict[str, list] = {}
-    for k, c in items:
-        rest = c
-        for path in paths:
-            rest = _without(rest, path)
-        groups.setdefault(json.dumps(rest, sort_keys=True, default=str), []).append((k, c))
+    name = group_by if callable(group_by) else (lambda c: group_name(c, group_by))
+    groups: dict = {}
+    for i, (k, c) in enumerate(items):
+        g = name(c)
+        groups.setdefault(("alone", i) if g is None else g, []).append((k, c))
     return list(groups.values())
+
+
+def group_name(config: dict, group_by) -> str:
+    """What the configs of one group share: ``config`` without the key(s) ``group_by``, as text."""
+    rest = config
+    for path in (group_by,) if isinstance(group_by, str) else tuple(group_by):
+        rest = _without(rest, path)
+    return json.dumps(rest, sort_keys=True, default=str)
 
 
 def _without(config: dict, path: str) -> dict:

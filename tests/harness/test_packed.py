@@ -184,3 +184,15 @@ def test_split_by_packing_asks_once_per_architecture_and_keeps_the_order():
                                       c["arm"] != "b")
     assert asked == [("a", 0, 3), ("b", 0, 3), ("c", 0, 3)]
     assert grouped == [c for c in configs if c["arm"] != "b"] and alone == [c for c in configs if c["arm"] == "b"]
+
+
+def test_split_by_packing_probes_each_group_at_its_own_size():
+    """An arm trained on two datasets is two groups of seeds: each is asked about with its own K, not the arm's total."""
+    from archlab.packed_train import split_by_packing
+
+    configs = [{"arm": "a", "data": d, "seed": s} for d in ("x", "y") for s in range(3 if d == "x" else 2)]
+    asked = []
+    grouped, alone = split_by_packing(configs, ("arm", "data"), lambda c, K: asked.append((c["data"], K)) or
+                                      c["data"] == "x")
+    assert asked == [("x", 3), ("y", 2)]
+    assert grouped == configs[:3] and alone == configs[3:]

@@ -154,6 +154,17 @@ def test_grouped_sweep_runs_each_group_once_and_records_a_failing_group(store):
     assert (short.status == "failed").all() and short.error.str.contains("one result per config").all()
 
 
+def test_a_named_grouping_mixes_groups_and_single_runs_in_one_sweep(store):
+    """``group_by`` as a function: configs it names alike form one group, None makes a unit of one config."""
+    from archlab.sweep import group_name, group_units
+
+    configs = [{"x": x, "seed": s} for x in (1, 2) for s in (0, 1, 2)]
+    by = lambda c: group_name(c, "seed") if c["x"] == 1 else None  # noqa: E731
+    assert [len(u) for u in group_units(list(enumerate(configs)), by)] == [3, 1, 1, 1]
+    df = run_sweep(sweep_fns.square_group, configs, store=store, group_by=by, verbose=False).set_index(["x", "seed"])
+    assert df.loc[(1, 0), "group_size"] == 3 and df.loc[(2, 0), "group_size"] == 1 and (df.status == "ok").all()
+
+
 def test_retry_failed_reruns_only_failures(store, tmp_path):
     configs = [{"x": 1, "marker": str(tmp_path)}, {"x": 2, "fail": True, "marker": str(tmp_path)}]
     run_sweep(sweep_fns.square, configs, store=store, verbose=False)

@@ -261,3 +261,23 @@ def test_the_arms_table_keeps_the_configs_order_whichever_arms_pack(store, monke
     monkeypatch.setattr(R, "packing_pays_here", lambda c, K: c["arm"] == configs[0]["arm"])
     packed = R.sweep(cfg, configs, store)  # loads the same runs; the first config's arm now sweeps second
     assert list(packed.key) == list(alone.key)
+
+
+def test_packed_off_trains_every_run_alone_without_probing(store, monkeypatch):
+    import importlib
+
+    from archlab.papers import multipath_routing as P
+    from archlab.papers.multipath_routing.grid import run_configs
+
+    R = importlib.import_module("archlab.papers.multipath_routing.run")
+
+    def probe(c, K):
+        raise AssertionError("packed = 'off' probed whether packing pays")
+
+    monkeypatch.setattr(R, "packing_pays_here", probe)
+    cfg = P.make_config(profile="smoke", packed="off")
+    configs = [c for c in run_configs(cfg, device="cpu") if R.packable(c["arm"])][:4]
+    runs = R.sweep(cfg, configs, store)
+    assert len(runs) == 4 and (runs["packed"] == 1).all()
+    with pytest.raises(ValueError, match="auto"):
+        P.make_config(profile="smoke", packed="on")

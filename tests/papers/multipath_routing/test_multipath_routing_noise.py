@@ -61,11 +61,14 @@ def _smoke_configs(arm):
 
 
 def test_packed_seeds_give_train_arm_results(monkeypatch):
-    """Two seeds of SP-wide trained packed (packing forced to pay) store what two separate train_arm runs store, up to
-    the summation order of a grouped convolution."""
+    """Two seeds of SP-wide trained packed store what two separate train_arm runs store, up to the summation order of
+    a grouped convolution. The sweep decided that this group packs, so the group is not probed again."""
     import archlab.packed_train as pt
 
-    monkeypatch.setattr(pt, "packing_pays", lambda *a, **k: True)
+    def probe(*a, **k):
+        raise AssertionError("a group the sweep sent to be packed was probed again")
+
+    monkeypatch.setattr(pt, "packing_pays", probe)
     configs = _smoke_configs("sp_wide")
     together = R.train_arm_packed(configs)
     alone = [R.train_arm(c) for c in configs]

@@ -157,7 +157,8 @@ def train_arm_packed(configs: list[dict]) -> list[dict]:
     """``train_arm`` for configs that differ only in ``seed``, as an execution strategy (``run_sweep(train_arm, ...,
     group_by="seed", group_fn=train_arm_packed)``: the runs keep ``train_arm``'s keys and result keys). The seeds
     train as one packed network (``archlab.packed_train.train_group``) when the arm can be packed and a side-by-side
-    probe on this machine measures more seeds per second that way (``packing_pays``); else one at a time."""
+    probe on this machine measured more seeds per second that way: the sweep decides, once per arm, which groups come
+    here (``packing_pays_here``), so the group is not probed again. An arm that cannot be packed trains one at a time."""
     from ...packed_train import train_group
 
     c = configs[0]
@@ -170,7 +171,6 @@ def train_arm_packed(configs: list[dict]) -> list[dict]:
         return model, (model, cost)
 
     return train_group(configs, train_arm, train, None, train_config=train_config, build=build,
-                       spec=lambda cc: _spec(cc, train.num_classes, train.sample_shape),
                        result=lambda cc, mc, h, K: _result(cc, *mc, [h], train, test, domain, share=K))
 
 
@@ -182,20 +182,20 @@ def run(cfg: MultipathConfig, store=None, device=None) -> Runs:
 
 
 def sweep(cfg: MultipathConfig, configs: list[dict], store=None) -> pd.DataFrame:
-    """Run (or load) ``configs``; one row per run with its arm label."""
+    """Run (or load) ``configs``; one row per run with its arm label, in the configs' order."""
     from ...packed_train import split_by_packing
+    from ...sweep import group_name
 
-    # Single-path arms train their seeds packed where that pays here (``train_arm_packed``); the rest one at a time,
-    # and ungrouped, so that one-run units keep the workers evenly busy.
-    grouped, alone = split_by_packing(configs, "arm", packing_pays_here)
-    executor = cfg.resolved_executor()
-    frames = [run_sweep(train_arm, alone, store=store, executor=executor, gpus_per_run=0.25, desc="multipath")]
-    if grouped:
-        frames.append(run_sweep(train_arm, grouped, store=store, executor=executor, gpus_per_run=0.25,
-                                desc="multipath, single-path arms", group_by="seed", group_fn=train_arm_packed))
-    df = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
+    # Decided once per arm and dataset, here: a single-path arm's seeds train as one packed group where that pays
+    # (``train_arm_packed``), every other run is a unit of its own, and all share one sweep's workers. The groups,
+    # the longest units, go first, so that the single runs fill the other workers around them.
+    pays = packing_pays_here if cfg.packed == "auto" else (lambda c, K: False)
+    grouped, alone = split_by_packing(configs, ("arm", "dataset"), pays)
+    packs = {run_key(train_arm, c) for c in grouped}
+    df = run_sweep(train_arm, grouped + alone, store=store, executor=cfg.resolved_executor(), gpus_per_run=0.25,
+                   desc="multipath", group_fn=train_arm_packed,
+                   group_by=lambda c: group_name(c, "seed") if run_key(train_arm, c) in packs else None)
     if len(df):
-        # rows in the configs' order, whichever arms packing moved to the second sweep (a live probe decides that)
         order = {run_key(train_arm, c): i for i, c in enumerate(configs)}
         df = df.sort_values("key", key=lambda k: k.map(order), kind="stable", ignore_index=True)
         df["label"] = df["arm"].map(label)
