@@ -2,9 +2,9 @@
 (``archlab.batched``'s stacked-parameter step) against one seed at a time, for each paper's cpu-profile nets.
 
 All three sides run the same training step (forward, mean cross-entropy per member, backward, SGD with momentum and
-weight decay) at the profile's batch size on random CIFAR-shaped inputs, in this process, with the same torch thread
-count (1 by default: the cpu profile runs one single-thread run per core), each timed ``repeats`` times with the
-fastest kept. Seeds per second = K / (seconds per step of the K seeds), one at a time = 1 / (seconds per step).
+weight decay) at the profile's batch size on random inputs of the net's shape, in this process, with the same torch
+thread count (1 by default: the cpu profile runs one single-thread run per core), each timed ``repeats`` times with
+the fastest kept. Seeds per second = K / (seconds per step of the K seeds), one at a time = 1 / (seconds per step).
 """
 from __future__ import annotations
 
@@ -19,24 +19,35 @@ from archlab.models import create_model
 from archlab.packed_train import packing_speedup
 from archlab.train import seed_everything
 
-# (label, registered model, kwargs, batch size): paper 1's E2 net (ResNet-56 depth, widths 4/8/16) and E4-E6 nets
-# (2 blocks, widths 8/16/32), paper 3's single-path arms, at their cpu profiles (stride-2 stem / 16x16 input).
+# (label, registered model, kwargs, input shape, batch size) at each notebook's cpu profile: paper 1's E2 net
+# (ResNet-56 depth, widths 4/8/16) and E4-E6 nets (2 blocks, widths 8/16/32), stride-2 stem; paper 3's single-path
+# arms (pooled to 16x16 inside); the leaderboard's entries (16x16 input, batch 128); paper 2's layouts (MNIST, batch
+# 32). A model the packer refuses is listed with the reason.
 P1 = dict(stem_stride=2)
+C32, C16, M28 = (3, 32, 32), (3, 16, 16), (1, 28, 28)
+P2 = dict(activation="relu", batchnorm=False, filters=8, head="flatten", kernel=3, layers=4, pool=4)
 ARCHS = [
-    ("paper 1 E2 ResNet-56 (4/8/16)", "gp_resnet", dict(P1, widths=(4, 8, 16), blocks=9), 16),
-    ("paper 1 E2 SG on identity", "gp_resnet_sg_identity", dict(P1, widths=(4, 8, 16), blocks=9), 16),
-    ("paper 1 E4 CSP fusion", "gp_csp_fusion", dict(P1, widths=(8, 16, 32), blocks=2), 32),
-    ("paper 1 E5 PRN rho 0.5", "gp_prn", dict(P1, widths=(8, 16, 32), blocks=2, rho=0.5), 32),
-    ("paper 1 E6 ELAN", "gp_elan", dict(P1, widths=(8, 16, 32), blocks=2), 32),
-    ("paper 3 plain arm", "mp_plain_net", dict(widths=(8, 16, 32), stem=8, pool_input=2), 64),
-    ("paper 3 SE arm", "mp_se_net", dict(widths=(8, 16, 32), stem=8, pool_input=2), 64),
+    ("paper 1 E2 ResNet-56 (4/8/16)", "gp_resnet", dict(P1, widths=(4, 8, 16), blocks=9), C32, 16),
+    ("paper 1 E2 SG on identity", "gp_resnet_sg_identity", dict(P1, widths=(4, 8, 16), blocks=9), C32, 16),
+    ("paper 1 E4 CSP fusion", "gp_csp_fusion", dict(P1, widths=(8, 16, 32), blocks=2), C32, 32),
+    ("paper 1 E5 PRN rho 0.5", "gp_prn", dict(P1, widths=(8, 16, 32), blocks=2, rho=0.5), C32, 32),
+    ("paper 1 E6 ELAN", "gp_elan", dict(P1, widths=(8, 16, 32), blocks=2), C32, 32),
+    ("paper 3 plain arm", "mp_plain_net", dict(widths=(8, 16, 32), stem=8, pool_input=2), C32, 64),
+    ("paper 3 SE arm", "mp_se_net", dict(widths=(8, 16, 32), stem=8, pool_input=2), C32, 64),
+    ("leaderboard ResNet", "gp_resnet", dict(blocks=2, widths=(8, 15, 30)), C16, 128),
+    ("leaderboard ELAN", "gp_elan", dict(blocks=2, convs=2, hidden_ratio=0.5, widths=(12, 23, 46)), C16, 128),
+    ("leaderboard parallel", "parallel", dict(P2, batchnorm=True, filters=35), C16, 128),
+    ("leaderboard MP2-CC", "multipath_net", dict(convs_per_stage=2, paths=2, router="cross_connections", stem=9,
+                                                 widths=(9, 18, 36)), C16, 128),
+    ("paper 2 sequential", "sequential", P2, M28, 32),
+    ("paper 2 parallel", "parallel", P2, M28, 32),
 ]
 SIZES = {"tiny": dict(archs=ARCHS[2:3], K=2, steps=2, repeats=1),
          "small": dict(archs=ARCHS, K=8, steps=8, repeats=2),
          "full": dict(archs=ARCHS, K=8, steps=20, repeats=3)}
 
 
-def _vmap_seconds(make, batch: int, K: int, steps: int, repeats: int) -> float:
+def _vmap_seconds(make, shape: tuple, batch: int, K: int, steps: int, repeats: int) -> float:
     """Seconds per step of K seeds under ``torch.vmap`` over stacked parameters (``archlab.batched``'s step)."""
     models = [make(s) for s in range(K)]
     params, buffers = stack_module_state(models)
@@ -47,7 +58,7 @@ def _vmap_seconds(make, batch: int, K: int, steps: int, repeats: int) -> float:
         return F.cross_entropy(functional_call(base, (p, b), (x,)), y)
 
     step = torch.vmap(loss_fn, randomness="different")
-    x, y = torch.randn(K, batch, 3, 32, 32), torch.randint(0, 10, (K, batch))
+    x, y = torch.randn(K, batch, *shape), torch.randint(0, 10, (K, batch))
 
     def run(n):
         for _ in range(n):
@@ -68,20 +79,20 @@ def bench_packing(size: str, threads: int = 1, log=print) -> list[dict]:
     """One row per architecture: seconds per step one at a time, packed and under vmap, and seeds/s ratios."""
     spec, rows = SIZES[size], []
     old = torch.get_num_threads()
-    for label, name, kwargs, batch in spec["archs"]:
+    for label, name, kwargs, shape, batch in spec["archs"]:
         log(f"packing: {label}")
 
-        def make(seed, name=name, kwargs=kwargs):
+        def make(seed, name=name, kwargs=kwargs, shape=shape):
             seed_everything(seed)
-            return create_model(name, num_classes=10, input_shape=(3, 32, 32), **kwargs)
+            return create_model(name, num_classes=10, input_shape=shape, **kwargs)
 
-        r = packing_speedup(make, (3, 32, 32), batch, K=spec["K"], steps=spec["steps"], repeats=spec["repeats"],
+        r = packing_speedup(make, shape, batch, K=spec["K"], steps=spec["steps"], repeats=spec["repeats"],
                             threads=threads)
         row = {"label": label, "model": name, "model_kwargs": kwargs, **r}
         if r["speedup"] is not None:
             torch.set_num_threads(threads)
             try:
-                row["vmap_s"] = _vmap_seconds(make, batch, spec["K"], spec["steps"], spec["repeats"])
+                row["vmap_s"] = _vmap_seconds(make, shape, batch, spec["K"], spec["steps"], spec["repeats"])
             finally:
                 torch.set_num_threads(old)
             row["vmap_speedup"] = spec["K"] * r["single_s"] / row["vmap_s"]

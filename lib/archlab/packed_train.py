@@ -170,11 +170,11 @@ def _sgd_steps(net, xs: list, ys: list, K: int, steps: int) -> None:
 
 
 def packing_speedup(make_model, input_shape: tuple, batch_size: int, K: int = 8, steps: int = 20, repeats: int = 3,
-                    threads: int | None = 1, num_classes: int = 10) -> dict:
+                    threads: int | None = 1, num_classes: int = 10, device="cpu") -> dict:
     """Seeds per second of K members packed against one model at a time, measured side by side in this process
-    on random data (``make_model(seed) -> nn.Module``; CPU). Each side is timed ``repeats`` times, the two sides
-    alternating, fastest kept (slower repeats measure other processes' load). ``threads``: torch threads for both
-    sides (restored after).
+    on random data (``make_model(seed) -> nn.Module``) on ``device``. Each side is timed ``repeats`` times, the two
+    sides alternating, fastest kept (slower repeats measure other processes' load). ``threads``: torch threads for
+    both sides (restored after).
     Returns ``{"single_s", "packed_s"}`` (seconds per step) and ``"speedup"`` (packed seeds/s over one at a time);
     ``speedup`` is None (and ``"error"`` says why) when the model cannot be packed."""
     old = torch.get_num_threads()
@@ -186,15 +186,18 @@ def packing_speedup(make_model, input_shape: tuple, batch_size: int, K: int = 8,
         ys = [torch.randint(0, num_classes, (batch_size,), generator=g) for _ in range(2)]
         models = [make_model(s) for s in range(K)]
         try:
-            net = pack(models, check_input=xs[0][:4])
+            net = pack(models, check_input=xs[0][:4])  # checked on the CPU, then moved
         except NotPackable as e:
             return {"K": K, "speedup": None, "error": str(e)}
+        dev = torch.device(device)
+        single_net, net = models[0].to(dev), net.to(dev)
+        xs, ys = [x.to(dev) for x in xs], [y.to(dev) for y in ys]
         packed_x, packed_y = [pack_inputs([x] * K) for x in xs], [torch.stack([y] * K) for y in ys]
-        one = lambda: _sgd_steps(models[0], xs, ys, 1, steps)  # noqa: E731
+        one = lambda: _sgd_steps(single_net, xs, ys, 1, steps)  # noqa: E731
         together = lambda: _sgd_steps(net, packed_x, packed_y, K, steps)  # noqa: E731
         one(), together()  # warm-up: allocator, kernel selection
         # alternated, so that a change of load or clock during the probe slows both sides alike
-        times = [(_seconds(one), _seconds(together)) for _ in range(repeats)]
+        times = [(_seconds(one, dev), _seconds(together, dev)) for _ in range(repeats)]
         single = min(t[0] for t in times) / steps
         packed = min(t[1] for t in times) / steps
     finally:
@@ -203,14 +206,19 @@ def packing_speedup(make_model, input_shape: tuple, batch_size: int, K: int = 8,
             "speedup": K * single / packed, "layout": net.layout}
 
 
-def _seconds(fn) -> float:
+def _seconds(fn, device=None) -> float:
+    """Wall seconds of ``fn()``, waiting for a GPU's queued work at both ends."""
+    sync = torch.cuda.synchronize if device is not None and device.type == "cuda" else (lambda: None)
+    sync()
     t0 = time.perf_counter()
     fn()
+    sync()
     return time.perf_counter() - t0
 
 
 @functools.lru_cache(maxsize=None)
-def _cached_speedup(model: str, kwargs: str, input_shape: tuple, batch_size: int, K: int, threads: int) -> dict:
+def _cached_speedup(model: str, kwargs: str, input_shape: tuple, batch_size: int, K: int, threads: int,
+                    device: str) -> dict:
     import json
 
     from .models import create_model
@@ -220,22 +228,21 @@ def _cached_speedup(model: str, kwargs: str, input_shape: tuple, batch_size: int
         seed_everything(seed)
         return create_model(model, **json.loads(kwargs))
 
-    return packing_speedup(make, input_shape, batch_size, K=K, steps=10, repeats=3, threads=threads)
+    return packing_speedup(make, input_shape, batch_size, K=K, steps=10, repeats=3, threads=threads, device=device)
 
 
 def packing_pays(model: str, kwargs: dict, input_shape: tuple, batch_size: int, K: int, device="cpu") -> bool:
     """Whether training K members of registered ``model`` packed gives more seeds per second than one at a time
-    here: measured once per (architecture, batch size, K, threads) in this process (a second or two for paper 1's
-    cpu nets) at the current thread count, not guessed. On a GPU packing is taken whenever it applies (small nets
-    there are launch-bound, and the probe would time the CPU)."""
+    on ``device``: measured there once per (architecture, batch size, K, threads) in this process (a few seconds
+    for paper 1's and paper 3's cpu nets) at the current thread count, not guessed."""
     import json
 
     if K < 2:
         return False
-    if torch.device(device).type != "cpu":
-        return True
+    dev = torch.device(device)
+    threads = torch.get_num_threads() if dev.type == "cpu" else None
     return speedup_pays(_cached_speedup(model, json.dumps(kwargs, sort_keys=True), tuple(input_shape), batch_size, K,
-                                        torch.get_num_threads()))
+                                        threads, str(dev)))
 
 
 def speedup_pays(probe: dict) -> bool:

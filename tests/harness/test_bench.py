@@ -197,3 +197,18 @@ def test_gpu_profile_is_projected_from_seconds_per_step_measured_per_family(repo
     assert _positive(fam["sec_per_step"]) and fam["runs"] == 4 and fam["minutes"] == pytest.approx(p["minutes"])
     row = next(r for r in report["table"] if r["metric"].startswith("projected gpu profile"))
     assert row["value"] == pytest.approx(p["minutes"])
+
+
+def test_every_packing_bench_net_is_a_cpu_profile_net_that_builds():
+    """The packing bench's nets: each builds from the registry at its input shape and gives one logit row per image."""
+    import torch
+
+    import archlab.papers  # noqa: F401  (registers every paper's models)
+    from archlab.models import create_model
+    from bench.packing import ARCHS
+
+    assert len({label for label, *_ in ARCHS}) == len(ARCHS)
+    for label, name, kwargs, shape, batch in ARCHS:
+        model = create_model(name, num_classes=10, input_shape=shape, **kwargs).eval()
+        with torch.no_grad():
+            assert model(torch.zeros(2, *shape)).shape == (2, 10), label
