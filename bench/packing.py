@@ -20,7 +20,7 @@ from archlab.packed_train import packing_speedup
 from archlab.train import seed_everything
 
 # (label, registered model, kwargs, input shape, batch size) at each notebook's cpu profile: paper 1's E2 net
-# (ResNet-56 depth, widths 4/8/16) and E4-E6 nets (2 blocks, widths 8/16/32), stride-2 stem; paper 3's single-path
+# (ResNet-56 depth, widths 4/8/16), E3's nets at k = 6 and E4-E6 nets (2 blocks, widths 8/16/32), stride-2 stem; paper 3's single-path
 # arms (pooled to 16x16 inside); the leaderboard's entries (16x16 input, batch 128); paper 2's layouts (MNIST, batch
 # 32). A model the packer refuses is listed with the reason.
 P1 = dict(stem_stride=2)
@@ -29,6 +29,9 @@ P2 = dict(activation="relu", batchnorm=False, filters=8, head="flatten", kernel=
 ARCHS = [
     ("paper 1 E2 ResNet-56 (4/8/16)", "gp_resnet", dict(P1, widths=(4, 8, 16), blocks=9), C32, 16),
     ("paper 1 E2 SG on identity", "gp_resnet_sg_identity", dict(P1, widths=(4, 8, 16), blocks=9), C32, 16),
+    ("paper 1 E3 VoVNet k=6", "gp_vovnet", dict(P1, widths=(4, 8, 16), blocks=6), C32, 16),
+    ("paper 1 E3 ELAN k=6", "gp_elan", dict(P1, widths=(4, 8, 16), blocks=6, convs=3), C32, 16),
+    ("paper 1 E3 VoVNet-ELAN k=6", "gp_vovnet_elan", dict(P1, widths=(4, 8, 16), blocks=6), C32, 16),
     ("paper 1 E4 CSP fusion", "gp_csp_fusion", dict(P1, widths=(8, 16, 32), blocks=2), C32, 32),
     ("paper 1 E5 PRN rho 0.5", "gp_prn", dict(P1, widths=(8, 16, 32), blocks=2, rho=0.5), C32, 32),
     ("paper 1 E6 ELAN", "gp_elan", dict(P1, widths=(8, 16, 32), blocks=2), C32, 32),
@@ -42,8 +45,9 @@ ARCHS = [
     ("paper 2 sequential", "sequential", P2, M28, 32),
     ("paper 2 parallel", "parallel", P2, M28, 32),
 ]
-SIZES = {"tiny": dict(archs=ARCHS[2:3], K=2, steps=2, repeats=1),
-         "small": dict(archs=ARCHS, K=8, steps=8, repeats=2),
+TINY = [a for a in ARCHS if a[0] == "paper 1 E4 CSP fusion"]  # CI: the channel cat/split path, a second or two
+SIZES = {"tiny": dict(archs=TINY, K=2, steps=2, repeats=1),
+         "small": dict(archs=ARCHS, K=8, steps=8, repeats=3),
          "full": dict(archs=ARCHS, K=8, steps=20, repeats=3)}
 
 

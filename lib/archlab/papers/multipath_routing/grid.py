@@ -26,10 +26,10 @@ that it converged, see ``claims``):
          1.21 nats (56 % accuracy) after 40 epochs on 1,000 images, above the 1.15 level, and 1.04 (63 %) after 50
          epochs on 500 (0.95 after 60); MP2-CC 0.68 (78 %) on the two-context set. Measured CPU time of whole runs at
          this design (one thread, 10,000 test images, under a load of 8-17 on 2 cores, which inflates CPU time):
-         SP-deeper 10.9 s, MP2-CC on the two-context set with its analyses 17.0 s; ~14 s a run on average, ~1,040
-         CPU-s for the 74 runs, so ~520 s on 2 cores plus ~75 s for the rest of the notebook: about 10 minutes on 2
-         idle cores. Single-path arms train their seeds packed where a probe on the machine measures it faster
-         (``run.train_arm_packed``).
+         SP-deeper 10.9 s, MP2-CC on the two-context set with its analyses 17.0 s. Whole notebook measured on 2
+         idle cores (0869103, fresh store): 630 s. A single-path arm's seeds would train packed where a probe on the
+         machine measures it faster (``run.train_arm_packed``); on this CPU none does at K = 6 (SP-wide x1.41
+         0.60x, SP-wide x1.41 + SE 0.72x, SP-deeper 0.93x, SK refused), so every run trains alone.
 - gpu:   full CIFAR-10 (+ CIFAR-100), 32x32, reference widths (32, 64, 128), 15 epochs, batch 512, every arm: 4 seeds
          for the arms a claim compares, 2 for the others (reported beside, never judged), 76 runs. Projected (never
          run) 10-20 minutes on one H100/H200: 36.9 PFLOP of training and test passes (counted, 3x forward for a
