@@ -15,14 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state
 
-from archlab.models import create_model
-from archlab.packed_train import packing_speedup
-from archlab.train import seed_everything
+from archlab.packed_train import packing_speedup, seeded_factory
 
 # (label, registered model, kwargs, input shape, batch size) at each notebook's cpu profile: paper 1's E2 net
-# (ResNet-56 depth, widths 4/8/16), E3's nets at k = 6 and E4-E6 nets (2 blocks, widths 8/16/32), stride-2 stem; paper 3's single-path
-# arms (pooled to 16x16 inside); the leaderboard's entries (16x16 input, batch 128); paper 2's layouts (MNIST, batch
-# 32). A model the packer refuses is listed with the reason.
+# (ResNet-56 depth, widths 4/8/16), E3's nets at k = 6 and E4-E6 nets (2 blocks, widths 8/16/32), stride-2 stem;
+# paper 3's single-path arms (pooled to 16x16 inside); the leaderboard's entries (16x16 input, batch 128); paper 2's
+# layouts (MNIST, batch 32). A model the packer refuses is listed with the reason.
 P1 = dict(stem_stride=2)
 C32, C16, M28 = (3, 32, 32), (3, 16, 16), (1, 28, 28)
 P2 = dict(activation="relu", batchnorm=False, filters=8, head="flatten", kernel=3, layers=4, pool=4)
@@ -85,11 +83,7 @@ def bench_packing(size: str, threads: int = 1, log=print) -> list[dict]:
     old = torch.get_num_threads()
     for label, name, kwargs, shape, batch in spec["archs"]:
         log(f"packing: {label}")
-
-        def make(seed, name=name, kwargs=kwargs, shape=shape):
-            seed_everything(seed)
-            return create_model(name, num_classes=10, input_shape=shape, **kwargs)
-
+        make = seeded_factory(name, num_classes=10, input_shape=shape, **kwargs)
         r = packing_speedup(make, shape, batch, K=spec["K"], steps=spec["steps"], repeats=spec["repeats"],
                             threads=threads)
         row = {"label": label, "model": name, "model_kwargs": kwargs, **r}

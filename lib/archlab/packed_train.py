@@ -31,8 +31,8 @@ from .packed import NotPackable, Packed, member_outputs, pack, pack_inputs, unpa
 from .train import CHECK_EVERY, History, TrainConfig, autocast_dtype, float_dtype, make_optimizer, make_scheduler, \
     resolve_device, upcast
 
-__all__ = ["fit_packed", "packing_speedup", "packing_pays", "speedup_pays", "train_group", "split_by_packing",
-           "share_seconds", "NotPackable"]
+__all__ = ["fit_packed", "packing_speedup", "seeded_factory", "packing_pays", "speedup_pays", "train_group",
+           "split_by_packing", "share_seconds", "NotPackable"]
 
 
 def fit_packed(models: list, train: ArrayDataset, val: ArrayDataset | None, cfgs, *, device=None) -> list[History]:
@@ -216,24 +216,31 @@ def _seconds(fn, device=None) -> float:
     return time.perf_counter() - t0
 
 
-@functools.lru_cache(maxsize=None)
-def _cached_speedup(model: str, kwargs: str, input_shape: tuple, batch_size: int, K: int, threads: int,
-                    device: str) -> dict:
-    import json
-
+def seeded_factory(model: str, **kwargs):
+    """``make(seed) -> nn.Module``: registered ``model`` built with ``kwargs`` after seeding with ``seed``, the
+    members :func:`packing_speedup` times."""
     from .models import create_model
     from .train import seed_everything
 
     def make(seed):
         seed_everything(seed)
-        return create_model(model, **json.loads(kwargs))
+        return create_model(model, **kwargs)
 
-    return packing_speedup(make, input_shape, batch_size, K=K, steps=10, repeats=3, threads=threads, device=device)
+    return make
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_speedup(model: str, kwargs: str, input_shape: tuple, batch_size: int, K: int, threads: int,
+                    device: str) -> dict:
+    import json
+
+    return packing_speedup(seeded_factory(model, **json.loads(kwargs)), input_shape, batch_size, K=K, steps=10,
+                           repeats=3, threads=threads, device=device)
 
 
 def packing_pays(model: str, kwargs: dict, input_shape: tuple, batch_size: int, K: int, device="cpu") -> bool:
     """Whether training K members of registered ``model`` packed gives more seeds per second than one at a time
-    on ``device``: measured there once per (architecture, batch size, K, threads) in this process (a few seconds
+    on ``device``: measured there once per (architecture, batch size, K, threads, device) in this process (a few seconds
     for paper 1's and paper 3's cpu nets) at the current thread count, not guessed."""
     import json
 
@@ -261,12 +268,12 @@ def split_by_packing(configs: list[dict], by, pays) -> tuple[list[dict], list[di
     configs have it) -> bool`` is asked once per value, in order of first appearance (a probe per architecture and
     group size, as :func:`packing_pays` caches it). Decided here once, the groups are not probed again."""
     keys = (by,) if isinstance(by, str) else tuple(by)
-    values = {}
-    for c in configs:
-        values.setdefault(tuple(c[k] for k in keys), []).append(c)
-    ok = {v: pays(cs[0], len(cs)) for v, cs in values.items()}
-    return ([c for c in configs if ok[tuple(c[k] for k in keys)]],
-            [c for c in configs if not ok[tuple(c[k] for k in keys)]])
+    value = [tuple(c[k] for k in keys) for c in configs]
+    groups = {}
+    for v, c in zip(value, configs):
+        groups.setdefault(v, []).append(c)
+    ok = {v: pays(cs[0], len(cs)) for v, cs in groups.items()}
+    return [c for v, c in zip(value, configs) if ok[v]], [c for v, c in zip(value, configs) if not ok[v]]
 
 
 def train_group(configs: list[dict], single, train: ArrayDataset, val: ArrayDataset | None, *, train_config, build,

@@ -16,22 +16,11 @@ from ...sweep import group_units
 from .grid import FAMILIES, make_config, training_configs
 
 
-def _make(c: dict, classes: int = 10, input_shape: tuple = (3, 32, 32)):
-    from ...models import create_model
-    from ...train import seed_everything
-
-    def make(seed):
-        seed_everything(seed)
-        return create_model(c["model"], num_classes=classes, input_shape=input_shape, **c["model_kwargs"])
-
-    return make
-
-
 def savings(profile: str = "cpu", steps: int = 6, repeats: int = 2, threads: int = 1, log=None, **params) -> pd.DataFrame:
     """One row per group of seeds of ``profile``: seeds (K), training steps per run, seconds per step one at a time
     and packed, and the group's training time both ways (``single_total_s`` = K x steps x one seed's step,
     ``packed_total_s`` = steps x the packed step, or the one-at-a-time time where packing would be slower)."""
-    from ...packed_train import packing_speedup, speedup_pays
+    from ...packed_train import packing_speedup, seeded_factory, speedup_pays
 
     configs = training_configs(make_config(profile=profile, **params).plan())
     rows = []
@@ -43,7 +32,8 @@ def savings(profile: str = "cpu", steps: int = 6, repeats: int = 2, threads: int
         if log:
             log(f"{FAMILIES[c['model']]} {c['model_kwargs']} K={K}")
         shape = (3, 32, 32)
-        r = packing_speedup(_make(c, input_shape=shape), shape, min(t["batch_size"], n), K=K, steps=steps,
+        make = seeded_factory(c["model"], num_classes=10, input_shape=shape, **c["model_kwargs"])
+        r = packing_speedup(make, shape, min(t["batch_size"], n), K=K, steps=steps,
                             repeats=repeats, threads=threads) if K > 1 else {"speedup": None}
         single = r.get("single_s", math.nan)
         one = K * run_steps * single if K > 1 else math.nan
