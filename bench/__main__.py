@@ -69,8 +69,10 @@ def table(cases: list[dict], sweep: dict, projection: dict, gpu: bool, cache_mb:
             continue
         row(f"seeds/s packed / one at a time (K={r['K']}, {r['threads']} thread)", r["label"], r["speedup"],
             PACKING_TARGET if r["K"] >= 8 else None,
-            f"{r['single_s'] * 1e3:.0f} ms/step one seed, {r['packed_s'] * 1e3:.0f} ms/step {r['K']} packed, batch "
-            f"{r['batch_size']}" + ("" if r["layout"] else ", no channel cat/split"))
+            f"{r['single_s'] * 1e3:.0f} ms/step one seed, {r['packed_s'] * 1e3:.0f} ms/step {r['K']} packed "
+            f"({r['memory_format']}; " + ", ".join(f"{f} {r['K'] * r['single_s'] / s:.2f}x" for f, s in
+                                                   r["packed_s_by_format"].items()) +
+            f"), batch {r['batch_size']}" + ("" if r["layout"] else ", no channel cat/split"))
         row(f"seeds/s vmap / one at a time (K={r['K']}, {r['threads']} thread)", r["label"], r["vmap_speedup"],
             note=f"packed is {r['packed_vs_vmap']:.2f}x vmap")
     for stem, p in projection.items():

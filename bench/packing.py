@@ -19,8 +19,8 @@ from archlab.packed_train import packing_speedup, seeded_factory
 
 # (label, registered model, kwargs, input shape, batch size) at each notebook's cpu profile: paper 1's E2 net
 # (ResNet-56 depth, widths 4/8/16), E3's nets at k = 6 and E4-E6 nets (2 blocks, widths 8/16/32), stride-2 stem;
-# paper 3's single-path arms (pooled to 16x16 inside); the leaderboard's entries (16x16 input, batch 128); paper 2's
-# layouts (MNIST, batch 32). A model the packer refuses is listed with the reason.
+# paper 3's single-path arms and MP2-CC (pooled to 16x16 inside); the leaderboard's entries (16x16 input, batch 128);
+# paper 2's layouts (MNIST, batch 32). A model the packer refuses is listed with the reason.
 P1 = dict(stem_stride=2)
 C32, C16, M28 = (3, 32, 32), (3, 16, 16), (1, 28, 28)
 P2 = dict(activation="relu", batchnorm=False, filters=8, head="flatten", kernel=3, layers=4, pool=4)
@@ -35,6 +35,8 @@ ARCHS = [
     ("paper 1 E6 ELAN", "gp_elan", dict(P1, widths=(8, 16, 32), blocks=2), C32, 32),
     ("paper 3 plain arm", "mp_plain_net", dict(widths=(8, 16, 32), stem=8, pool_input=2), C32, 64),
     ("paper 3 SE arm", "mp_se_net", dict(widths=(8, 16, 32), stem=8, pool_input=2), C32, 64),
+    ("paper 3 MP2-CC", "multipath_net", dict(widths=(8, 16, 32), stem=8, pool_input=2, paths=2,
+                                             router="cross_connections"), C32, 64),
     ("leaderboard ResNet", "gp_resnet", dict(blocks=2, widths=(8, 15, 30)), C16, 128),
     ("leaderboard ELAN", "gp_elan", dict(blocks=2, convs=2, hidden_ratio=0.5, widths=(12, 23, 46)), C16, 128),
     ("leaderboard parallel", "parallel", dict(P2, batchnorm=True, filters=35), C16, 128),

@@ -11,16 +11,20 @@ whose every layer holds the K members side by side, member-major along the chann
 - ``Linear(i, o)`` -> :class:`PackedLinear`: a batched matmul over stacked ``(K, o, i)`` weights (block diagonal);
 - activations, pooling, adds, ``flatten(1)`` and ``detach`` act per channel and work unchanged;
 - channel concatenation and splitting (``torch.cat`` / ``chunk`` / ``split`` / ``x[:, a:b]`` on dim 1: CSP, ELAN,
-  VoVNet, PRN) would mix members, so :class:`ChannelLayout` rewrites them to act within each member's block.
+  VoVNet, PRN) would mix members, so :class:`ChannelLayout` rewrites them to act within each member's block;
+- a module whose forward reshapes by its own structure (paper 3's routers: ``(B, m_in, n_out)`` weights mixing
+  ``m_in`` path tensors) declares ``packed_members = 1`` and writes those reshapes with a member axis;
+  :func:`pack` sets ``packed_members = K`` on it and stacks its own tensors (a routing logit table ``(m, n)`` ->
+  ``(K, m, n)``; a vector stays a vector, ``(K*n,)``).
 
 Input: K minibatches ``[B, C, H, W]`` concatenated along channels, ``[B, K*C, H, W]``; output ``[B, K*classes]``.
 Every packed tensor is the K member tensors stacked and reshaped (:func:`unpack` reverses it), so a packed
 parameter's ``dim() > 1`` exactly when the member's is (``make_optimizer``'s weight-decay rule holds), and an
 elementwise optimizer (SGD with momentum / Nesterov / weight decay, AdamW) on the packed tensors is K separate
-optimizers. Anything else (LayerNorm, attention, ``reshape`` by channel count, routing as in paper 3's nets) is
-refused by :func:`pack`, which compares the packed forward with the K separate ones before training: packing a
-model either computes exactly the members' forward or raises :class:`NotPackable` (then use ``archlab.batched``
-or ``fit``).
+optimizers; a frozen member parameter stays frozen. Anything else (LayerNorm, attention, ``reshape`` by channel
+count in a module that does not declare ``packed_members``) is refused by :func:`pack`, which compares the packed
+forward with the K separate ones before training: packing a model either computes exactly the members' forward
+or raises :class:`NotPackable` (then use ``archlab.batched`` or ``fit``).
 """
 from __future__ import annotations
 
@@ -58,11 +62,15 @@ def _packed_leaf(m: nn.Module, K: int) -> nn.Module:
     ref = next(iter([*m.parameters(), *m.buffers()]), None)
     kw = {} if ref is None else dict(device=ref.device, dtype=ref.dtype)
     if isinstance(m, CONV):
-        return type(m)(K * m.in_channels, K * m.out_channels, m.kernel_size, m.stride, m.padding, m.dilation,
-                       K * m.groups, m.bias is not None, m.padding_mode, **kw)
-    if isinstance(m, NORM):
-        return type(m)(K * m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats, **kw)
-    return PackedLinear(K, m.in_features, m.out_features, m.bias is not None, **kw)
+        new = type(m)(K * m.in_channels, K * m.out_channels, m.kernel_size, m.stride, m.padding, m.dilation,
+                      K * m.groups, m.bias is not None, m.padding_mode, **kw)
+    elif isinstance(m, NORM):
+        new = type(m)(K * m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats, **kw)
+    else:
+        new = PackedLinear(K, m.in_features, m.out_features, m.bias is not None, **kw)
+    for name, p in m.named_parameters(recurse=False):  # a frozen layer (paper 3's frozen router) stays frozen
+        getattr(new, name).requires_grad_(p.requires_grad)
+    return new
 
 
 def _own_tensors(m: nn.Module) -> list:
@@ -93,6 +101,9 @@ def pack(models: list[nn.Module], check_input: torch.Tensor | None = None) -> "P
             new = _packed_leaf(m, K)
             _load(new, [mm.get_submodule(name) for mm in models])
             _set(net, name, new.train(m.training))
+        elif hasattr(m, "packed_members"):  # keeps each member's block itself: told K, its own tensors stacked
+            _stack_own(m, [mm.get_submodule(name) for mm in models])
+            m.packed_members = K
         elif _own_tensors(m):  # LayerNorm, a bare nn.Parameter, ...: no rule says how to stack them
             raise NotPackable(f"{name or 'the model'} ({type(m).__name__}) has no packed form")
     packed = Packed(net, K, layout=True)
@@ -100,6 +111,20 @@ def pack(models: list[nn.Module], check_input: torch.Tensor | None = None) -> "P
         packed.layout = _uses_channel_ops(models[0], check_input)
         _check_forward(models, packed, check_input)
     return packed
+
+
+@torch.no_grad()
+def _stack_own(dst: nn.Module, members: list[nn.Module]) -> None:
+    """A member-aware module's own parameters and buffers become the K members' stacked: ``(K, *shape)`` for a
+    matrix or more, flat ``(K*n,)`` for a vector or scalar (so the weight-decay rule, by ``dim()``, is unchanged)."""
+    def stacked(name):
+        t = torch.stack([getattr(m, name) for m in members])
+        return t if t.dim() > 2 else t.flatten()
+
+    for name, p in list(dst.named_parameters(recurse=False)):
+        dst._parameters[name] = nn.Parameter(stacked(name), requires_grad=p.requires_grad)
+    for name in [n for n, _ in dst.named_buffers(recurse=False)]:
+        dst._buffers[name] = stacked(name)
 
 
 def _set(root: nn.Module, name: str, new: nn.Module) -> None:

@@ -9,15 +9,20 @@ small ones): tests/harness/test_packed.py checks this in float64 per family.
 
 Members may differ in ``seed`` and ``lr`` (the lr rule of ``archlab.batched``: step at the largest rate, keep
 ``lr_k / lr_max`` of the step per member). Not supported: ``compile``, and dropout draws equal to separate runs.
+The packed net trains in either memory format (``FORMATS``): channels_last lets the CPU's oneDNN take its fast
+grouped-convolution path (paper 3's plain arm, K = 8: 1.73x one at a time against 1.34x contiguous), but not
+every net gains (paper 1's PRN: 1.26x against 1.46x), so the probe measures both.
 
-:func:`packing_speedup` measures the seeds per second of packed against one-at-a-time training side by side
-(same threads, batch size and step), which :func:`packing_pays` turns into the choice a run function makes.
+:func:`packing_speedup` measures the seeds per second of packed (in each memory format) against one-at-a-time
+training side by side (same threads, batch size and step), which :func:`packing_choice` turns into the choice a
+run function makes: the faster format, or None (one at a time).
 :func:`train_group` is that choice and the packed training of one group, with each member's result split back
 out (the papers' packed run paths supply only their model, recipe and result); :func:`split_by_packing` sorts a
 sweep's configs into the architectures that train packed and the rest.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import time
@@ -31,15 +36,21 @@ from .packed import NotPackable, Packed, member_outputs, pack, pack_inputs, unpa
 from .train import CHECK_EVERY, History, TrainConfig, autocast_dtype, float_dtype, make_optimizer, make_scheduler, \
     resolve_device, upcast
 
-__all__ = ["fit_packed", "packing_speedup", "seeded_factory", "packing_pays", "speedup_pays", "train_group",
-           "split_by_packing", "share_seconds", "NotPackable"]
+__all__ = ["fit_packed", "packing_speedup", "seeded_factory", "packing_choice", "packing_pays", "speedup_pays",
+           "train_group", "split_by_packing", "share_seconds", "NotPackable", "FORMATS"]
+
+FORMATS = ("contiguous", "channels_last")  # the packed net's memory format (channels_last: 4-D inputs only)
 
 
-def fit_packed(models: list, train: ArrayDataset, val: ArrayDataset | None, cfgs, *, device=None) -> list[History]:
+def fit_packed(models: list, train: ArrayDataset, val: ArrayDataset | None, cfgs, *, device=None,
+               memory_format: str = "contiguous") -> list[History]:
     """Train ``models`` (K instances of one architecture) together; ``cfgs`` is one TrainConfig per model (or one
     for all) differing only in ``seed`` and ``lr``. Returns one History per model and leaves each member's trained
     weights and BatchNorm statistics in ``models``. Raises :class:`NotPackable` before training if the model cannot
-    be packed. Epoch ``seconds`` and ``wall_time`` are the group's shared time."""
+    be packed. Epoch ``seconds`` and ``wall_time`` are the group's shared time. ``memory_format``: one of
+    ``FORMATS``, the packed net's layout while it trains (the members come back contiguous)."""
+    if memory_format not in FORMATS:
+        raise ValueError(f"memory_format = {memory_format!r}; valid: {', '.join(FORMATS)}")
     cfgs = list(cfgs) if isinstance(cfgs, (list, tuple)) else [cfgs] * len(models)
     if len(cfgs) != len(models) or not models:
         raise ValueError(f"need one config per model, got {len(cfgs)} configs for {len(models)} models")
@@ -55,7 +66,7 @@ def fit_packed(models: list, train: ArrayDataset, val: ArrayDataset | None, cfgs
     val_loader = (DeviceLoader(val, max(cfg.batch_size, 1024), train=False, device=device, dtype=fdt)
                   if val is not None else None)
     probe = next(iter(DeviceLoader(train, 8, train=False, device=device, dtype=fdt)))[0]
-    net = pack(models, check_input=probe)  # refuses (NotPackable) what it cannot reproduce exactly
+    net = _in_format(pack(models, check_input=probe), memory_format)  # refuses (NotPackable) what it cannot pack
     steps = len(loaders[0])
     lrs = [c.lr for c in cfgs]
     cfg = cfg.replace(lr=max(lrs))
@@ -70,7 +81,7 @@ def fit_packed(models: list, train: ArrayDataset, val: ArrayDataset | None, cfgs
         losses = torch.empty(steps, K, device=device, dtype=fdt)
         correct = torch.zeros(K, device=device, dtype=torch.long)
         for i, batches in enumerate(zip(*loaders)):
-            x = pack_inputs([b[0] for b in batches])  # [B, K*C, H, W]
+            x = _in_format(pack_inputs([b[0] for b in batches]), memory_format)  # [B, K*C, H, W]
             y = torch.stack([b[1] for b in batches])  # [K, B]
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 logits = member_outputs(net(x), K)  # [K, B, classes]
@@ -89,7 +100,7 @@ def fit_packed(models: list, train: ArrayDataset, val: ArrayDataset | None, cfgs
                 break  # every member diverged
         val_res = None
         if val_loader is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
-            val_res = _evaluate(net, val_loader, dtype)
+            val_res = _evaluate(net, val_loader, dtype, memory_format)
         _record(hists, alive, losses[: i + 1], correct, val_res, epoch, step, cfg, loaders[0].batch_size,
                 time.perf_counter() - t0)
         if not any(alive):
@@ -98,6 +109,15 @@ def fit_packed(models: list, train: ArrayDataset, val: ArrayDataset | None, cfgs
         h.wall_time = time.perf_counter() - t_start
     unpack(net, models)
     return hists
+
+
+def _in_format(t, memory_format: str):
+    """A module or a batch in ``memory_format`` (channels_last applies to 4-D tensors only; others are unchanged)."""
+    if memory_format != "channels_last":
+        return t
+    if isinstance(t, torch.Tensor):
+        return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
+    return t.to(memory_format=torch.channels_last)
 
 
 def _member_losses(logits: torch.Tensor, y: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -138,7 +158,7 @@ def _record(hists, alive, done, correct, val_res, epoch, step, cfg, batch, secon
 
 
 @torch.no_grad()
-def _evaluate(net: Packed, loader: DeviceLoader, dtype) -> tuple[list, list]:
+def _evaluate(net: Packed, loader: DeviceLoader, dtype, memory_format: str = "contiguous") -> tuple[list, list]:
     """Per-member mean cross-entropy and accuracy; every member sees the same (unshuffled) batches."""
     net.eval()
     K = net.K
@@ -146,7 +166,7 @@ def _evaluate(net: Packed, loader: DeviceLoader, dtype) -> tuple[list, list]:
     correct = torch.zeros(K, device=loader.device, dtype=torch.long)
     for x, y in loader:
         with torch.autocast(loader.device.type, dtype=dtype, enabled=dtype is not None):
-            out = upcast(member_outputs(net(pack_inputs([x] * K)), K))  # [K, B, classes]
+            out = upcast(member_outputs(net(_in_format(pack_inputs([x] * K), memory_format)), K))  # [K, B, classes]
         loss_sum += F.cross_entropy(out.flatten(0, 1), y.repeat(K), reduction="none").view(K, -1).sum(1)
         correct += (out.argmax(-1) == y).sum(1)
     net.train()
@@ -172,11 +192,12 @@ def _sgd_steps(net, xs: list, ys: list, K: int, steps: int) -> None:
 def packing_speedup(make_model, input_shape: tuple, batch_size: int, K: int = 8, steps: int = 20, repeats: int = 3,
                     threads: int | None = 1, num_classes: int = 10, device="cpu") -> dict:
     """Seeds per second of K members packed against one model at a time, measured side by side in this process
-    on random data (``make_model(seed) -> nn.Module``) on ``device``. Each side is timed ``repeats`` times, the two
-    sides alternating, fastest kept (slower repeats measure other processes' load). ``threads``: torch threads for
-    both sides (restored after).
-    Returns ``{"single_s", "packed_s"}`` (seconds per step) and ``"speedup"`` (packed seeds/s over one at a time);
-    ``speedup`` is None (and ``"error"`` says why) when the model cannot be packed."""
+    on random data (``make_model(seed) -> nn.Module``) on ``device``; packed in each memory format of ``FORMATS``
+    that fits the input (channels_last for images). Every side is timed ``repeats`` times, the sides taking turns,
+    fastest kept (slower repeats measure other processes' load). ``threads``: torch threads for all sides
+    (restored after). Returns ``{"single_s", "packed_s"}`` (seconds per step; packed in its faster format),
+    ``"memory_format"`` (that format), ``"packed_s_by_format"`` and ``"speedup"`` (packed seeds/s over one at a
+    time); ``speedup`` is None (and ``"error"`` says why) when the model cannot be packed."""
     old = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
@@ -192,18 +213,28 @@ def packing_speedup(make_model, input_shape: tuple, batch_size: int, K: int = 8,
         dev = torch.device(device)
         single_net, net = models[0].to(dev), net.to(dev)
         xs, ys = [x.to(dev) for x in xs], [y.to(dev) for y in ys]
-        packed_x, packed_y = [pack_inputs([x] * K) for x in xs], [torch.stack([y] * K) for y in ys]
-        one = lambda: _sgd_steps(single_net, xs, ys, 1, steps)  # noqa: E731
-        together = lambda: _sgd_steps(net, packed_x, packed_y, K, steps)  # noqa: E731
-        one(), together()  # warm-up: allocator, kernel selection
-        # alternated, so that a change of load or clock during the probe slows both sides alike
-        times = [(_seconds(one, dev), _seconds(together, dev)) for _ in range(repeats)]
-        single = min(t[0] for t in times) / steps
-        packed = min(t[1] for t in times) / steps
+        packed_y = [torch.stack([y] * K) for y in ys]
+        fmts = FORMATS[: 2 if len(input_shape) == 3 else 1]  # channels_last: images only
+        nets = {fmt: _in_format(copy.deepcopy(net), fmt) for fmt in fmts}
+        packed_x = {fmt: [_in_format(pack_inputs([x] * K), fmt) for x in xs] for fmt in fmts}
+        sides = {"single": lambda n: _sgd_steps(single_net, xs, ys, 1, n)}  # n training steps of one side
+        for fmt in fmts:
+            sides[fmt] = lambda n, fmt=fmt: _sgd_steps(nets[fmt], packed_x[fmt], packed_y, K, n)
+        for fn in sides.values():  # warm-up: allocator, kernel selection
+            fn(1)
+        # taking turns, so that a change of load or clock during the probe slows every side alike
+        times = {name: [] for name in sides}
+        for _ in range(repeats):
+            for name, fn in sides.items():
+                times[name].append(_seconds(lambda: fn(steps), dev))
+        per_step = {name: min(t) / steps for name, t in times.items()}
     finally:
         torch.set_num_threads(old)
-    return {"K": K, "threads": threads, "batch_size": batch_size, "single_s": single, "packed_s": packed,
-            "speedup": K * single / packed, "layout": net.layout}
+    single = per_step.pop("single")
+    fmt = min(per_step, key=per_step.get)
+    return {"K": K, "threads": threads, "batch_size": batch_size, "single_s": single, "packed_s": per_step[fmt],
+            "memory_format": fmt, "packed_s_by_format": per_step, "speedup": K * single / per_step[fmt],
+            "layout": net.layout}
 
 
 def _seconds(fn, device=None) -> float:
@@ -234,22 +265,32 @@ def _cached_speedup(model: str, kwargs: str, input_shape: tuple, batch_size: int
                     device: str) -> dict:
     import json
 
-    return packing_speedup(seeded_factory(model, **json.loads(kwargs)), input_shape, batch_size, K=K, steps=10,
+    # 3 x 3 steps per side: a few seconds for paper 3's packed nets (6 x 0.13 s a step), paid before any run; a
+    # ratio near 1 may come out either way, and then either choice costs little
+    return packing_speedup(seeded_factory(model, **json.loads(kwargs)), input_shape, batch_size, K=K, steps=3,
                            repeats=3, threads=threads, device=device)
 
 
-def packing_pays(model: str, kwargs: dict, input_shape: tuple, batch_size: int, K: int, device="cpu") -> bool:
-    """Whether training K members of registered ``model`` packed gives more seeds per second than one at a time
-    on ``device``: measured there once per (architecture, batch size, K, threads, device) in this process (a few seconds
-    for paper 1's and paper 3's cpu nets) at the current thread count, not guessed."""
+def packing_choice(model: str, kwargs: dict, input_shape: tuple, batch_size: int, K: int,
+                   device="cpu") -> str | None:
+    """The memory format (of ``FORMATS``) in which K members of registered ``model`` train fastest packed, where
+    that gives more seeds per second than one at a time on ``device``; None where it does not. Measured there once
+    per (architecture, batch size, K, threads, device) in this process (a few seconds for paper 1's and paper 3's
+    cpu nets) at the current thread count, not guessed."""
     import json
 
     if K < 2:
-        return False
+        return None
     dev = torch.device(device)
     threads = torch.get_num_threads() if dev.type == "cpu" else None
-    return speedup_pays(_cached_speedup(model, json.dumps(kwargs, sort_keys=True), tuple(input_shape), batch_size, K,
-                                        threads, str(dev)))
+    probe = _cached_speedup(model, json.dumps(kwargs, sort_keys=True), tuple(input_shape), batch_size, K, threads,
+                            str(dev))
+    return probe["memory_format"] if speedup_pays(probe) else None
+
+
+def packing_pays(model: str, kwargs: dict, input_shape: tuple, batch_size: int, K: int, device="cpu") -> bool:
+    """Whether K members of registered ``model`` train faster packed than one at a time (:func:`packing_choice`)."""
+    return packing_choice(model, kwargs, input_shape, batch_size, K, device) is not None
 
 
 def speedup_pays(probe: dict) -> bool:
@@ -277,16 +318,18 @@ def split_by_packing(configs: list[dict], by, pays) -> tuple[list[dict], list[di
 
 
 def train_group(configs: list[dict], single, train: ArrayDataset, val: ArrayDataset | None, *, train_config, build,
-                result, spec=None, fit_group=fit_packed, refused: type = NotPackable) -> list[dict]:
+                result, spec=None, fit_group=fit_packed, refused: type = NotPackable,
+                memory_format: str | None = None) -> list[dict]:
     """The results of ``configs`` (one architecture, differing only in seed and lr), trained together on the data
     they share by ``fit_group`` (:func:`fit_packed`; ``archlab.batched.fit_batched`` fits too), one result
     per config in order; one at a time through ``single(config) -> dict`` instead for a group of one, when
-    :func:`packing_pays` measures the group slower packed on this device, or when ``fit_group`` raises ``refused``.
-    The paper supplies its own parts:
+    :func:`packing_choice` measures the group slower packed on this device, or when ``fit_group`` raises
+    ``refused``. The paper supplies its own parts:
 
     - ``train_config(config) -> TrainConfig``: each member's recipe (the group's batch size is the first's);
-    - ``spec(config) -> (registered model name, kwargs)``: the architecture the probe times; None: no probe, the
-      group always trains together (vmap batching);
+    - ``spec(config) -> (registered model name, kwargs)``: the architecture the probe times, which also picks the
+      packed net's memory format; None: no probe, the group always trains together (vmap batching, or packed as
+      decided beforehand, in ``memory_format``: passed to ``fit_group`` unless None);
     - ``build(config, tcfg) -> (model, state)``: a member's seeded model (built in config order, after the probe)
       and whatever ``result`` needs of it;
     - ``result(config, state, hist, K) -> dict``: a member's stored result from its ``History``, whose times are the
@@ -299,12 +342,14 @@ def train_group(configs: list[dict], single, train: ArrayDataset, val: ArrayData
     cfgs = [train_config(c) for c in configs]
     if spec is not None:
         name, kwargs = spec(configs[0])
-        if not packing_pays(name, kwargs, train.sample_shape, min(cfgs[0].batch_size, len(train)), len(configs),
-                            device):
+        memory_format = packing_choice(name, kwargs, train.sample_shape, min(cfgs[0].batch_size, len(train)),
+                                       len(configs), device)
+        if memory_format is None:
             return [single(c) for c in configs]
+    fmt = {} if memory_format is None else {"memory_format": memory_format}
     built = [build(c, t) for c, t in zip(configs, cfgs)]
     try:
-        hists = fit_group([m for m, _ in built], train, val, cfgs, device=device)
+        hists = fit_group([m for m, _ in built], train, val, cfgs, device=device, **fmt)
     except refused:
         return [single(c) for c in configs]
     return [result(c, state, h, len(configs)) for c, (_, state), h in zip(configs, built, hists)]

@@ -14,7 +14,7 @@ import torch
 from archlab.data import load_splits
 from archlab.models import create_model
 from archlab.packed import NotPackable, pack, unpack
-from archlab.packed_train import fit_packed, packing_speedup
+from archlab.packed_train import FORMATS, fit_packed, packing_speedup
 from archlab.train import TrainConfig, fit, seed_everything
 
 import archlab.papers  # noqa: F401 - registers the papers' models
@@ -22,19 +22,31 @@ import archlab.papers  # noqa: F401 - registers the papers' models
 SEEDS = (0, 1, 2)
 REL = 1e-9
 SMALL = dict(widths=(4, 8, 8), blocks=1, stem_stride=2, input_shape=(1, 8, 8))  # paper 1's macro, tiny
+MP = dict(widths=(4, 8, 8), stem=4, convs_per_stage=1, input_shape=(1, 8, 8))  # paper 3's multi-path net, tiny
 # One per family the packing rules cover: plain convs + BN + head (ResNet, paper 1's E2 net), channel split + cat
 # (CSP fusion), channel slicing (PRN), many-way concatenation (ELAN, VoVNet), paper 3's SE arm (squeeze-excite:
-# pooling, two linear layers, a channel-wise product), the harness's small_cnn.
-FAMILIES = {"gp_resnet": SMALL, "gp_resnet_sg_block": SMALL, "gp_csp_fusion": SMALL, "gp_prn": {**SMALL, "rho": 0.5},
-            "gp_elan": SMALL, "gp_vovnet": SMALL, "mp_se_net": dict(widths=(4, 8, 8), stem=4, input_shape=(1, 8, 8)),
-            "small_cnn": dict(input_shape=(1, 8, 8), width=8)}
+# pooling, two linear layers, a channel-wise product), the harness's small_cnn, and paper 3's routed nets (a member
+# axis in every reshape by path count): learned static mixing (a bare logit table), cross-connections (a gate of
+# linear layers, mixing before the conv), cross-prediction in both readings (grouped 1-D convs; CP-conv predicts
+# before mixing), four paths, and a frozen router (its gate must stay as initialised).
+FAMILIES = {"gp_resnet": ("gp_resnet", SMALL), "gp_resnet_sg_block": ("gp_resnet_sg_block", SMALL),
+            "gp_csp_fusion": ("gp_csp_fusion", SMALL), "gp_prn": ("gp_prn", {**SMALL, "rho": 0.5}),
+            "gp_elan": ("gp_elan", SMALL), "gp_vovnet": ("gp_vovnet", SMALL),
+            "mp_se_net": ("mp_se_net", dict(widths=(4, 8, 8), stem=4, input_shape=(1, 8, 8))),
+            "small_cnn": ("small_cnn", dict(input_shape=(1, 8, 8), width=8)),
+            "mp2_static": ("multipath_net", dict(MP, router="static")),
+            "mp2_cc": ("multipath_net", dict(MP, router="cross_connections")),
+            "mp2_cp_gate": ("multipath_net", dict(MP, router="cross_prediction_gate")),
+            "mp4_cp_conv": ("multipath_net", dict(MP, router="cross_prediction_conv", paths=4)),
+            "mp2_cc_frozen": ("multipath_net", dict(MP, router="cross_connections", freeze_router=True))}
 
 
 def _models(name, seeds=SEEDS):
+    model, kwargs = FAMILIES[name]
     out = []
     for s in seeds:
         seed_everything(s)
-        out.append(create_model(name, num_classes=10, **FAMILIES[name]))
+        out.append(create_model(model, num_classes=10, **kwargs))
     return out
 
 
@@ -59,11 +71,11 @@ def digits():
     return load_splits("digits", train_size=160, test_size=64)
 
 
-def _compare(name, cfgs, data):
+def _compare(name, cfgs, data, memory_format="contiguous"):
     tr, te = data
     separate, together = _models(name), _models(name)
     hists = [fit(m, tr, te, c) for m, c in zip(separate, cfgs)]
-    phists = fit_packed(together, tr, te, cfgs)
+    phists = fit_packed(together, tr, te, cfgs, memory_format=memory_format)
     for m, pm in zip(separate, together):  # weights and BatchNorm statistics, written back per member
         for (k, p), q in zip(m.state_dict().items(), pm.state_dict().values()):
             assert torch.allclose(p.double(), q.double(), rtol=REL, atol=1e-12), k
@@ -85,8 +97,40 @@ def test_members_may_differ_in_learning_rate(digits):
     _compare("gp_csp_fusion", _cfgs(lrs=[0.05, 0.02, 0.01], schedule="cosine"), digits)
 
 
-def test_pack_unpack_round_trip_keeps_each_members_tensors():
-    ms = _models("gp_prn")
+@pytest.mark.parametrize("name", ["gp_elan", "mp2_cc"])
+def test_packed_in_channels_last_equals_separate_runs(name, digits):
+    """The other memory format the probe may pick: same members, only the layout of the packed net's tensors."""
+    _compare(name, _cfgs(), digits, memory_format="channels_last")
+
+
+def test_an_unknown_memory_format_is_refused_before_training(digits):
+    with pytest.raises(ValueError, match="channels_last"):
+        fit_packed(_models("small_cnn"), *digits, _cfgs(), memory_format="nhwc")
+
+
+def test_a_frozen_member_parameter_stays_frozen_when_packed():
+    ms = _models("mp2_cc_frozen")
+    packed = pack(ms)
+    frozen = {n for n, p in ms[0].named_parameters() if not p.requires_grad}
+    assert frozen and frozen == {n.removeprefix("net.") for n, p in packed.named_parameters() if not p.requires_grad}
+
+
+def test_a_routing_table_is_stacked_per_member_and_unpacked_back():
+    ms = _models("mp2_static")
+    packed = pack(ms)
+    for (name, p), m in zip([(n, p) for n, p in packed.named_parameters() if n.endswith("logits")], [ms[0]]):
+        member = dict(m.named_parameters())[name.removeprefix("net.")]
+        assert p.shape == (len(SEEDS), *member.shape)
+    for m in ms:
+        for t in m.parameters():
+            t.data.zero_()
+    unpack(packed, ms)
+    assert all(m.stages[0][0].logits.abs().sum() == 0 for m in ms)  # zero at initialisation: uniform mixing
+
+
+@pytest.mark.parametrize("name", ["gp_prn", "mp2_cc"])
+def test_pack_unpack_round_trip_keeps_each_members_tensors(name):
+    ms = _models(name)
     before = [{k: v.clone() for k, v in m.state_dict().items()} for m in ms]
     packed = pack(ms)
     for m in ms:  # scribble, then restore from the packed copy
@@ -99,18 +143,19 @@ def test_pack_unpack_round_trip_keeps_each_members_tensors():
 
 
 def test_unsupported_models_are_refused_before_training():
-    seed_everything(0)
-    ms = [create_model("multipath_net", widths=(8, 16, 32), stem=8, num_classes=10) for _ in range(2)]
+    seed_everything(0)  # SK: its branch attention takes a softmax across channels it does not declare per member
+    ms = [create_model("mp_sk_net", widths=(8, 16, 32), stem=8, num_classes=10) for _ in range(2)]
     with pytest.raises(NotPackable):
         pack(ms, check_input=torch.randn(4, 3, 32, 32))
     with pytest.raises(NotPackable):  # a layer with no packing rule
         pack([torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LayerNorm(12)) for _ in range(2)])
 
 
-def test_speedup_probe_reports_both_sides():
+def test_speedup_probe_reports_every_side():
     r = packing_speedup(lambda s: create_model("gp_resnet", num_classes=10, **{**SMALL, "input_shape": (3, 16, 16)}),
                         (3, 16, 16), 8, K=2, steps=2, repeats=1)
     assert r["single_s"] > 0 and r["packed_s"] > 0 and r["speedup"] > 0
+    assert set(r["packed_s_by_format"]) == set(FORMATS) and r["packed_s"] == r["packed_s_by_format"][r["memory_format"]]
 
 
 def test_packing_is_an_execution_strategy_that_keeps_run_keys(tmp_path):
@@ -134,30 +179,37 @@ def test_packing_is_an_execution_strategy_that_keeps_run_keys(tmp_path):
 
 
 def test_train_group_trains_one_packed_group_and_splits_a_result_per_member(digits, monkeypatch):
-    """``train_group``, the packed path of both papers' run functions: the probe's decision, then one packed fit whose
-    members' results equal separate runs (float64), each in config order with its share of the group's time; one
-    run at a time for a group of one, when packing does not pay, or when the model is refused."""
+    """``train_group``, the packed path of both papers' run functions: the probe's decision (with its memory format),
+    then one packed fit whose members' results equal separate runs (float64), each in config order with its share
+    of the group's time; one run at a time for a group of one, when packing does not pay, or when the model is
+    refused."""
     import archlab.packed_train as pt
     from archlab.packed_train import share_seconds, train_group
 
     tr, te = digits
-    name, tcfgs = "gp_resnet", _cfgs()[:2]
+    (name, kwargs), tcfgs = FAMILIES["gp_resnet"], _cfgs()[:2]
     configs = [{"seed": t.seed, "device": "cpu"} for t in tcfgs]
 
     def build(c, tcfg):
         seed_everything(tcfg.seed)
-        return create_model(name, num_classes=10, **FAMILIES[name]), c["seed"]
+        return create_model(name, num_classes=10, **kwargs), c["seed"]
 
     def result(c, state, h, K):
         return {"member": state, "K": K, "final": h.final, "sec": share_seconds(h, K), "wall": h.wall_time}
 
     probed = []
     kw = dict(train_config=lambda c: tcfgs[configs.index(c)], build=build, result=result,
-              spec=lambda c: probed.append(c) or (name, FAMILIES[name]))
+              spec=lambda c: probed.append(c) or (name, kwargs))
     single = lambda c: {"alone": c["seed"]}  # noqa: E731
-    monkeypatch.setattr(pt, "packing_pays", lambda *a, **k: True)
-    together = train_group(configs, single, tr, te, **kw)
-    assert probed == [configs[0]]  # one probe per group, for its first config
+    formats = []
+
+    def fit_group(*a, memory_format, **k):
+        formats.append(memory_format)
+        return fit_packed(*a, memory_format=memory_format, **k)
+
+    monkeypatch.setattr(pt, "packing_choice", lambda *a, **k: "channels_last")
+    together = train_group(configs, single, tr, te, fit_group=fit_group, **kw)
+    assert probed == [configs[0]] and formats == ["channels_last"]  # one probe per group, for its first config
     separate = [fit(build(c, t)[0], tr, te, t) for c, t in zip(configs, tcfgs)]
     for r, c, h in zip(together, configs, separate):
         assert r["member"] == c["seed"] and r["K"] == 2
@@ -171,7 +223,7 @@ def test_train_group_trains_one_packed_group_and_splits_a_result_per_member(digi
         raise NotPackable("refused")
 
     assert train_group(configs, single, tr, te, fit_group=refuse, **kw) == alone
-    monkeypatch.setattr(pt, "packing_pays", lambda *a, **k: False)
+    monkeypatch.setattr(pt, "packing_choice", lambda *a, **k: None)
     assert train_group(configs, single, tr, te, **kw) == alone
 
 
