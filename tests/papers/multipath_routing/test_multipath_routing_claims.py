@@ -256,9 +256,9 @@ def test_the_arms_table_keeps_the_configs_order_whichever_arms_pack(store, monke
     R = importlib.import_module("archlab.papers.multipath_routing.run")  # the package exports a function `run`
     cfg = P.make_config(profile="smoke")
     configs = run_configs(cfg, device="cpu")
-    monkeypatch.setattr(R, "packing_pays_here", lambda c, K: False)
+    monkeypatch.setattr(R, "packing_choice_here", lambda c, K: None)
     alone = R.sweep(cfg, configs, store)
-    monkeypatch.setattr(R, "packing_pays_here", lambda c, K: c["arm"] == configs[0]["arm"])
+    monkeypatch.setattr(R, "packing_choice_here", lambda c, K: "contiguous" if c["arm"] == configs[0]["arm"] else None)
     packed = R.sweep(cfg, configs, store)  # loads the same runs; the first config's arm now sweeps second
     assert list(packed.key) == list(alone.key)
 
@@ -274,7 +274,7 @@ def test_packed_off_trains_every_run_alone_without_probing(store, monkeypatch):
     def probe(c, K):
         raise AssertionError("packed = 'off' probed whether packing pays")
 
-    monkeypatch.setattr(R, "packing_pays_here", probe)
+    monkeypatch.setattr(R, "packing_choice_here", probe)
     cfg = P.make_config(profile="smoke", packed="off")
     configs = [c for c in run_configs(cfg, device="cpu") if R.packable(c["arm"])][:4]
     runs = R.sweep(cfg, configs, store)

@@ -89,9 +89,9 @@ class MultipathConfig(PaperConfig):
     paths: tuple = field(default=(), metadata=choices(*PATHS))
     temperatures: tuple = ()
     permutations: int = 200
-    # Train a single-path arm's seeds as one packed network (archlab.packed) where a probe on this machine, at one
-    # thread as a cpu worker trains, measures more seeds per second that way; same run keys and results up to
-    # rounding (an execution strategy, like the executor). off: every run one at a time.
+    # Train an arm's seeds as one packed network (archlab.packed) where a probe on this machine, at one thread as a
+    # cpu worker trains, measures more seeds per second that way; same run keys and results up to rounding (an
+    # execution strategy, like the executor). off: every run one at a time.
     packed: str = field(default="auto", metadata=choices("auto", "off"))
 
     def validate(self):

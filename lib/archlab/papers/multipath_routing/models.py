@@ -24,6 +24,10 @@ computed as one ungrouped conv to m*C channels followed by a per-path scale.
 
 Routing weights (batch, m_in, n_out) of every transition are kept, detached, in ``model.routing`` after each
 forward, and per-path GAP features of every stage in ``model.path_features``, so analyses need no second pass.
+
+Every reshape by path count carries a member axis (``packed_members``, 1 here): ``archlab.packed`` sets it to K
+when it packs K seeds of one arm into one network, and each member's paths then mix only with its own (its
+routing and features gain that axis, (batch, K, ...)).
 """
 from __future__ import annotations
 
@@ -98,31 +102,34 @@ class RoutedConv(nn.Module):
         # BN after the sum over sources: one set of statistics per destination path (as the reference table's counts imply).
         self.bn = nn.BatchNorm2d(n_out * c_out)
         self.last_weights = None
+        self.packed_members = 1  # K when archlab.packed holds K seeds side by side (the member axis below)
 
     def routing_weights(self, x: torch.Tensor) -> torch.Tensor | None:
-        """(B, m_in, n_out) routing weights, normalised over ``weights_axis``; None for independent paths."""
-        b = x.shape[0]
+        """(B, K, m_in, n_out) routing weights of the K packed members (K = 1 unpacked), normalised over
+        ``weights_axis``; None for independent paths."""
+        b, k = x.shape[0], self.packed_members
         if self.router == "none":
             return None
         if self.router == "static":
-            scores = self.logits.expand(b, -1, -1)
+            scores = self.logits.reshape(k, self.m_in, self.n_out).expand(b, -1, -1, -1)
         else:
             g = F.adaptive_avg_pool2d(x, 1).flatten(1)  # concat of the m_in per-path GAP vectors
             scores = self.gate(g if self.router == "cross_connections" else g.unsqueeze(-1))
-            scores = scores.reshape(b, self.m_in, self.n_out)
-        return torch.softmax(scores.float() / self.tau, dim=self.weights_axis)
+            scores = scores.reshape(b, k, self.m_in, self.n_out)
+        return torch.softmax(scores.float() / self.tau, dim=self.weights_axis + 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
-        a = self.routing_weights(x)
-        self.last_weights = None if a is None else a.detach()
+        k = self.packed_members
+        a = self.routing_weights(x)  # (B, K, m_in, n_out)
+        self.last_weights = None if a is None else a.detach().squeeze(1)  # (B, m_in, n_out) unpacked
         if self.predict_first:
-            y = self.conv(x).reshape(b, self.m_in, self.n_out, -1)  # prediction of destination j from source i
-            y = y.sum(1) if a is None else (a.to(y.dtype).unsqueeze(-1) * y).sum(1)
+            y = self.conv(x).reshape(b, k, self.m_in, self.n_out, -1)  # prediction of destination j from source i
+            y = y.sum(2) if a is None else (a.to(y.dtype).unsqueeze(-1) * y).sum(2)
             y = y.reshape(b, -1, h, w)
         else:
             if a is not None:  # Z_j = sum_i a_ij X_i as one batched matmul over flattened path tensors
-                x = (a.to(x.dtype).transpose(1, 2) @ x.reshape(b, self.m_in, -1)).reshape(b, -1, h, w)
+                x = (a.to(x.dtype).transpose(-1, -2) @ x.reshape(b, k, self.m_in, -1)).reshape(b, -1, h, w)
             y = self.conv(x)
         return F.relu(self.bn(y))
 
@@ -159,6 +166,7 @@ class MultiPathNet(nn.Module):
                 p.requires_grad_(False)
         self.routing: list = []
         self.path_features: list = []
+        self.packed_members = 1  # K when archlab.packed holds K seeds side by side
 
     def router_parameters(self):
         for layer in self.transitions():
@@ -183,11 +191,12 @@ class MultiPathNet(nn.Module):
             if ablate is not None and ablate[0] == s:
                 keep = torch.ones(self.paths, device=x.device, dtype=x.dtype)
                 keep[ablate[1]] = 0
-                x = (x.unflatten(1, (self.paths, -1)) * keep.view(1, -1, 1, 1, 1)).flatten(1, 2)
+                x = (x.unflatten(1, (self.packed_members, self.paths, -1)) * keep.view(1, 1, -1, 1, 1, 1)).flatten(1, 3)
             feats.append(x.detach())
         self.routing = routing
-        # Per-path GAP features per stage, (B, m, C): pooled lazily here, cheap next to the convs.
-        self.path_features = [F.adaptive_avg_pool2d(f, 1).flatten(1).unflatten(1, (self.paths, -1)) for f in feats]
+        # Per-path GAP features per stage, (B, m, C) ((B, K, m, C) packed): pooled lazily here, cheap next to the convs.
+        self.path_features = [F.adaptive_avg_pool2d(f, 1).flatten(1).unflatten(1, (self.packed_members, self.paths, -1))
+                              .squeeze(1) for f in feats]
         return self.head(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 

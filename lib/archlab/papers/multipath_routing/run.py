@@ -130,35 +130,38 @@ def analysis_subset(test, domain, n: int | None, seed: int = 0):
 
 
 def packable(arm: str) -> bool:
-    """Whether an arm's seeds may train packed: single-path nets only. Routed nets mix paths by input-dependent
-    weights (refused by ``archlab.packed``), and an ensemble trains its members on their own seeds."""
-    return parse(arm) is None and arm != "ens2"
+    """Whether an arm's seeds may train packed: every net but the ensemble, which trains its members on seeds of
+    their own (routed nets pack through their member axis, ``models.RoutedConv``; SK's branch attention mixes
+    members, so ``archlab.packed`` refuses it and its seeds train one at a time)."""
+    return arm != "ens2"
 
 
-def packing_pays_here(c: dict, K: int) -> bool:
-    """Whether K seeds of ``c``'s arm train faster packed than one at a time on this machine, measured at one torch
-    thread (how a cpu-profile worker trains; ``archlab.packed_train.packing_pays``, cached per architecture)."""
+def packing_choice_here(c: dict, K: int) -> str | None:
+    """The memory format in which K seeds of ``c``'s arm train faster packed than one at a time on this machine,
+    measured at one torch thread (how a cpu-profile worker trains; ``archlab.packed_train.packing_choice``, cached
+    per architecture); None: one at a time."""
     from ... import data
-    from ...packed_train import packing_pays
+    from ...packed_train import packing_choice
 
     if K < 2 or not packable(c["arm"]):
-        return False
+        return None
     info = data.dataset_info(base_dataset(c["dataset"]))
     name, kw = _spec(c, info["classes"], info["shape"])
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return packing_pays(name, kw, tuple(info["shape"]), c["batch_size"], K, c["device"])
+        return packing_choice(name, kw, tuple(info["shape"]), c["batch_size"], K, c["device"])
     finally:
         torch.set_num_threads(old)
 
 
-def train_arm_packed(configs: list[dict]) -> list[dict]:
+def train_arm_packed(configs: list[dict], formats: dict | None = None) -> list[dict]:
     """``train_arm`` for configs that differ only in ``seed``, as an execution strategy (``run_sweep(train_arm, ...,
     group_by="seed", group_fn=train_arm_packed)``: the runs keep ``train_arm``'s keys and result keys). The seeds
-    train as one packed network (``archlab.packed_train.train_group``) when the arm can be packed and a side-by-side
-    probe on this machine measured more seeds per second that way: the sweep decides, once per arm, which groups come
-    here (``packing_pays_here``), so the group is not probed again. An arm that cannot be packed trains one at a time."""
+    train as one packed network (``archlab.packed_train.train_group``) in the memory format ``formats[(arm,
+    dataset)]`` (default contiguous): the sweep decides, once per arm, which groups come here and in which format
+    (``packing_choice_here``), so the group is not probed again. An arm that cannot be packed trains one at a
+    time."""
     from ...packed_train import train_group
 
     c = configs[0]
@@ -171,6 +174,7 @@ def train_arm_packed(configs: list[dict]) -> list[dict]:
         return model, (model, cost)
 
     return train_group(configs, train_arm, train, None, train_config=train_config, build=build,
+                       memory_format=(formats or {}).get((c["arm"], c["dataset"]), "contiguous"),
                        result=lambda cc, mc, h, K: _result(cc, *mc, [h], train, test, domain, share=K))
 
 
@@ -183,17 +187,24 @@ def run(cfg: MultipathConfig, store=None, device=None) -> Runs:
 
 def sweep(cfg: MultipathConfig, configs: list[dict], store=None) -> pd.DataFrame:
     """Run (or load) ``configs``; one row per run with its arm label, in the configs' order."""
+    import functools
+
     from ...packed_train import split_by_packing
     from ...sweep import group_name
 
-    # Decided once per arm and dataset, here: a single-path arm's seeds train as one packed group where that pays
-    # (``train_arm_packed``), every other run is a unit of its own, and all share one sweep's workers. The groups,
-    # the longest units, go first, so that the single runs fill the other workers around them.
-    pays = packing_pays_here if cfg.packed == "auto" else (lambda c, K: False)
+    # Decided once per arm and dataset, here: an arm's seeds train as one packed group, in the memory format
+    # measured faster, where that pays (``train_arm_packed``), every other run is a unit of its own, and all share
+    # one sweep's workers. The groups, the longest units, go first, so that the single runs fill the other workers.
+    formats = {}
+
+    def pays(c, K):
+        formats[(c["arm"], c["dataset"])] = packing_choice_here(c, K) if cfg.packed == "auto" else None
+        return formats[(c["arm"], c["dataset"])] is not None
+
     grouped, alone = split_by_packing(configs, ("arm", "dataset"), pays)
     packs = {run_key(train_arm, c) for c in grouped}
     df = run_sweep(train_arm, grouped + alone, store=store, executor=cfg.resolved_executor(), gpus_per_run=0.25,
-                   desc="multipath", group_fn=train_arm_packed,
+                   desc="multipath", group_fn=functools.partial(train_arm_packed, formats=formats),
                    group_by=lambda c: group_name(c, "seed") if run_key(train_arm, c) in packs else None)
     if len(df):
         order = {run_key(train_arm, c): i for i, c in enumerate(configs)}
@@ -208,7 +219,7 @@ def packing_summary(runs: pd.DataFrame) -> str:
         return "no run trained packed"
     sel = runs[runs["packed"].fillna(1) > 1]
     if sel.empty:
-        return "no run trained packed (packing did not pay here for any single-path arm, or the runs were stored)"
+        return "no run trained packed (packing did not pay here for any arm, or the runs were stored)"
     parts = [f"{label(a)} on {d}: {len(g)} runs, {int(g['packed'].max())} together, "
              f"{g['wall_time'].mean():.1f} s training each" for (a, d), g in sel.groupby(["arm", "dataset"])]
     return "trained packed: " + "; ".join(parts)
