@@ -265,10 +265,10 @@ def _cached_speedup(model: str, kwargs: str, input_shape: tuple, batch_size: int
                     device: str) -> dict:
     import json
 
-    # 3 x 3 steps per side: a few seconds for paper 3's packed nets (6 x 0.13 s a step), paid before any run; a
-    # ratio near 1 may come out either way, and then either choice costs little
-    return packing_speedup(seeded_factory(model, **json.loads(kwargs)), input_shape, batch_size, K=K, steps=3,
-                           repeats=3, threads=threads, device=device)
+    # 2 x 2 steps per side after one to warm up: under 2 s for each of paper 3's arms (0.13 s a packed step), paid
+    # before any run trains; a ratio near 1 may come out either way, and then either choice costs little
+    return packing_speedup(seeded_factory(model, **json.loads(kwargs)), input_shape, batch_size, K=K, steps=2,
+                           repeats=2, threads=threads, device=device)
 
 
 def packing_choice(model: str, kwargs: dict, input_shape: tuple, batch_size: int, K: int,
