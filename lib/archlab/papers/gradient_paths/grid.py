@@ -24,8 +24,8 @@ Expected run time of the whole notebook per profile:
          (ResNet-56 at 4/8/16, 400 images: 1.44 after 1,250 steps in 57 CPU-s; widths 8/16/32 no faster per step).
          Without augmentation ResNet-56 fits 200 images in 600 steps (probes, seeds 0-2: 0.46-0.81 nats, 16 CPU-s),
          so E2/E3 drop the augmentation (the gpu profile keeps it) and their claims are judged on the training loss.
-         Measured on 2 idle cores (code of 893b04a, fresh store, whole notebook): 1,165 s with packed seeds, 1,434 s
-         with ``packed = "off"`` (E2 + E3 sweep 332 s against 509 s, E4-E6 788 s against 873 s).
+         Measured on 2 idle cores (fresh store, whole notebook): 828 s with packed seeds (da7b87f; each group in the
+         memory format its probe measured faster), 1,217 s with ``packed = "off"`` (fbda1ee).
 - gpu:   full CIFAR-10 (50k / 10k), widths (16, 32, 64), stride-1 stem, the same grid, 15 epochs, 6 seeds (E4-E6:
          5), seeds batched (vmap) 4 runs per GPU via Ray: projected ~19 min on one H100 (the ~15 min projected for
          4 seeds scaled by the run count; not measured on a GPU)

@@ -27,9 +27,9 @@ that it converged, see ``claims``):
          epochs on 500 (0.95 after 60); MP2-CC 0.68 (78 %) on the two-context set. Measured CPU time of whole runs at
          this design (one thread, 10,000 test images, under a load of 8-17 on 2 cores, which inflates CPU time):
          SP-deeper 10.9 s, MP2-CC on the two-context set with its analyses 17.0 s. Whole notebook measured on 2
-         idle cores (0869103, fresh store): 630 s. A single-path arm's seeds would train packed where a probe on the
-         machine measures it faster (``run.train_arm_packed``); on this CPU none does at K = 6 (SP-wide x1.41
-         0.60x, SP-wide x1.41 + SE 0.72x, SP-deeper 0.93x, SK refused), so every run trains alone.
+         idle cores (fresh store): 491 s with each arm's seeds packed where a probe measures it faster (fbda1ee;
+         that run packed every arm but SK, Ens2 and MP2-none; probe ratios at K = 6: single-path arms 1.36-1.65x in
+         channels_last, routed ones 1.07-1.32x; see ``run.train_arm_packed``), 561 s with ``packed = "off"``.
 - gpu:   full CIFAR-10 (+ CIFAR-100), 32x32, reference widths (32, 64, 128), 15 epochs, batch 512, every arm: 4 seeds
          for the arms a claim compares, 2 for the others (reported beside, never judged), 76 runs. Projected (never
          run) 10-20 minutes on one H100/H200: 36.9 PFLOP of training and test passes (counted, 3x forward for a
