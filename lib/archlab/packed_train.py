@@ -22,6 +22,7 @@ sweep's configs into the architectures that train packed and the rest.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import math
@@ -197,39 +198,61 @@ def packing_speedup(make_model, input_shape: tuple, batch_size: int, K: int = 8,
     fastest kept (slower repeats measure other processes' load). ``threads``: torch threads for all sides
     (restored after). Returns ``{"single_s", "packed_s"}`` (seconds per step; packed in its faster format),
     ``"memory_format"`` (that format), ``"packed_s_by_format"`` and ``"speedup"`` (packed seeds/s over one at a
-    time); ``speedup`` is None (and ``"error"`` says why) when the model cannot be packed."""
+    time); ``speedup`` is None (and ``"error"`` says why) when the model cannot be packed. The global random
+    states (Python, NumPy, torch) are as they were after it, whatever ``make_model`` seeds."""
     old = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
-        g = torch.Generator().manual_seed(0)
-        xs = [torch.randn(batch_size, *input_shape, generator=g) for _ in range(2)]
-        ys = [torch.randint(0, num_classes, (batch_size,), generator=g) for _ in range(2)]
-        models = [make_model(s) for s in range(K)]
-        try:
-            net = pack(models, check_input=xs[0][:4])  # checked on the CPU, then moved
-        except NotPackable as e:
-            return {"K": K, "speedup": None, "error": str(e)}
-        dev = torch.device(device)
-        single_net, net = models[0].to(dev), net.to(dev)
-        xs, ys = [x.to(dev) for x in xs], [y.to(dev) for y in ys]
-        packed_y = [torch.stack([y] * K) for y in ys]
-        fmts = FORMATS[: 2 if len(input_shape) == 3 else 1]  # channels_last: images only
-        nets = {fmt: _in_format(copy.deepcopy(net), fmt) for fmt in fmts}
-        packed_x = {fmt: [_in_format(pack_inputs([x] * K), fmt) for x in xs] for fmt in fmts}
-        sides = {"single": lambda n: _sgd_steps(single_net, xs, ys, 1, n)}  # n training steps of one side
-        for fmt in fmts:
-            sides[fmt] = lambda n, fmt=fmt: _sgd_steps(nets[fmt], packed_x[fmt], packed_y, K, n)
-        for fn in sides.values():  # warm-up: allocator, kernel selection
-            fn(1)
-        # taking turns, so that a change of load or clock during the probe slows every side alike
-        times = {name: [] for name in sides}
-        for _ in range(repeats):
-            for name, fn in sides.items():
-                times[name].append(_seconds(lambda: fn(steps), dev))
-        per_step = {name: min(t) / steps for name, t in times.items()}
+        with _random_states_kept(device):
+            return _packing_speedup(make_model, input_shape, batch_size, K, steps, repeats, threads, num_classes,
+                                    device)
     finally:
         torch.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def _random_states_kept(device):
+    """Restore Python's, NumPy's and torch's (CPU, and ``device`` if a GPU) random states on exit."""
+    import random
+
+    import numpy as np
+
+    py, npy = random.getstate(), np.random.get_state()
+    dev = torch.device(device)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else [], device_type=dev.type):
+        yield
+    random.setstate(py)
+    np.random.set_state(npy)
+
+
+def _packing_speedup(make_model, input_shape, batch_size, K, steps, repeats, threads, num_classes, device) -> dict:
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randn(batch_size, *input_shape, generator=g) for _ in range(2)]
+    ys = [torch.randint(0, num_classes, (batch_size,), generator=g) for _ in range(2)]
+    models = [make_model(s) for s in range(K)]
+    try:
+        net = pack(models, check_input=xs[0][:4])  # checked on the CPU, then moved
+    except NotPackable as e:
+        return {"K": K, "speedup": None, "error": str(e)}
+    dev = torch.device(device)
+    single_net, net = models[0].to(dev), net.to(dev)
+    xs, ys = [x.to(dev) for x in xs], [y.to(dev) for y in ys]
+    packed_y = [torch.stack([y] * K) for y in ys]
+    fmts = FORMATS[: 2 if len(input_shape) == 3 else 1]  # channels_last: images only
+    nets = {fmt: _in_format(copy.deepcopy(net), fmt) for fmt in fmts}
+    packed_x = {fmt: [_in_format(pack_inputs([x] * K), fmt) for x in xs] for fmt in fmts}
+    sides = {"single": lambda n: _sgd_steps(single_net, xs, ys, 1, n)}  # n training steps of one side
+    for fmt in fmts:
+        sides[fmt] = lambda n, fmt=fmt: _sgd_steps(nets[fmt], packed_x[fmt], packed_y, K, n)
+    for fn in sides.values():  # warm-up: allocator, kernel selection
+        fn(1)
+    # taking turns, so that a change of load or clock during the probe slows every side alike
+    times = {name: [] for name in sides}
+    for _ in range(repeats):
+        for name, fn in sides.items():
+            times[name].append(_seconds(lambda: fn(steps), dev))
+    per_step = {name: min(t) / steps for name, t in times.items()}
     single = per_step.pop("single")
     fmt = min(per_step, key=per_step.get)
     return {"K": K, "threads": threads, "batch_size": batch_size, "single_s": single, "packed_s": per_step[fmt],

@@ -119,6 +119,15 @@ def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executo
     return frame(store, fn, configs)
 
 
+def pending(fn, configs: list[dict], store: RunStore | None = None, retry_failed: bool = False) -> list[dict]:
+    """The configs :func:`run_sweep` would compute (not yet stored as finished), in order: what an execution choice
+    made before the sweep (how to group, whether to pack) needs to ask about."""
+    store = store if store is not None else RunStore()
+    store.migrate(fn)
+    done = store.keys(fn, statuses=finished(retry_failed))
+    return [c for c in configs if run_key(fn, c) not in done]
+
+
 def group_units(items: list, group_by) -> list[list]:
     """``items`` ((key, config) pairs) as units of work: one each, or groups of configs equal but for ``group_by``
     (or of one :func:`run_sweep`'s ``group_by(config)`` name), in order of first appearance, so shards are stable."""

@@ -165,6 +165,18 @@ def test_a_named_grouping_mixes_groups_and_single_runs_in_one_sweep(store):
     assert df.loc[(1, 0), "group_size"] == 3 and df.loc[(2, 0), "group_size"] == 1 and (df.status == "ok").all()
 
 
+def test_pending_lists_what_a_sweep_would_compute(store):
+    """What a choice made before the sweep (grouping, packing) asks about: unstored runs, and failed ones only when
+    they would be retried."""
+    from archlab.sweep import pending
+
+    configs = [{"x": 1}, {"x": 2, "fail": True}, {"x": 3}]
+    assert pending(sweep_fns.square, configs, store) == configs
+    run_sweep(sweep_fns.square, configs[:2], store=store, verbose=False)
+    assert pending(sweep_fns.square, configs, store) == configs[2:]
+    assert pending(sweep_fns.square, configs, store, retry_failed=True) == configs[1:]
+
+
 def test_retry_failed_reruns_only_failures(store, tmp_path):
     configs = [{"x": 1, "marker": str(tmp_path)}, {"x": 2, "fail": True, "marker": str(tmp_path)}]
     run_sweep(sweep_fns.square, configs, store=store, verbose=False)

@@ -247,20 +247,28 @@ def test_c5_shows_the_preregistered_comparison_beside_the_current_one():
 
 
 def test_the_arms_table_keeps_the_configs_order_whichever_arms_pack(store, monkeypatch):
-    """Whether an arm packs is probed live, and packed arms sweep second: the table's order must not follow that."""
+    """Packed arms sweep first: the table's order must not follow that. A rerun over stored runs probes nothing (a
+    render from the reference trains nothing, so it has no choice to make)."""
     import importlib
 
     from archlab.papers import multipath_routing as P
     from archlab.papers.multipath_routing.grid import run_configs
+    from archlab.store import run_key
 
     R = importlib.import_module("archlab.papers.multipath_routing.run")  # the package exports a function `run`
     cfg = P.make_config(profile="smoke")
     configs = run_configs(cfg, device="cpu")
-    monkeypatch.setattr(R, "packing_choice_here", lambda c, K: None)
-    alone = R.sweep(cfg, configs, store)
-    monkeypatch.setattr(R, "packing_choice_here", lambda c, K: "contiguous" if c["arm"] == configs[0]["arm"] else None)
-    packed = R.sweep(cfg, configs, store)  # loads the same runs; the first config's arm now sweeps second
-    assert list(packed.key) == list(alone.key)
+    first = configs[0]["arm"]
+    monkeypatch.setattr(R, "packing_choice_here", lambda c, K: "contiguous" if c["arm"] == first else None)
+    packed = R.sweep(cfg, configs, store)  # the first config's arm trains packed, ahead of the others
+    assert list(packed.key) == [run_key(R.train_arm, c) for c in configs]
+    assert (packed.loc[packed.arm == first, "packed"] > 1).all() and (packed.loc[packed.arm != first, "packed"] == 1).all()
+
+    def probe(c, K):
+        raise AssertionError("a sweep over stored runs probed whether packing pays")
+
+    monkeypatch.setattr(R, "packing_choice_here", probe)
+    assert list(R.sweep(cfg, configs, store).key) == list(packed.key)
 
 
 def test_packed_off_trains_every_run_alone_without_probing(store, monkeypatch):

@@ -10,7 +10,7 @@ import torch
 
 from ...models import create_model
 from ...runs import Runs
-from ...store import run_key, versioned
+from ...store import RunStore, run_key, versioned
 from ...sweep import run_sweep
 from ...testnoise import correct_bits
 from ...train import TrainConfig, evaluate, fit, seed_everything
@@ -190,20 +190,24 @@ def sweep(cfg: MultipathConfig, configs: list[dict], store=None) -> pd.DataFrame
     import functools
 
     from ...packed_train import split_by_packing
-    from ...sweep import group_name
+    from ...sweep import group_name, pending
 
-    # Decided once per arm and dataset, here: an arm's seeds train as one packed group, in the memory format
-    # measured faster, where that pays (``train_arm_packed``), every other run is a unit of its own, and all share
-    # one sweep's workers. The groups, the longest units, go first, so that the single runs fill the other workers.
+    # Decided once per arm and dataset, here, for the runs still to train (a rerun or a render from stored runs
+    # probes nothing): an arm's seeds train as one packed group, in the memory format measured faster, where that
+    # pays (``train_arm_packed``), every other run is a unit of its own, and all share one sweep's workers. The
+    # groups, the longest units, go first, so that the single runs fill the other workers.
     formats = {}
 
     def pays(c, K):
         formats[(c["arm"], c["dataset"])] = packing_choice_here(c, K) if cfg.packed == "auto" else None
         return formats[(c["arm"], c["dataset"])] is not None
 
-    grouped, alone = split_by_packing(configs, ("arm", "dataset"), pays)
-    packs = {run_key(train_arm, c) for c in grouped}
-    df = run_sweep(train_arm, grouped + alone, store=store, executor=cfg.resolved_executor(), gpus_per_run=0.25,
+    store = store if store is not None else RunStore()
+    todo = pending(train_arm, configs, store)
+    grouped, alone = split_by_packing(todo, ("arm", "dataset"), pays)
+    packs, todo_keys = {run_key(train_arm, c) for c in grouped}, {run_key(train_arm, c) for c in todo}
+    rest = [c for c in configs if run_key(train_arm, c) not in todo_keys]  # stored: loaded
+    df = run_sweep(train_arm, grouped + alone + rest, store=store, executor=cfg.resolved_executor(), gpus_per_run=0.25,
                    desc="multipath", group_fn=functools.partial(train_arm_packed, formats=formats),
                    group_by=lambda c: group_name(c, "seed") if run_key(train_arm, c) in packs else None)
     if len(df):
