@@ -13,6 +13,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import matplotlib.scale as mscale
 import matplotlib.ticker as mticker
+import numpy as np
 import seaborn as sns
 
 
@@ -20,6 +21,18 @@ def set_style() -> None:
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight"})
     mscale.register_scale(PlainLogScale)
+
+
+def stripplot(data=None, **kwargs):
+    """``seaborn.stripplot`` with the same jitter on every render: seaborn draws it from NumPy's global generator,
+    so whatever ran before (a probe that seeds its models, another figure) would move the dots. Drawn here from a
+    fixed seed, the global state restored after."""
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        return sns.stripplot(data, **kwargs)
+    finally:
+        np.random.set_state(state)
 
 
 class PlainLogFormatter(mticker.LogFormatterSciNotation):

@@ -13,6 +13,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter
 
+from ...plots import stripplot
+
 from .grid import FAMILIES
 from .static import layer_table
 
@@ -101,7 +103,7 @@ def stop_gradient(e2: pd.DataFrame):
         return None
     fig, axes = plt.subplots(1, 4, figsize=(21, 4.2), layout="constrained")
     _loss_curves(ok, axes[0], title="training loss (mean ± sd over seeds)")
-    sns.stripplot(ok, x="family", y="acc", ax=axes[1], size=7)
+    stripplot(ok, x="family", y="acc", ax=axes[1], size=7)
     _mark_diverged(axes[1], ok, "family")
     r = ok.iloc[0]
     axes[1].set(ylabel="test accuracy", xlabel="", title=f"final accuracy (dots: seeds; each {_cost(r)})")

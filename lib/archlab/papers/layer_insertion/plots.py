@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ...plots import stripplot
+
 from .analysis import early_table
 from .analysis_cnn import cnn_evals
 
@@ -226,7 +228,7 @@ def fig_test(df: pd.DataFrame):
     for ax, study in zip(axes, studies):
         g = d[d["study"] == study]
         order = _hue_order(g["label"])
-        sns.stripplot(g, x="label", y="test_err", order=order, ax=ax, size=3, alpha=0.5)
+        stripplot(g, x="label", y="test_err", order=order, ax=ax, size=3, alpha=0.5)
         sns.pointplot(g, x="label", y="test_err", order=order, errorbar="sd", ax=ax, color="k", linestyle="none")
         ax.set_title(study, fontsize="medium")
         ax.set(xlabel="", ylabel="test error")

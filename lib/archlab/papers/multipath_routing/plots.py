@@ -9,6 +9,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import LogLocator, ScalarFormatter
 
+from ...plots import stripplot
+
 from .analysis import E6_ACC, E6_ARMS, ablation_frame, analyses, cost_label, e6_runs, ok_runs
 from .arms import label
 
@@ -226,7 +228,7 @@ def fig_contexts(runs: pd.DataFrame, dataset: str):
     if len(acc):
         kw = dict(x="domain", y="acc %", hue="arm", palette=colours, ax=bx)
         sns.pointplot(acc, errorbar="sd", dodge=0.4, linestyle="none", markers="_", **kw)
-        sns.stripplot(acc, dodge=True, alpha=0.6, legend=False, **kw)
+        stripplot(acc, dodge=True, alpha=0.6, legend=False, **kw)
         bx.set_xlabel(" · ".join(cost_label(df, a).replace("\n", ": ") for a in E6_ARMS[:2]), fontsize="small")
     bx.set(title="test accuracy per domain (mean ± sd)", ylabel="accuracy (%)")
     fig.tight_layout()
