@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state
 
-from archlab.packed_train import packing_speedup, seeded_factory
+from archlab.packed_probe import packing_speedup, seeded_factory
 
 # (label, registered model, kwargs, input shape, batch size) at each notebook's cpu profile: paper 1's E2 net
 # (ResNet-56 depth, widths 4/8/16), E3's nets at k = 6 and E4-E6 nets (2 blocks, widths 8/16/32), stride-2 stem;

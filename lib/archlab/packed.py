@@ -32,6 +32,7 @@ import copy
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -147,6 +148,18 @@ class Packed(nn.Module):
             return self.net(x)
 
 
+FORMATS = ("contiguous", "channels_last")  # a packed net's memory format (channels_last: 4-D inputs only)
+
+
+def in_format(t, memory_format: str):
+    """A module or a batch in ``memory_format`` (channels_last applies to 4-D tensors only; others are unchanged)."""
+    if memory_format != "channels_last":
+        return t
+    if isinstance(t, torch.Tensor):
+        return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
+    return t.to(memory_format=torch.channels_last)
+
+
 def pack_inputs(xs) -> torch.Tensor:
     """K minibatches ``[B, C, ...]`` (a list or a ``[K, B, C, ...]`` tensor) -> ``[B, K*C, ...]``."""
     return torch.cat(list(xs), 1)
@@ -155,6 +168,13 @@ def pack_inputs(xs) -> torch.Tensor:
 def member_outputs(out: torch.Tensor, K: int) -> torch.Tensor:
     """``[B, K*n]`` -> ``[K, B, n]``: each member's logits."""
     return out.unflatten(1, (K, -1)).transpose(0, 1)
+
+
+def member_losses(logits: torch.Tensor, y: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """``[K, B, n]`` logits, ``[K, B]`` targets -> ``[K]``: each member's mean cross-entropy, as ``fit`` takes it."""
+    K, B = y.shape
+    per = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none", label_smoothing=smoothing)
+    return per.view(K, B).mean(1)
 
 
 @torch.no_grad()

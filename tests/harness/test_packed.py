@@ -13,8 +13,9 @@ import torch
 
 from archlab.data import load_splits
 from archlab.models import create_model
-from archlab.packed import NotPackable, pack, unpack
-from archlab.packed_train import FORMATS, fit_packed, packing_speedup
+from archlab.packed import FORMATS, NotPackable, pack, unpack
+from archlab.packed_probe import packing_speedup
+from archlab.packed_train import fit_packed
 from archlab.train import TrainConfig, fit, seed_everything
 
 import archlab.papers  # noqa: F401 - registers the papers' models

@@ -145,7 +145,8 @@ def test_auto_executor_runs_one_core_runs_side_by_side_only_on_the_cpu_profile_o
 
 def test_grouped_sweep_runs_each_group_once_and_records_a_failing_group(store):
     configs = [{"x": x, "seed": s} for x in (1, 2) for s in (0, 1, 2)] + [{"x": 3, "seed": 0, "fail_group": True}]
-    df = run_sweep(sweep_fns.square_group, configs, store=store, group_by="seed", verbose=False).set_index(["x", "seed"])
+    df = run_sweep(sweep_fns.square_group, configs, store=store, group_by="seed", verbose=False)
+    df = df.set_index(["x", "seed"])
     assert df.loc[(1, 2), "y"] == 1 and df.loc[(2, 0), "group_size"] == 3
     assert df.loc[(3, 0), "status"] == "failed" and "bad group" in df.loc[(3, 0), "error"]
     assert len(store) == 7

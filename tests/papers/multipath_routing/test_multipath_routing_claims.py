@@ -262,7 +262,8 @@ def test_the_arms_table_keeps_the_configs_order_whichever_arms_pack(store, monke
     monkeypatch.setattr(R, "packing_choice_here", lambda c, K: "contiguous" if c["arm"] == first else None)
     packed = R.sweep(cfg, configs, store)  # the first config's arm trains packed, ahead of the others
     assert list(packed.key) == [run_key(R.train_arm, c) for c in configs]
-    assert (packed.loc[packed.arm == first, "packed"] > 1).all() and (packed.loc[packed.arm != first, "packed"] == 1).all()
+    mine = packed.arm == first
+    assert (packed.loc[mine, "packed"] > 1).all() and (packed.loc[~mine, "packed"] == 1).all()
 
     def probe(c, K):
         raise AssertionError("a sweep over stored runs probed whether packing pays")

@@ -1,5 +1,5 @@
 """The time packing saves on one profile of notebook 01: each group of seeds the notebook trains (one architecture,
-``run.GROUP_BY``) timed side by side packed and one seed at a time (``archlab.packed_train.packing_speedup``: the
+``run.GROUP_BY``) timed side by side packed and one seed at a time (``archlab.packed_probe.packing_speedup``: the
 same training step, thread count and batch size), scaled by the group's number of training steps.
 
 ``savings`` is a measurement of the training steps only (not data loading, evaluation or the gradient
@@ -20,7 +20,7 @@ def savings(profile: str = "cpu", steps: int = 6, repeats: int = 2, threads: int
     """One row per group of seeds of ``profile``: seeds (K), training steps per run, seconds per step one at a time
     and packed, and the group's training time both ways (``single_total_s`` = K x steps x one seed's step,
     ``packed_total_s`` = steps x the packed step, or the one-at-a-time time where packing would be slower)."""
-    from ...packed_train import packing_speedup, seeded_factory, speedup_pays
+    from ...packed_probe import packing_speedup, seeded_factory, speedup_pays
 
     configs = training_configs(make_config(profile=profile, **params).plan())
     rows = []

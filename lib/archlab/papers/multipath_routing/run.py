@@ -138,10 +138,10 @@ def packable(arm: str) -> bool:
 
 def packing_choice_here(c: dict, K: int) -> str | None:
     """The memory format in which K seeds of ``c``'s arm train faster packed than one at a time on this machine,
-    measured at one torch thread (how a cpu-profile worker trains; ``archlab.packed_train.packing_choice``, cached
+    measured at one torch thread (how a cpu-profile worker trains; ``archlab.packed_probe.packing_choice``, cached
     per architecture); None: one at a time."""
     from ... import data
-    from ...packed_train import packing_choice
+    from ...packed_probe import packing_choice
 
     if K < 2 or not packable(c["arm"]):
         return None
