@@ -96,11 +96,10 @@ def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executo
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}")
     store = store if store is not None else RunStore()
-    store.migrate(fn)
     keys = [run_key(fn, c) for c in configs]
     if len(set(keys)) != len(keys):
         raise ValueError("the sweep holds duplicate configurations")
-    done = store.keys(fn, statuses=finished(retry_failed))
+    done = _finished_keys(fn, store, retry_failed)
     sh = parse_shard(shard)
     units = group_units(list(zip(keys, configs)), group_by)
     todo = [[(k, c) for k, c in unit if k not in done] for j, unit in enumerate(units)
@@ -122,10 +121,14 @@ def run_sweep(fn, configs: list[dict], *, store: RunStore | None = None, executo
 def pending(fn, configs: list[dict], store: RunStore | None = None, retry_failed: bool = False) -> list[dict]:
     """The configs :func:`run_sweep` would compute (not yet stored as finished), in order: what an execution choice
     made before the sweep (how to group, whether to pack) needs to ask about."""
-    store = store if store is not None else RunStore()
-    store.migrate(fn)
-    done = store.keys(fn, statuses=finished(retry_failed))
+    done = _finished_keys(fn, store if store is not None else RunStore(), retry_failed)
     return [c for c in configs if run_key(fn, c) not in done]
+
+
+def _finished_keys(fn, store: RunStore, retry_failed: bool) -> set[str]:
+    """Keys of ``fn``'s runs a sweep loads instead of computing (runs stored under a former name migrated first)."""
+    store.migrate(fn)
+    return store.keys(fn, statuses=finished(retry_failed))
 
 
 def group_units(items: list, group_by) -> list[list]:
