@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from .packed import FORMATS, NotPackable, in_format, member_losses, member_outputs, pack, pack_inputs
 
-__all__ = ["packing_speedup", "seeded_factory", "packing_choice", "packing_pays", "speedup_pays"]
+__all__ = ["packing_speedup", "seeded_factory", "packing_choice", "speedup_pays"]
 
 
 def _sgd_steps(net, xs: list, ys: list, K: int, steps: int) -> None:
@@ -154,11 +154,6 @@ def packing_choice(model: str, kwargs: dict, input_shape: tuple, batch_size: int
     probe = _cached_speedup(model, json.dumps(kwargs, sort_keys=True), tuple(input_shape), batch_size, K, threads,
                             str(dev))
     return probe["memory_format"] if speedup_pays(probe) else None
-
-
-def packing_pays(model: str, kwargs: dict, input_shape: tuple, batch_size: int, K: int, device="cpu") -> bool:
-    """Whether K members of registered ``model`` train faster packed than one at a time (:func:`packing_choice`)."""
-    return packing_choice(model, kwargs, input_shape, batch_size, K, device) is not None
 
 
 def speedup_pays(probe: dict) -> bool:

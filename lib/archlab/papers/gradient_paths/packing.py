@@ -4,7 +4,7 @@ same training step, thread count and batch size), scaled by the group's number o
 
 ``savings`` is a measurement of the training steps only (not data loading, evaluation or the gradient
 diagnostics, which packing leaves alone); it is how the methods note states the time packing saves. A group the
-probe finds slower packed is counted at its one-at-a-time time, as ``packing_pays`` would run it.
+probe finds slower packed is counted at its one-at-a-time time, as ``packing_choice`` would run it.
 """
 from __future__ import annotations
 

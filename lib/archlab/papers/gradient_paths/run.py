@@ -96,7 +96,7 @@ def train_run_packed(configs: list[dict]) -> list[dict]:
     """``train_run`` for configs that differ only in the seed, as an execution strategy (``run_sweep(train_run, ...,
     group_by=GROUP_BY, group_fn=train_run_packed)``: the runs keep ``train_run``'s keys and result keys): the seeds
     train as one packed network (``archlab.packed_train``) when a side-by-side probe on this machine measures more
-    seeds per second that way (``packing_pays``), else one at a time through ``train_run``, as does a model that
+    seeds per second that way (``packed_probe.packing_choice``), else one at a time through ``train_run``, as does a model that
     cannot be packed. ``sec_per_epoch`` is each run's share of the group's time."""
     from ...packed_train import NotPackable, fit_packed
 
